@@ -1,0 +1,95 @@
+/**
+ * The narrow waist: per-tensor sums from which every statistic is derived
+ * (statistics.md). All fields are additive, so a tensor split into element ranges,
+ * processed anywhere, gives the same moments once the parts are added (`addMoments`).
+ *
+ * Vectors, for k parents with reference index `reference` (the --base parent, or the
+ * first): r = the reference's values, d_j = p_j - r for every other parent j in
+ * --parents order, e = s - r. The Gram matrix is over the m = k + 1 vectors
+ * [r, d_1 … d_{k-1}, e], row-major, symmetric.
+ */
+export interface TensorMoments {
+  readonly parents: number;
+  readonly reference: number;
+  /** Elements seen (finite or not). */
+  elements: number;
+  /** Elements finite in the suspect and every parent: the ones all sums cover. */
+  used: number;
+  /** Elements excluded because a value was NaN or ±Infinity in some input. */
+  nonFinite: number;
+  /** (k+1)² dot products over the used elements. */
+  readonly gram: Float64Array;
+  /** Σ ulp(s_i)²/12: expected squared rounding error of an exact blend stored as s. */
+  floor: number;
+  /** Σ ulp(s_i)⁴/180: variance of that squared error. */
+  floorVar: number;
+  /** Per parent (k, --parents order): #{i : s_i == p_j,i} over used elements. */
+  readonly equal: Float64Array;
+  /** #{i : all parents equal at i}: where no blend weight can be seen. */
+  parentsEqual: number;
+  /**
+   * Informative elements: max_j |d_ij| ≥ threshold·ulp(s_i). There the suspect's
+   * rounding is nearly independent of the parents, so least squares is unbiased.
+   */
+  informative: {
+    count: number;
+    readonly gram: Float64Array;
+    floor: number;
+  };
+  /**
+   * Exact-hit profile (two parents only, else null): for each informative element the
+   * interval of w with round(r + w·d) == s (in the suspect's format) is added to a
+   * histogram over w; hits[b] counts the informative elements reproduced exactly by the
+   * weight at the centre of bin b. Bins: [lo + b·width, lo + (b+1)·width).
+   */
+  readonly profile: { readonly lo: number; readonly width: number; readonly hits: Float64Array } | null;
+}
+
+export const PROFILE_LO = -0.5;
+export const PROFILE_HI = 1.5;
+export const PROFILE_BIN = 0.0005;
+export const PROFILE_BINS = Math.round((PROFILE_HI - PROFILE_LO) / PROFILE_BIN);
+
+export function emptyMoments(parents: number, reference: number): TensorMoments {
+  const m = parents + 1;
+  return {
+    parents,
+    reference,
+    elements: 0,
+    used: 0,
+    nonFinite: 0,
+    gram: new Float64Array(m * m),
+    floor: 0,
+    floorVar: 0,
+    equal: new Float64Array(parents),
+    parentsEqual: 0,
+    informative: { count: 0, gram: new Float64Array(m * m), floor: 0 },
+    profile:
+      parents === 2
+        ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS) }
+        : null,
+  };
+}
+
+/** into += part. Both must describe the same parents and reference. */
+export function addMoments(into: TensorMoments, part: TensorMoments): void {
+  if (into.parents !== part.parents || into.reference !== part.reference) {
+    throw new Error('addMoments: moments of different parent sets');
+  }
+  into.elements += part.elements;
+  into.used += part.used;
+  into.nonFinite += part.nonFinite;
+  addArray(into.gram, part.gram);
+  into.floor += part.floor;
+  into.floorVar += part.floorVar;
+  addArray(into.equal, part.equal);
+  into.parentsEqual += part.parentsEqual;
+  into.informative.count += part.informative.count;
+  addArray(into.informative.gram, part.informative.gram);
+  into.informative.floor += part.informative.floor;
+  if (into.profile && part.profile) addArray(into.profile.hits, part.profile.hits);
+}
+
+function addArray(into: Float64Array, part: Float64Array): void {
+  for (let i = 0; i < into.length; i++) into[i]! += part[i]!;
+}
