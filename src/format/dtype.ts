@@ -250,8 +250,8 @@ function exponentOf(x: number): number {
   f64View.setFloat64(0, x);
   const biased = (f64View.getUint16(0) >> 4) & 0x7ff;
   if (biased !== 0) return biased - 1023;
-  // A float64 subnormal: far below every narrower format's range.
-  return -1023 - Math.clz32(f64View.getUint32(0) & 0xfffff) + 11;
+  // A float64 subnormal: scaling by 2^64 is exact and makes it normal.
+  return exponentOf(x * 2 ** 64) - 64;
 }
 
 function roundHalfEven(q: number): number {

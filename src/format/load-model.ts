@@ -1,0 +1,296 @@
+/**
+ * Finds a model's safetensors files on disk and reads every header: one file, a folder
+ * with one file, a folder with a shard index, or a folder of shards without one.
+ * Never reads tensor data. Symlinks are followed (the Hugging Face cache stores
+ * snapshots as links to blobs elsewhere).
+ */
+import { lstat, readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
+import { IoError, MalformedInputError } from '../errors.js';
+import type { ByteSource } from '../source/byte-source.js';
+import { LocalFileSource } from '../source/local-file.js';
+import type { ModelLayout, ShardDescriptor, TensorDescriptor } from './model-layout.js';
+import { parseSafetensorsHeader, type ParsedShard } from './safetensors-header.js';
+
+const SAFETENSORS = '.safetensors';
+const INDEX_SUFFIX = '.safetensors.index.json';
+const DEFAULT_INDEX = 'model.safetensors.index.json';
+const PICKLE_EXTENSIONS = ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle'];
+
+/**
+ * The largest public indexes are a few MB (~90k entries); the cap bounds what a stray
+ * huge file named like an index makes us read, the same bound as a safetensors header.
+ */
+const MAX_INDEX_BYTES = 100_000_000;
+
+/** Headers read at once: enough to hide disk latency, few enough to be polite on 2 cores. */
+const HEADER_CONCURRENCY = 8;
+
+const PICKLE_REFUSAL =
+  'is a pickle checkpoint; provcheck never unpickles (loading pickle can run arbitrary code). ' +
+  'Convert it to safetensors in an environment you trust, e.g. transformers ' +
+  '`model.save_pretrained(dir, safe_serialization=True)` or ' +
+  '`from safetensors.torch import save_file; save_file(state_dict, "model.safetensors")`';
+
+const GGUF_REFUSAL =
+  'is a GGUF file, which provcheck does not read; point it at the safetensors checkpoint the GGUF was made from';
+
+/** Reads the layout of the model at `input` (a file or a folder), validating every header. */
+export async function loadModel(input: string): Promise<ModelLayout> {
+  const root = resolve(input);
+  const stats = await statOrNull(root, input);
+  if (!stats) {
+    const link = await lstat(root).catch(() => null);
+    throw new MalformedInputError(input, link?.isSymbolicLink() ? 'is a symlink to a missing file' : 'no such file or folder');
+  }
+  if (stats.isDirectory()) return loadFolder(input, root);
+  if (!stats.isFile()) throw new MalformedInputError(input, 'is neither a file nor a folder');
+
+  const name = basename(root);
+  if (name.endsWith(INDEX_SUFFIX)) return loadIndexed(input, dirname(root), name, join(dirname(input), name));
+  refuseUnsupported(input, name);
+  if (!name.endsWith(SAFETENSORS)) {
+    throw new MalformedInputError(input, 'is not a .safetensors file (expected a .safetensors file, a shard index or a model folder)');
+  }
+  return assemble(input, root, 'file', null, await openShards([{ file: name, path: root, displayName: input }]));
+}
+
+async function loadFolder(input: string, root: string): Promise<ModelLayout> {
+  const names = (await readdir(root).catch((error: unknown) => ioFailure(input, 'cannot list the folder', error))).sort(
+    compareNames,
+  );
+  const indexes = names.filter((n) => n.endsWith(INDEX_SUFFIX));
+  if (indexes.length > 0) {
+    const chosen = indexes.includes(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.length === 1 ? indexes[0]! : null;
+    if (chosen === null) {
+      throw new MalformedInputError(input, `has several shard indexes (${indexes.join(', ')}); pass the one to use`);
+    }
+    return loadIndexed(input, root, chosen, join(input, chosen));
+  }
+
+  const files: string[] = [];
+  for (const name of names) {
+    if (!name.endsWith(SAFETENSORS)) continue;
+    const found = await statOrNull(join(root, name), join(input, name));
+    if (!found) throw new MalformedInputError(join(input, name), 'is a symlink to a missing file');
+    if (found.isFile()) files.push(name);
+  }
+  if (files.length === 0) {
+    const pickles = names.filter((n) => PICKLE_EXTENSIONS.some((ext) => n.endsWith(ext)));
+    if (pickles.length > 0) throw new MalformedInputError(join(input, pickles[0]!), PICKLE_REFUSAL);
+    const gguf = names.find((n) => n.endsWith('.gguf'));
+    if (gguf) throw new MalformedInputError(join(input, gguf), GGUF_REFUSAL);
+    throw new MalformedInputError(input, 'has no .safetensors files');
+  }
+  const shards = await openShards(
+    files.map((file) => ({ file, path: join(root, file), displayName: join(input, file) })),
+  );
+  return assemble(input, root, files.length === 1 ? 'folder-single' : 'folder-shards', null, shards);
+}
+
+async function loadIndexed(input: string, root: string, indexName: string, indexDisplay: string): Promise<ModelLayout> {
+  const weightMap = await readWeightMap(join(root, indexName), indexDisplay);
+  const files = [...new Set(weightMap.values())].sort(compareNames);
+  for (const file of files) {
+    const found = await statOrNull(join(root, file), join(dirname(indexDisplay), file));
+    if (!found?.isFile()) {
+      const tensor = [...weightMap].find(([, f]) => f === file)![0];
+      throw new MalformedInputError(
+        indexDisplay,
+        `tensor ${quote(tensor)} is mapped to ${quote(file)}, which ${found ? 'is not a file' : 'does not exist'}`,
+      );
+    }
+  }
+  const shards = await openShards(
+    files.map((file) => ({ file, path: join(root, file), displayName: join(dirname(indexDisplay), file) })),
+  );
+  try {
+    checkAgainstIndex(shards, weightMap, indexDisplay);
+  } catch (error) {
+    await closeAll(shards.map((s) => s.shard.source));
+    throw error;
+  }
+  return assemble(input, root, 'folder-indexed', indexName, shards);
+}
+
+/** weight_map: tensor name → shard path relative to the index's folder, validated. */
+async function readWeightMap(path: string, display: string): Promise<Map<string, string>> {
+  const fail = (problem: string): never => {
+    throw new MalformedInputError(display, problem);
+  };
+  const size = (await stat(path).catch((error: unknown) => ioFailure(display, 'cannot stat', error))).size;
+  if (size > MAX_INDEX_BYTES) fail(`is ${size} bytes, more than the ${MAX_INDEX_BYTES}-byte limit for a shard index`);
+  const text = await readFile(path, 'utf8').catch((error: unknown) => ioFailure(display, 'cannot read', error));
+  let index: unknown;
+  try {
+    index = JSON.parse(text);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return fail(`is not valid JSON (${error.message.replace(/\s+/g, ' ').slice(0, 120)})`);
+  }
+  if (!isPlainObject(index)) return fail('is not a JSON object');
+  const weightMap = (index as Record<string, unknown>).weight_map;
+  if (!isPlainObject(weightMap)) return fail('has no "weight_map" object');
+  const map = new Map<string, string>();
+  for (const [tensor, file] of Object.entries(weightMap as Record<string, unknown>)) {
+    if (typeof file !== 'string') return fail(`weight_map entry ${quote(tensor)} is not a file name`);
+    const problem = shardPathProblem(file);
+    if (problem) fail(`weight_map entry ${quote(tensor)} → ${quote(file)} ${problem}`);
+    map.set(tensor, posix.normalize(file));
+  }
+  if (map.size === 0) fail('has an empty "weight_map"');
+  return map;
+}
+
+/**
+ * Index entries are trusted no further than the folder: a shard path must stay inside
+ * it however it is spelled. Checked on the text, since the shards themselves may be
+ * symlinks that legitimately point elsewhere (the Hugging Face cache).
+ */
+function shardPathProblem(file: string): string | null {
+  if (file === '' || file.includes('\0')) return 'is not a usable file name';
+  if (file.includes('\\')) return 'contains a backslash; shard paths use "/"';
+  if (isAbsolute(file) || posix.isAbsolute(file) || /^[A-Za-z]:/.test(file)) return 'is an absolute path, outside the model folder';
+  if (file.split('/').includes('..')) return 'points outside the model folder';
+  if (!file.endsWith(SAFETENSORS)) return 'is not a .safetensors file';
+  return null;
+}
+
+/** Every header tensor must be where the index says, and every index entry in its shard. */
+function checkAgainstIndex(shards: ParsedShard[], weightMap: Map<string, string>, indexDisplay: string): void {
+  for (const { shard, tensors } of shards) {
+    for (const tensor of tensors) {
+      const mapped = weightMap.get(tensor.name);
+      if (mapped === undefined) {
+        throw new MalformedInputError(shard.source.name, `holds tensor ${quote(tensor.name)}, which the index ${indexDisplay} does not list`);
+      }
+      if (mapped !== shard.file) {
+        throw new MalformedInputError(
+          shard.source.name,
+          `holds tensor ${quote(tensor.name)}, which the index ${indexDisplay} places in ${quote(mapped)}`,
+        );
+      }
+    }
+  }
+  const byFile = new Map(shards.map((s) => [s.shard.file, new Set(s.shard.tensorNames)]));
+  for (const [tensor, file] of weightMap) {
+    if (!byFile.get(file)?.has(tensor)) {
+      throw new MalformedInputError(indexDisplay, `places tensor ${quote(tensor)} in ${quote(file)}, whose header has no such tensor`);
+    }
+  }
+}
+
+interface ShardToOpen {
+  /** Relative to the model root. */
+  file: string;
+  path: string;
+  /** What messages call it: the path as the user would type it. */
+  displayName: string;
+}
+
+/** Opens and parses every shard, at most HEADER_CONCURRENCY at a time; on failure closes all. */
+async function openShards(toOpen: ShardToOpen[]): Promise<ParsedShard[]> {
+  const parsed: ParsedShard[] = new Array(toOpen.length);
+  const opened: ByteSource[] = [];
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async (): Promise<void> => {
+    while (failure === null && next < toOpen.length) {
+      const at = next++;
+      const { file, path, displayName } = toOpen[at]!;
+      try {
+        const source = await LocalFileSource.open(path, displayName);
+        opened.push(source);
+        parsed[at] = await parseSafetensorsHeader(source, file);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HEADER_CONCURRENCY, toOpen.length) }, worker));
+  if (failure !== null) {
+    await closeAll(opened);
+    throw (failure as { error: unknown }).error;
+  }
+  return parsed;
+}
+
+async function assemble(
+  input: string,
+  root: string,
+  kind: ModelLayout['kind'],
+  indexFile: string | null,
+  parsed: ParsedShard[],
+): Promise<ModelLayout> {
+  const shards: ShardDescriptor[] = parsed.map((p) => p.shard);
+  const tensors = new Map<string, TensorDescriptor>();
+  for (const { tensors: inShard } of parsed) {
+    for (const tensor of inShard) {
+      const earlier = tensors.get(tensor.name);
+      if (earlier) {
+        await closeAll(shards.map((s) => s.source));
+        throw new MalformedInputError(
+          tensor.shard.source.name,
+          `holds tensor ${quote(tensor.name)}, which ${earlier.shard.source.name} holds too`,
+        );
+      }
+      tensors.set(tensor.name, tensor);
+    }
+  }
+  let closed: Promise<void> | null = null;
+  return {
+    input,
+    root,
+    kind,
+    indexFile,
+    shards,
+    tensors,
+    totalBytes: shards.reduce((sum, s) => sum + s.size, 0),
+    close: () => (closed ??= closeAll(shards.map((s) => s.source))),
+  };
+}
+
+async function closeAll(sources: readonly ByteSource[]): Promise<void> {
+  const results = await Promise.allSettled(sources.map((s) => s.close()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function refuseUnsupported(input: string, name: string): void {
+  if (PICKLE_EXTENSIONS.some((ext) => name.endsWith(ext))) throw new MalformedInputError(input, PICKLE_REFUSAL);
+  if (name.endsWith('.gguf')) throw new MalformedInputError(input, GGUF_REFUSAL);
+}
+
+async function statOrNull(path: string, display: string): Promise<Stats | null> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    return ioFailure(display, 'cannot stat', error);
+  }
+}
+
+function ioFailure(display: string, what: string, error: unknown): never {
+  const code = (error as { code?: unknown } | null)?.code;
+  throw new IoError(display, `${what} (${typeof code === 'string' ? code : String(error)})`, { cause: error });
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Code-unit order: the same on every machine and locale, and 00002 before 00010. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function quote(text: string): string {
+  const quoted = JSON.stringify(text);
+  return quoted.length > 120 ? `${quoted.slice(0, 117)}...` : quoted;
+}

@@ -1,0 +1,93 @@
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IoError, MalformedInputError } from '../../src/errors.js';
+import { LocalFileSource } from '../../src/source/local-file.js';
+
+let dir: string;
+const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 256);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'provcheck-local-file-'));
+  await writeFile(join(dir, 'data.bin'), bytes);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('LocalFileSource', () => {
+  it('reads exact ranges, into a new buffer or a given one', async () => {
+    const source = await LocalFileSource.open(join(dir, 'data.bin'), 'data');
+    try {
+      expect(source.name).toBe('data');
+      expect(source.size).toBe(1000);
+      expect([...(await source.read(10, 20))]).toEqual([...bytes.subarray(10, 20)]);
+      expect((await source.read(1000, 1000)).byteLength).toBe(0);
+      const into = new Uint8Array(64).fill(255);
+      const view = await source.read(990, 1000, into);
+      expect(view.buffer).toBe(into.buffer);
+      expect([...view]).toEqual([...bytes.subarray(990, 1000)]);
+      expect(into[10]).toBe(255);
+      // Overlapping reads in flight at once do not disturb each other (positional reads).
+      const [a, b] = await Promise.all([source.read(0, 500), source.read(250, 1000)]);
+      expect([...a]).toEqual([...bytes.subarray(0, 500)]);
+      expect([...b]).toEqual([...bytes.subarray(250, 1000)]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('names the path when no name is given', async () => {
+    const source = await LocalFileSource.open(join(dir, 'data.bin'));
+    expect(source.name).toBe(join(dir, 'data.bin'));
+    await source.close();
+  });
+
+  it('refuses requests outside the file or larger than the buffer', async () => {
+    const source = await LocalFileSource.open(join(dir, 'data.bin'), 'data');
+    try {
+      await expect(source.read(990, 1001)).rejects.toThrow(new RangeError('data: read of bytes [990, 1001) outside the source (1000 bytes)'));
+      await expect(source.read(-1, 5)).rejects.toBeInstanceOf(RangeError);
+      await expect(source.read(6, 5)).rejects.toBeInstanceOf(RangeError);
+      await expect(source.read(0.5, 5)).rejects.toBeInstanceOf(RangeError);
+      await expect(source.read(0, 10, new Uint8Array(9))).rejects.toThrow(
+        'data: buffer of 9 bytes cannot hold bytes [0, 10)',
+      );
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('a file that shrank after opening is an IoError naming the file and the range', async () => {
+    const path = join(dir, 'shrinks.bin');
+    await writeFile(path, bytes);
+    const source = await LocalFileSource.open(path, 'shrinks.bin');
+    try {
+      await truncate(path, 600);
+      const failure = await source.read(500, 700).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(IoError);
+      expect((failure as IoError).message).toBe(
+        'shrinks.bin: file ended at byte 600 while reading bytes [500, 700) (it had 1000 bytes when opened)',
+      );
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('a missing file is an IoError; a folder is not a regular file', async () => {
+    const missing = await LocalFileSource.open(join(dir, 'nope.bin'), 'nope.bin').catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(IoError);
+    expect((missing as IoError).message).toBe('nope.bin: cannot open for reading (ENOENT)');
+    const folder = await LocalFileSource.open(dir, 'the-dir').catch((error: unknown) => error);
+    expect(folder).toBeInstanceOf(MalformedInputError);
+    expect((folder as MalformedInputError).message).toBe('the-dir: not a regular file');
+  });
+
+  it('close is idempotent and later reads fail', async () => {
+    const source = await LocalFileSource.open(join(dir, 'data.bin'), 'data');
+    await source.close();
+    await source.close();
+    await expect(source.read(0, 1)).rejects.toThrow('data: read after close');
+  });
+});
