@@ -1,0 +1,144 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AlignedTensor } from '../../src/align/align-tensors.js';
+import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from '../../src/engine/scan-tensor.js';
+import { addMoments, emptyMoments, type TensorMoments } from '../../src/engine/moments.js';
+import { encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
+import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
+import { MemorySource } from '../../src/source/memory-source.js';
+import { referenceMoments } from '../helpers/reference-moments.js';
+import { serializeSafetensors } from '../helpers/safetensors-writer.js';
+
+/** A one-tensor file in memory, returned as the engine sees it. */
+async function tensorOf(name: string, dtype: SupportedFloatDType, values: number[]) {
+  const bytes = serializeSafetensors([{ name: 't', dtype, shape: [values.length], data: encode(FLOAT_FORMATS[dtype], values) }]);
+  const parsed = await parseSafetensorsHeader(new MemorySource(bytes, name), name);
+  return parsed.tensors[0]!;
+}
+
+/** Values as stored (rounded to the dtype), as the decoder will return them. */
+function stored(dtype: SupportedFloatDType, values: number[]): Float64Array {
+  return Float64Array.from(values, (v) => roundTo(FLOAT_FORMATS[dtype], v));
+}
+
+function expectMomentsClose(actual: TensorMoments, expected: TensorMoments): void {
+  expect(actual.elements).toBe(expected.elements);
+  expect(actual.used).toBe(expected.used);
+  expect(actual.nonFinite).toBe(expected.nonFinite);
+  expect(Array.from(actual.equal)).toEqual(Array.from(expected.equal));
+  expect(actual.parentsEqual).toBe(expected.parentsEqual);
+  expect(actual.informative.count).toBe(expected.informative.count);
+  const close = (a: number, b: number, scale: number) => expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-12 * scale + 1e-300);
+  const gramScale = Math.max(...Array.from(expected.gram, Math.abs), 1e-30);
+  actual.gram.forEach((v, i) => close(v, expected.gram[i]!, gramScale));
+  actual.informative.gram.forEach((v, i) => close(v, expected.informative.gram[i]!, gramScale));
+  close(actual.floor, expected.floor, expected.floor);
+  close(actual.floorVar, expected.floorVar, expected.floorVar);
+  close(actual.informative.floor, expected.informative.floor, expected.floor);
+  if (expected.profile) {
+    expect(actual.profile).not.toBeNull();
+    expect(Array.from(actual.profile!.hits)).toEqual(Array.from(expected.profile.hits));
+  } else {
+    expect(actual.profile).toBeNull();
+  }
+}
+
+const dtypes: SupportedFloatDType[] = ['BF16', 'F16', 'F32', 'F64'];
+
+describe('TensorScanner', () => {
+  it('matches the reference accumulator for any parents, dtypes, chunk sizes and non-finite values', async () => {
+    const input = fc.record({
+      parents: fc.integer({ min: 1, max: 4 }),
+      n: fc.integer({ min: 0, max: 300 }),
+      chunk: fc.integer({ min: 1, max: 64 }),
+      suspectDtype: fc.constantFrom(...dtypes),
+      parentDtype: fc.constantFrom(...dtypes),
+      seed: fc.integer({ min: 1, max: 2 ** 30 }),
+      ulpScale: fc.constantFrom(0, 1, 3, 40),
+      nonFinite: fc.boolean(),
+      weight: fc.double({ min: -0.2, max: 1.2, noNaN: true }),
+    });
+    await fc.assert(
+      fc.asyncProperty(input, async (c) => {
+        let state = c.seed;
+        const random = () => {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          return state / 2 ** 32;
+        };
+        const base = Array.from({ length: c.n }, () => (random() - 0.5) * 0.1);
+        // Parents differ from the base by a few of their own ulps (0 = identical parents).
+        const parentValues = Array.from({ length: c.parents }, () =>
+          base.map((v) => v + Math.round((random() - 0.5) * 2 * c.ulpScale) * 2 ** -14 * Math.abs(v)),
+        );
+        const suspectValues = base.map((v, i) => {
+          const a = parentValues[0]![i]!;
+          const b = (parentValues[1] ?? parentValues[0]!)[i]!;
+          return a + c.weight * (b - a);
+        });
+        if (c.nonFinite && c.n > 3) {
+          suspectValues[1] = NaN;
+          parentValues[0]![2] = Infinity;
+        }
+        const suspect = await tensorOf('suspect.safetensors', c.suspectDtype, suspectValues);
+        const parents = await Promise.all(parentValues.map((v, j) => tensorOf(`p${j}.safetensors`, c.parentDtype, v)));
+        const tensor: AlignedTensor = { name: 't', suspect, parents };
+        const reference = c.parents > 1 ? 1 : 0;
+        const scanner = new TensorScanner(c.parents, { reference, informativeUlps: 4, chunkElements: c.chunk });
+        const actual = await scanner.scan(tensor);
+        const expected = referenceMoments(
+          stored(c.suspectDtype, suspectValues),
+          parentValues.map((v) => stored(c.parentDtype, v)),
+          FLOAT_FORMATS[c.suspectDtype],
+          reference,
+          4,
+        );
+        expectMomentsClose(actual, expected);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('gives the same moments whole as split into element ranges and added', async () => {
+    const n = 1000;
+    const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);
+    const b = a.map((v, i) => v + Math.cos(i * 7) * 0.002);
+    const s = a.map((v, i) => 0.4 * v + 0.6 * b[i]!);
+    const whole = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: DEFAULT_CHUNK_ELEMENTS }).scan({
+      name: 't',
+      suspect: await tensorOf('s', 'BF16', s),
+      parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
+    });
+    const sum = emptyMoments(2, 0);
+    for (const [from, to] of [[0, 333], [333, 334], [334, 1000]] as const) {
+      const part = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 50 }).scan({
+        name: 't',
+        suspect: await tensorOf('s', 'BF16', s.slice(from, to)),
+        parents: [await tensorOf('a', 'BF16', a.slice(from, to)), await tensorOf('b', 'BF16', b.slice(from, to))],
+      });
+      addMoments(sum, part);
+    }
+    expectMomentsClose(sum, whole);
+  });
+
+  it('counts the elements a blend reproduces bit for bit', async () => {
+    const n = 500;
+    const a = Array.from({ length: n }, (_, i) => Math.sin(i + 1) * 0.02);
+    const b = a.map((v, i) => v + Math.cos(i * 3) * 0.004);
+    const c = a.map((v, i) => v - Math.sin(i * 5) * 0.004);
+    const weights = [0.5, 0.3, 0.2];
+    const [sa, sb, sc] = [a, b, c].map((v) => Array.from(stored('BF16', v)));
+    const s = sa!.map((v, i) => Math.fround(weights[0]! * v + weights[1]! * sb![i]! + weights[2]! * sc![i]!));
+    const scanner = new TensorScanner(3, { reference: 0, informativeUlps: 4, chunkElements: 64 });
+    const tensor: AlignedTensor = {
+      name: 't',
+      suspect: await tensorOf('s', 'BF16', s),
+      parents: [await tensorOf('a', 'BF16', sa!), await tensorOf('b', 'BF16', sb!), await tensorOf('c', 'BF16', sc!)],
+    };
+    const exact = await scanner.countReproduced(tensor, weights);
+    expect(exact.informative).toBeGreaterThan(n * 0.8);
+    expect(exact.reproduced).toBe(exact.informative);
+    const wrong = await scanner.countReproduced(tensor, [0.2, 0.3, 0.5]);
+    expect(wrong.informative).toBe(exact.informative);
+    expect(wrong.reproduced).toBeLessThan(exact.informative * 0.2);
+  });
+});
