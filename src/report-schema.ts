@@ -67,8 +67,10 @@ export interface FitReport {
 }
 
 export interface ExactHitProfile {
-  /** Weight of the non-reference parent at the profile's peak. */
+  /** Weight of the non-reference parent at the profile's peak (the middle of its top plateau). */
   peak: number;
+  /** Width in weight of that top plateau: every weight in it reproduces as many elements. */
+  plateau: number;
   /** Share of informative elements reproduced bit for bit at the peak. */
   hitShare: number;
   /** Typical share away from the peak (more than 0.05 from it): what chance gives. */
@@ -89,6 +91,8 @@ export interface TensorReport {
   kind: TensorKind;
   /** For identical/derived: the parent index; else null. */
   parent: number | null;
+  /** Why, when the kind is inconclusive: 'no-finite-elements' or 'weights-not-identifiable'. */
+  reason: string | null;
   /** Blend-fit weights, one per parent in --parents order (null where not identifiable). */
   weights: (number | null)[];
   weightsStdErr: (number | null)[];

@@ -5,7 +5,7 @@ import type { Thresholds } from '../report-schema.js';
  * noiseRatio) is in docs/calibration.md; change a value only with that page.
  */
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
-  blendMaxNoise: 2.0,
+  blendMaxNoise: 2.5,
   minWeight: 0.02,
   unrelatedResidual: 0.5,
   modifiedMinWeight: 0.25,

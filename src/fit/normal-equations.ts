@@ -1,0 +1,187 @@
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+
+/**
+ * Least squares from a Gram matrix: minimize ‖y − Xc‖² knowing only XᵀX and Xᵀy.
+ *
+ * The columns of X are parents' difference vectors (and, for the free fit, the
+ * reference). Their sizes can differ by orders of magnitude — one parent may differ
+ * from the reference in a handful of elements — while what makes a weight unknowable
+ * is collinearity, not size. So the Gram matrix is first scaled to unit diagonal (a
+ * correlation matrix) and decomposed there; a zero column (a parent bit-identical to
+ * the reference over these elements) is taken out before scaling and its coefficient
+ * is unidentifiable.
+ */
+
+/**
+ * An eigenvalue of the unit-diagonal Gram below this share of the largest one is
+ * treated as zero. Gram entries are float64 sums whose relative error is far below
+ * 1e-13 (chunked sums over ≤ 1e9 products), so directions beneath 1e-12 of the
+ * largest eigenvalue cannot be told from rounding of the sums; 1e-12 on the Gram is
+ * 1e-6 on the singular values of the column-normalized X.
+ */
+export const RANK_TOLERANCE = 1e-12;
+
+/** A linear function cᵀx of the coefficients is identifiable when c is this close to orthogonal to the null space. */
+const IDENTIFIABLE_TOLERANCE = 1e-6;
+
+export interface NormalEquationsSolution {
+  /** Coefficients solving the normal equations (zero along unidentifiable directions). */
+  readonly coefficients: Float64Array;
+  /** Rank of X used. */
+  readonly rank: number;
+  /** Ratio of the largest to the smallest singular value of the column-normalized X; Infinity when rank-deficient, 1 for no columns. */
+  readonly conditionNumber: number;
+  /** True when every column had a zero sum of squares. */
+  readonly allColumnsZero: boolean;
+  /** Is cᵀ(coefficients) determined by the data? */
+  identifiable(c: ArrayLike<number>): boolean;
+  /** cᵀ (XᵀX)⁺ c: the variance of cᵀ(coefficients) per unit of noise variance. */
+  unitVariance(c: ArrayLike<number>): number;
+}
+
+/**
+ * Solves (XᵀX) c = Xᵀy for `size` columns. `gram` is row-major `stride`×`stride`; the
+ * columns' Gram block is at rows/columns `columns`, Xᵀy at column `target`.
+ */
+export function solveNormalEquations(
+  gram: Float64Array,
+  stride: number,
+  columns: readonly number[],
+  target: number,
+): NormalEquationsSolution {
+  const p = columns.length;
+  const at = (i: number, j: number): number => gram[columns[i]! * stride + columns[j]!]!;
+  const live: number[] = [];
+  for (let i = 0; i < p; i++) if (at(i, i) > 0) live.push(i);
+  const q = live.length;
+  const scale = live.map((i) => Math.sqrt(at(i, i)));
+
+  // Inverse square roots of the eigenvalues kept, with their eigenvectors, in scaled coordinates.
+  const kept: { value: number; vector: number[] }[] = [];
+  const dropped: number[][] = [];
+  if (q > 0) {
+    const correlation = new Matrix(q, q);
+    for (let a = 0; a < q; a++) {
+      for (let b = 0; b < q; b++) correlation.set(a, b, at(live[a]!, live[b]!) / (scale[a]! * scale[b]!));
+    }
+    const svd = new SingularValueDecomposition(correlation, { autoTranspose: true });
+    const values = svd.diagonal;
+    const vectors = svd.rightSingularVectors;
+    const largest = Math.max(...values);
+    for (let v = 0; v < q; v++) {
+      const vector = vectors.getColumn(v);
+      if (values[v]! > largest * RANK_TOLERANCE) kept.push({ value: values[v]!, vector });
+      else dropped.push(vector);
+    }
+  }
+
+  // Null space of XᵀX in coefficient coordinates: zero columns, and dropped directions
+  // mapped back through the scaling (x = S⁻¹v), orthonormalized.
+  const nullBasis: Float64Array[] = [];
+  for (let i = 0; i < p; i++) {
+    if (at(i, i) > 0) continue;
+    const unit = new Float64Array(p);
+    unit[i] = 1;
+    nullBasis.push(unit);
+  }
+  for (const v of dropped) {
+    const x = new Float64Array(p);
+    for (let a = 0; a < q; a++) x[live[a]!] = v[a]! / scale[a]!;
+    orthonormalizeInto(nullBasis, x);
+  }
+
+  const rhs = live.map((i, a) => gram[columns[i]! * stride + target]! / scale[a]!);
+  const coefficients = new Float64Array(p);
+  for (const { value, vector } of kept) {
+    let projection = 0;
+    for (let a = 0; a < q; a++) projection += vector[a]! * rhs[a]!;
+    for (let a = 0; a < q; a++) coefficients[live[a]!]! += (vector[a]! * projection) / value / scale[a]!;
+  }
+
+  const rank = kept.length;
+  let conditionNumber = 1;
+  if (rank < p) conditionNumber = Infinity;
+  else if (rank > 0) {
+    const values = kept.map((k) => k.value);
+    conditionNumber = Math.sqrt(Math.max(...values) / Math.min(...values));
+  }
+
+  return {
+    coefficients,
+    rank,
+    conditionNumber,
+    allColumnsZero: q === 0,
+    identifiable(c) {
+      let norm = 0;
+      for (let i = 0; i < p; i++) norm += c[i]! * c[i]!;
+      if (norm === 0) return true;
+      let inNull = 0;
+      for (const basis of nullBasis) {
+        let dot = 0;
+        for (let i = 0; i < p; i++) dot += basis[i]! * c[i]!;
+        inNull += dot * dot;
+      }
+      return Math.sqrt(inNull) <= IDENTIFIABLE_TOLERANCE * Math.sqrt(norm);
+    },
+    unitVariance(c) {
+      let variance = 0;
+      for (const { value, vector } of kept) {
+        let dot = 0;
+        for (let a = 0; a < q; a++) dot += (vector[a]! * c[live[a]!]!) / scale[a]!;
+        variance += (dot * dot) / value;
+      }
+      return variance;
+    },
+  };
+}
+
+/** Adds x to an orthonormal basis (Gram–Schmidt, twice for stability) unless it is already spanned. */
+function orthonormalizeInto(basis: Float64Array[], x: Float64Array): void {
+  const original = Math.hypot(...x);
+  if (original === 0) return;
+  for (let pass = 0; pass < 2; pass++) {
+    for (const b of basis) {
+      let dot = 0;
+      for (let i = 0; i < x.length; i++) dot += b[i]! * x[i]!;
+      for (let i = 0; i < x.length; i++) x[i]! -= dot * b[i]!;
+    }
+  }
+  const norm = Math.hypot(...x);
+  if (norm <= 1e-9 * original) return;
+  for (let i = 0; i < x.length; i++) x[i]! /= norm;
+  basis.push(x);
+}
+
+/**
+ * Below this many float64 epsilons of the quadratic form's largest terms, an rss is
+ * cancellation residue of evaluating it from the Gram matrix, not a residual: it is
+ * reported as 0. (For a bf16 or F32 suspect a real residual at the rounding floor is
+ * 1e-10 or more of those terms; only an F64 suspect fitted to float64 precision is
+ * affected, and there nothing below float64's own precision can be measured anyway.)
+ */
+const CANCELLATION_EPSILONS = 64;
+
+/** ‖y − Xc‖² = yᵀy − 2cᵀXᵀy + cᵀXᵀXc from the Gram matrix; 0 when within cancellation residue. */
+export function residualSumOfSquares(
+  gram: Float64Array,
+  stride: number,
+  columns: readonly number[],
+  target: number,
+  c: ArrayLike<number>,
+): number {
+  let rss = gram[target * stride + target]!;
+  let magnitude = Math.abs(rss);
+  for (let i = 0; i < columns.length; i++) {
+    const ci = c[i]!;
+    if (ci === 0) continue;
+    const cross = 2 * ci * gram[columns[i]! * stride + target]!;
+    rss -= cross;
+    magnitude += Math.abs(cross);
+    for (let j = 0; j < columns.length; j++) {
+      const quadratic = ci * c[j]! * gram[columns[i]! * stride + columns[j]!]!;
+      rss += quadratic;
+      magnitude += Math.abs(quadratic);
+    }
+  }
+  return rss > CANCELLATION_EPSILONS * Number.EPSILON * magnitude ? rss : 0;
+}
