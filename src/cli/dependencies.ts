@@ -1,0 +1,24 @@
+import type { AnalyzeOptions, ProgressListener } from '../analyze.js';
+import type { ModelLayout } from '../format/model-layout.js';
+import type { Report } from '../report-schema.js';
+
+export interface OutputStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/**
+ * What the CLI needs from the world. main.ts passes the real ones; tests pass fakes,
+ * so the whole command line (parsing, output, exit codes) runs without a model.
+ */
+export interface CliDependencies {
+  readonly analyze: (options: AnalyzeOptions, onProgress?: ProgressListener) => Promise<Report>;
+  readonly loadModel: (input: string) => Promise<ModelLayout>;
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Milliseconds, monotonic enough for a progress rate. */
+  readonly now: () => number;
+  readonly version: string;
+}

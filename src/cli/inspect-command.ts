@@ -1,0 +1,27 @@
+import { UsageError } from '../errors.js';
+import { summarizeModel } from '../format/model-summary.js';
+import { INSPECT_RENDERERS, isOutputFormat, OUTPUT_FORMATS } from '../report/renderers.js';
+import { textStyle, wantsColor } from './color.js';
+import type { CliDependencies } from './dependencies.js';
+
+export interface InspectCommandOptions {
+  format: string;
+  all?: boolean;
+  color: boolean;
+  debug?: boolean;
+}
+
+/** `provcheck inspect`: what a model holds, from its headers only (no tensor data is read). */
+export async function runInspect(model: string, options: InspectCommandOptions, deps: CliDependencies): Promise<void> {
+  const format = options.format;
+  if (!isOutputFormat(format)) {
+    throw new UsageError(`--format: expected one of ${OUTPUT_FORMATS.join(', ')}, got '${format}'`);
+  }
+  const layout = await deps.loadModel(model);
+  try {
+    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
+    deps.stdout.write(INSPECT_RENDERERS[format](summarizeModel(layout), { style: textStyle(color), all: options.all === true }));
+  } finally {
+    await layout.close();
+  }
+}

@@ -1,0 +1,101 @@
+import { Command } from '@commander-js/extra-typings';
+import { VERDICT_KINDS, type VerdictKind } from '../report-schema.js';
+import type { CliDependencies } from './dependencies.js';
+import type { RunOutcome } from './exit-code.js';
+import { runInspect } from './inspect-command.js';
+import { runSuspect } from './suspect-command.js';
+import { MIN_PARENTS } from './suspect-options.js';
+import { thresholdHelp } from './threshold-options.js';
+
+export const USAGE_HINT = "Run 'provcheck <command> --help' for usage and examples.";
+
+const SUSPECT_EXAMPLES = `
+Examples:
+  Is merged/ a blend of two fine-tunes of one base?
+    $ provcheck suspect merged/ --parents tune-a/ tune-b/
+
+  The same, diffs taken against the base, attention only, report kept as JSON, and a
+  CI gate that fails (exit 1) when the model verdict is a blend of any kind:
+    $ provcheck suspect merged/ --parents base/ tune-a/ tune-b/ --base base/ \\
+        --include 'self_attn' --format json --output report.json \\
+        --fail-on blend,modified-blend
+
+Exit codes: 0 done, no --fail-on kind found; 1 the verdict is a --fail-on kind;
+2 bad command line or malformed input; 3 read failure or internal error.
+Verdict kinds: ${VERDICT_KINDS.join(', ')}
+(what each means: docs/verdicts.md).`;
+
+const INSPECT_EXAMPLES = `
+Examples:
+  $ provcheck inspect model.safetensors
+  $ provcheck inspect llama-3-8b/ --all          # one row per tensor, no grouping
+  $ provcheck inspect llama-3-8b/ --format json  # files, dtypes and every tensor`;
+
+/**
+ * The commander program. Actions report what happened through `onOutcome`; errors
+ * propagate out of parseAsync to run-cli.ts, which owns printing and exit codes.
+ */
+export function buildProgram(
+  deps: CliDependencies,
+  command: readonly string[],
+  onOutcome: (outcome: RunOutcome, failOn: readonly VerdictKind[]) => void,
+): Command {
+  const program = new Command()
+    .name('provcheck')
+    .description("Tells whether a model's weights are a blend of other models' weights.")
+    .version(deps.version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showHelpAfterError(USAGE_HINT)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => deps.stdout.write(text),
+      writeErr: (text) => deps.stderr.write(text),
+      outputError: (text, write) => write(`provcheck: ${text.replace(/^error: /, '')}`),
+    });
+
+  program
+    .command('suspect')
+    .description(
+      'Fit the suspect as a blend of the parents, tensor by tensor, and judge what it is: ' +
+        VERDICT_KINDS.join(', '),
+    )
+    .argument('<suspect>', 'model to examine: a .safetensors file or a folder of shards')
+    .requiredOption('--parents <models...>', `candidate parents (at least ${MIN_PARENTS}; a blend needs 2), after the suspect`)
+    .option('--base <model>', 'the parent to take differences against (default: the first parent)')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--output <file>', 'write the report to this file (atomically); stdout gets the verdict line')
+    .option('--force', 'let --output replace an existing file')
+    .option('--fail-on <kinds...>', 'exit 1 when the model verdict is one of these kinds (comma-separated)')
+    .option('--include <regex...>', 'analyse only tensors whose name matches one of these')
+    .option('--exclude <regex...>', 'leave out tensors whose name matches one of these')
+    .option('--blend-max-noise <x>', thresholdHelp('blendMaxNoise'))
+    .option('--min-weight <x>', thresholdHelp('minWeight'))
+    .option('--modified-min-weight <x>', thresholdHelp('modifiedMinWeight'))
+    .option('--unrelated-residual <x>', thresholdHelp('unrelatedResidual'))
+    .option('--informative-ulps <n>', thresholdHelp('informativeUlps'))
+    .option('--agreement <x>', thresholdHelp('agreement'))
+    .option('--quiet', 'no progress line; with --output, nothing on stdout')
+    .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--debug', 'show the full stack of an unexpected error')
+    .addHelpText('after', SUSPECT_EXAMPLES)
+    .action(async (suspect, options) => {
+      const { report, failOn } = await runSuspect(suspect, options, command, deps);
+      onOutcome({ kind: 'report', report }, failOn);
+    });
+
+  program
+    .command('inspect')
+    .description('List what a model holds (files, dtypes, tensors) from its headers')
+    .argument('<model>', 'a .safetensors file or a folder of shards')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--all', 'list every tensor (the text table groups numbered layers otherwise)')
+    .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--debug', 'show the full stack of an unexpected error')
+    .addHelpText('after', INSPECT_EXAMPLES)
+    .action(async (model, options) => {
+      await runInspect(model, options, deps);
+      onOutcome({ kind: 'done' }, []);
+    });
+
+  return program;
+}

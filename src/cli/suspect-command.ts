@@ -1,0 +1,40 @@
+import { PLAIN_STYLE } from '../report/text-style.js';
+import { REPORT_RENDERERS } from '../report/renderers.js';
+import type { Report, VerdictKind } from '../report-schema.js';
+import { textStyle, wantsColor } from './color.js';
+import type { CliDependencies } from './dependencies.js';
+import { ProgressLine } from './progress.js';
+import { parseSuspectOptions, type SuspectCommandOptions } from './suspect-options.js';
+import { checkOutputTarget, writeFileAtomically } from './write-output.js';
+
+/**
+ * `provcheck suspect`: validate, analyse, render. With --output the report goes to the
+ * file (never coloured) and stdout gets only the one-line verdict, unless --quiet.
+ */
+export async function runSuspect(
+  suspect: string,
+  options: SuspectCommandOptions,
+  command: readonly string[],
+  deps: CliDependencies,
+): Promise<{ report: Report; failOn: readonly VerdictKind[] }> {
+  const run = parseSuspectOptions(suspect, options, command);
+  if (run.output !== null) await checkOutputTarget(run.output, run.force);
+
+  const progress = deps.stderr.isTTY === true && !run.quiet ? new ProgressLine(deps.stderr, deps.now) : null;
+  let report: Report;
+  try {
+    report = await deps.analyze(run.analyzeOptions, progress === null ? undefined : (p) => progress.update(p));
+  } finally {
+    progress?.finish();
+  }
+
+  const render = REPORT_RENDERERS[run.format];
+  if (run.output !== null) {
+    await writeFileAtomically(run.output, render(report, { style: PLAIN_STYLE }), { force: run.force });
+    if (!run.quiet) deps.stdout.write(`${report.verdict.summary}\n`);
+  } else {
+    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
+    deps.stdout.write(render(report, { style: textStyle(color) }));
+  }
+  return { report, failOn: run.failOn };
+}

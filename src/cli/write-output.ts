@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { IoError, UsageError } from '../errors.js';
+
+/**
+ * Checks, before a long analysis starts, that --output can be written: its folder
+ * exists and, without --force, nothing is there yet. The final write checks again
+ * (atomically), so this is only to fail early.
+ */
+export async function checkOutputTarget(path: string, force: boolean): Promise<void> {
+  const folder = dirname(path);
+  const folderStat = await stat(folder).catch(() => null);
+  if (folderStat === null || !folderStat.isDirectory()) {
+    throw new UsageError(`--output: folder '${folder}' does not exist`);
+  }
+  const existing = await lstat(path).catch(() => null);
+  if (existing === null) return;
+  if (existing.isDirectory()) throw new UsageError(`--output: '${path}' is a folder`);
+  if (!force) throw new UsageError(`--output: '${path}' already exists; pass --force to replace it`);
+}
+
+/**
+ * Writes `contents` to `path` so that a reader sees either the old file or the whole new
+ * one, never a half-written report: write a temporary file in the same folder (same
+ * file system), flush it, then move it into place. Without `force`, the move is a hard
+ * link, which fails if the name exists, so a file that appeared meanwhile is not lost.
+ */
+export async function writeFileAtomically(path: string, contents: string, options: { force: boolean }): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temporary, 'wx');
+    try {
+      await handle.writeFile(contents, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.force) {
+      await rename(temporary, path);
+    } else {
+      await placeWithoutOverwriting(temporary, path);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new IoError(path, `cannot write the report: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+async function placeWithoutOverwriting(temporary: string, path: string): Promise<void> {
+  try {
+    await link(temporary, path);
+    return;
+  } catch (error) {
+    if (codeOf(error) === 'EEXIST') {
+      throw new UsageError(`--output: '${path}' already exists; pass --force to replace it`);
+    }
+    // Some file systems (FAT, some network mounts) have no hard links: fall back to a
+    // check-then-rename, which leaves only a tiny window for a file to appear.
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(codeOf(error) ?? '')) throw error;
+  }
+  if ((await lstat(path).catch(() => null)) !== null) {
+    throw new UsageError(`--output: '${path}' already exists; pass --force to replace it`);
+  }
+  await rename(temporary, path);
+}
+
+function codeOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

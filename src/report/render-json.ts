@@ -1,0 +1,238 @@
+import type {
+  ExactHitProfile,
+  FitReport,
+  Identifiability,
+  InputReport,
+  ModelVerdict,
+  Report,
+  TensorReport,
+  WeightSummary,
+} from '../report-schema.js';
+import { TENSOR_KINDS } from './verdict-sentence.js';
+
+/**
+ * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order
+ * the report object was built in, so two runs diff cleanly. JSON has no Infinity or
+ * NaN: such numbers are written as the strings "Infinity", "-Infinity" and "NaN"
+ * (docs/report-schema.md), never as null, which the schema reserves for "not defined
+ * here". -0 is written as 0. `parseReportJson` reads them back.
+ */
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(inSchemaOrder(report), encodeNumber, 2)}\n`;
+}
+
+/** Parses a rendered report, turning the non-finite number strings back into numbers. */
+export function parseReportJson(text: string): Report {
+  return JSON.parse(text, decodeNumbers) as Report;
+}
+
+const NON_FINITE: ReadonlyMap<string, number> = new Map([
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+  ['NaN', Number.NaN],
+]);
+
+function encodeNumber(_key: string, value: unknown): unknown {
+  if (typeof value !== 'number') return value;
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return value;
+}
+
+/**
+ * Every key whose value is a number, a number-or-null, or an array of them, anywhere in
+ * the schema. Decoding is keyed on these names so that a tensor or a regex that happens
+ * to be spelled "NaN" (in `names`, `command`, `include`) stays a string. No key in the
+ * schema holds a number in one place and free text in another.
+ */
+const NUMERIC_KEYS: ReadonlySet<string> = new Set([
+  'schemaVersion',
+  'tensors',
+  'bytes',
+  'reference',
+  'layer',
+  'elements',
+  'nonFinite',
+  'parent',
+  'weights',
+  'weightsStdErr',
+  'stdErr',
+  'rss',
+  'noiseRatio',
+  'z',
+  'explained',
+  'relativeResidual',
+  'alternatives',
+  'sum',
+  'equalShare',
+  'informative',
+  'reproducedShare',
+  'floor',
+  'rank',
+  'conditionNumber',
+  'peak',
+  'plateau',
+  'hitShare',
+  'chanceShare',
+  'mean',
+  'median',
+  'spread',
+  'p90',
+  'max',
+  'filtered',
+  'shape',
+  'blendMaxNoise',
+  'minWeight',
+  'unrelatedResidual',
+  'modifiedMinWeight',
+  'informativeUlps',
+  'agreement',
+]);
+
+function decodeNumbers(key: string, value: unknown): unknown {
+  if (!NUMERIC_KEYS.has(key)) return value;
+  if (typeof value === 'string') return NON_FINITE.get(value) ?? value;
+  if (Array.isArray(value)) {
+    return value.map((item: unknown) => (typeof item === 'string' ? (NON_FINITE.get(item) ?? item) : item));
+  }
+  return value;
+}
+
+/*
+ * One function per schema interface, each returning an object literal typed as that
+ * interface: the compiler rejects a missing or unknown key, so a field added to the
+ * schema cannot silently drop out of the JSON, and the literal's order is the order
+ * written.
+ */
+
+function inSchemaOrder(report: Report): Report {
+  return {
+    schemaVersion: report.schemaVersion,
+    tool: { name: report.tool.name, version: report.tool.version },
+    createdAt: report.createdAt,
+    command: [...report.command],
+    suspect: input(report.suspect),
+    parents: report.parents.map(input),
+    reference: report.reference,
+    options: {
+      include: [...report.options.include],
+      exclude: [...report.options.exclude],
+      thresholds: {
+        blendMaxNoise: report.options.thresholds.blendMaxNoise,
+        minWeight: report.options.thresholds.minWeight,
+        unrelatedResidual: report.options.thresholds.unrelatedResidual,
+        modifiedMinWeight: report.options.thresholds.modifiedMinWeight,
+        informativeUlps: report.options.thresholds.informativeUlps,
+        agreement: report.options.thresholds.agreement,
+      },
+    },
+    verdict: verdict(report.verdict),
+    tensors: report.tensors.map(tensor),
+    unmatched: {
+      suspectOnly: [...report.unmatched.suspectOnly],
+      parentOnly: report.unmatched.parentOnly.map((entry) => ({ parent: entry.parent, names: [...entry.names] })),
+    },
+    mismatched: report.mismatched.map((entry) => ({ name: entry.name, reason: entry.reason, detail: entry.detail })),
+    filtered: report.filtered,
+  };
+}
+
+function input(report: InputReport): InputReport {
+  return {
+    label: report.label,
+    source: report.source,
+    layout: report.layout,
+    files: report.files.map((file) => ({ path: file.path, bytes: file.bytes })),
+    tensors: report.tensors,
+    bytes: report.bytes,
+  };
+}
+
+function verdict(report: ModelVerdict): ModelVerdict {
+  const counts = {} as ModelVerdict['counts'];
+  for (const kind of TENSOR_KINDS) {
+    counts[kind] = { tensors: report.counts[kind].tensors, elements: report.counts[kind].elements };
+  }
+  return {
+    kind: report.kind,
+    weights: report.weights === null ? null : [...report.weights],
+    parent: report.parent,
+    summary: report.summary,
+    reason: report.reason,
+    counts,
+    weightStats: report.weightStats.map((stats) => (stats === null ? null : weightSummary(stats))),
+    noiseRatio:
+      report.noiseRatio === null
+        ? null
+        : { median: report.noiseRatio.median, p90: report.noiseRatio.p90, max: report.noiseRatio.max },
+    alternatives: [...report.alternatives],
+    reproducedShare: report.reproducedShare,
+  };
+}
+
+function weightSummary(stats: WeightSummary): WeightSummary {
+  return { mean: stats.mean, median: stats.median, spread: stats.spread, stdErr: stats.stdErr };
+}
+
+function tensor(report: TensorReport): TensorReport {
+  return {
+    name: report.name,
+    shape: [...report.shape],
+    dtype: report.dtype,
+    parentDtypes: [...report.parentDtypes],
+    component: report.component,
+    layer: report.layer,
+    elements: report.elements,
+    nonFinite: report.nonFinite,
+    kind: report.kind,
+    parent: report.parent,
+    reason: report.reason,
+    weights: [...report.weights],
+    weightsStdErr: [...report.weightsStdErr],
+    weightMethod: report.weightMethod,
+    noiseRatio: report.noiseRatio,
+    z: report.z,
+    explained: report.explained,
+    relativeResidual: report.relativeResidual,
+    alternatives: [...report.alternatives],
+    freeFit: { weights: [...report.freeFit.weights], sum: report.freeFit.sum, noiseRatio: report.freeFit.noiseRatio },
+    leastSquares: fit(report.leastSquares),
+    equalShare: [...report.equalShare],
+    informative: report.informative,
+    profile: report.profile === null ? null : profile(report.profile),
+    reproducedShare: report.reproducedShare,
+    identifiability: identifiability(report.identifiability),
+    floor: report.floor,
+    rss: report.rss,
+  };
+}
+
+function fit(report: FitReport): FitReport {
+  return {
+    weights: [...report.weights],
+    stdErr: [...report.stdErr],
+    rss: report.rss,
+    noiseRatio: report.noiseRatio,
+    z: report.z,
+  };
+}
+
+function profile(report: ExactHitProfile): ExactHitProfile {
+  return {
+    peak: report.peak,
+    plateau: report.plateau,
+    hitShare: report.hitShare,
+    chanceShare: report.chanceShare,
+    informative: report.informative,
+  };
+}
+
+function identifiability(report: Identifiability): Identifiability {
+  return {
+    identifiable: report.identifiable,
+    rank: report.rank,
+    conditionNumber: report.conditionNumber,
+    reason: report.reason,
+  };
+}

@@ -1,0 +1,32 @@
+import type { Report } from '../report-schema.js';
+import type { ModelSummary } from '../format/model-summary.js';
+import { renderInspectJson, renderInspectText } from './render-inspect.js';
+import { renderJson } from './render-json.js';
+import { renderText } from './render-text.js';
+import type { TextStyle } from './text-style.js';
+
+/** Output formats, by the name `--format` takes. */
+export const OUTPUT_FORMATS = ['text', 'json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface RenderOptions {
+  readonly style: TextStyle;
+}
+
+export type ReportRenderer = (report: Report, options: RenderOptions) => string;
+export type InspectRenderer = (summary: ModelSummary, options: RenderOptions & { readonly all: boolean }) => string;
+
+/** One renderer per format; adding a format means adding it here (the Record demands it). */
+export const REPORT_RENDERERS: Readonly<Record<OutputFormat, ReportRenderer>> = {
+  text: renderText,
+  json: (report) => renderJson(report),
+};
+
+export const INSPECT_RENDERERS: Readonly<Record<OutputFormat, InspectRenderer>> = {
+  text: renderInspectText,
+  json: (summary) => renderInspectJson(summary),
+};
+
+export function isOutputFormat(name: string): name is OutputFormat {
+  return (OUTPUT_FORMATS as readonly string[]).includes(name);
+}

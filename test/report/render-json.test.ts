@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { Report } from '../../src/report-schema.js';
+import { parseReportJson, renderJson } from '../../src/report/render-json.js';
+import { sampleReport } from '../helpers/sample-report.js';
+
+/** Replaces every number anywhere in `value`, cycling through the three non-finite ones. */
+function everyNumberNonFinite(value: unknown, counter = { next: 0 }): unknown {
+  const nonFinite = [Number.POSITIVE_INFINITY, Number.NaN, Number.NEGATIVE_INFINITY];
+  if (typeof value === 'number') return nonFinite[counter.next++ % 3];
+  if (Array.isArray(value)) return value.map((item) => everyNumberNonFinite(item, counter));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, everyNumberNonFinite(item, counter)]));
+  }
+  return value;
+}
+
+/** Reverses key order at every level, to show the output order does not depend on it. */
+function reversedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reversedKeys);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).reverse().map(([key, item]) => [key, reversedKeys(item)]));
+  }
+  return value;
+}
+
+describe('renderJson', () => {
+  it('round-trips the sample report, with Infinity written as a string', () => {
+    const report = sampleReport();
+    const text = renderJson(report);
+    expect(text).toContain('"conditionNumber": "Infinity"');
+    expect(text.endsWith('}\n')).toBe(true);
+    expect(parseReportJson(text)).toEqual(report);
+  });
+
+  it('round-trips every numeric field when all of them are non-finite', () => {
+    const report = everyNumberNonFinite(sampleReport()) as Report;
+    const text = renderJson(report);
+    expect(text).not.toMatch(/: -?\d/);
+    expect(parseReportJson(text)).toEqual(report);
+  });
+
+  it('leaves strings spelled like non-finite numbers alone', () => {
+    const report = sampleReport();
+    report.unmatched.suspectOnly = ['NaN', 'Infinity'];
+    report.options.include = ['-Infinity'];
+    report.command = ['provcheck', 'NaN'];
+    expect(parseReportJson(renderJson(report))).toEqual(report);
+  });
+
+  it('writes keys in schema order whatever order the object was built in', () => {
+    const report = sampleReport();
+    const shuffled = reversedKeys(report) as Report;
+    expect(renderJson(shuffled)).toBe(renderJson(report));
+    const parsed = JSON.parse(renderJson(shuffled)) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual([
+      'schemaVersion',
+      'tool',
+      'createdAt',
+      'command',
+      'suspect',
+      'parents',
+      'reference',
+      'options',
+      'verdict',
+      'tensors',
+      'unmatched',
+      'mismatched',
+      'filtered',
+    ]);
+    const tensors = parsed['tensors'] as Record<string, unknown>[];
+    expect(Object.keys(tensors[0] ?? {}).slice(0, 6)).toEqual(['name', 'shape', 'dtype', 'parentDtypes', 'component', 'layer']);
+    const verdict = parsed['verdict'] as { counts: Record<string, unknown> };
+    expect(Object.keys(verdict.counts)).toEqual(['identical', 'blend', 'modified-blend', 'derived', 'unrelated', 'inconclusive']);
+  });
+
+  it('indents with two spaces', () => {
+    expect(renderJson(sampleReport()).split('\n').slice(0, 3)).toEqual(['{', '  "schemaVersion": 1,', '  "tool": {']);
+  });
+
+  it('writes -0 as 0', () => {
+    const report = sampleReport();
+    report.tensors[0] = { ...report.tensors[0]!, z: -0 };
+    expect(parseReportJson(renderJson(report)).tensors[0]?.z).toBe(0);
+  });
+});
