@@ -70,7 +70,7 @@ describe('TensorScanner', () => {
         const parentValues = Array.from({ length: c.parents }, () =>
           base.map((v) => v + Math.round((random() - 0.5) * 2 * c.ulpScale) * 2 ** -14 * Math.abs(v)),
         );
-        const suspectValues = base.map((v, i) => {
+        const suspectValues = base.map((_, i) => {
           const a = parentValues[0]![i]!;
           const b = (parentValues[1] ?? parentValues[0]!)[i]!;
           return a + c.weight * (b - a);
