@@ -1,6 +1,6 @@
 /**
  * Parses headers rebuilt from the recorded layout of Qwen3.5-397B-A17B (see
- * ../shared/data/README.md): real names, shapes, dtypes and header lengths, and shard
+ * data/README.md): real names, shapes, dtypes and header lengths, and shard
  * files of ~9.6 GB, served by a source that has only the header bytes.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { byteLengthOf } from '../../src/format/dtype.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import type { ByteSource } from '../../src/source/byte-source.js';
 
-const LAYOUT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/qwen3_5_397b_a17b_layout.json');
+const LAYOUT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '../../data/qwen3_5_397b_a17b_layout.json');
 
 interface LayoutFile {
   tensors: { name: string; shape: number[]; dtype: string }[];
@@ -22,7 +22,7 @@ interface LayoutFile {
 
 function readLayout(): LayoutFile {
   if (!existsSync(LAYOUT_PATH)) {
-    throw new Error(`the layout fixture is missing: expected ${LAYOUT_PATH} (the shared data folder next to the repository)`);
+    throw new Error(`the layout fixture is missing: expected ${LAYOUT_PATH} (a copy of shared/data, see data/README.md)`);
   }
   return JSON.parse(readFileSync(LAYOUT_PATH, 'utf8')) as LayoutFile;
 }
