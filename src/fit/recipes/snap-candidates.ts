@@ -1,0 +1,121 @@
+import { ulpOf, type FloatFormat } from '../../format/dtype.js';
+import { roundToFormat, type MergeArithmetic, type MergeRecipe } from './merge-arithmetic.js';
+
+/**
+ * Candidate recipes for exact reconstruction, from fitted weights.
+ *
+ * People type short decimals into merge configs (0.6, 0.35, 0.125), and a tool working
+ * in bf16 then really uses the bf16 value nearest each (0.6 → 0.6015625). A fit lands
+ * within a few standard errors of the weights really used, which for a bf16 merge can
+ * be up to half a bf16 step (2⁻⁹ near 0.6) from the typed decimal. So each weight is
+ * snapped to the short decimals within a window of max(4·stdErr, one step of the
+ * format at the weight, 0.002), and to the format's values next to it (for a merge done
+ * in float32 with weights someone already rounded).
+ */
+
+/** Denominators of "short decimals", coarsest first: tenths, twentieths, hundredths, two-hundredths, thousandths. */
+export const DECIMAL_DENOMINATORS = [10, 20, 100, 200, 1000] as const;
+
+export interface RecipeCandidate extends MergeRecipe {
+  /** Decimal digits of the longest weight, null when some weight is a format value or the raw fit. */
+  readonly digits: number | null;
+  /** Where the candidate comes from. */
+  readonly origin: 'fitted' | 'decimal' | 'format-value';
+}
+
+/** x with float64 noise of decimal arithmetic (1 − 0.7 = 0.30000000000000004) removed. */
+function tidy(x: number): number {
+  const r = Math.round(x * 1e9) / 1e9;
+  return Math.abs(r - x) < 1e-12 ? r : x;
+}
+
+function decimalDigits(x: number): number {
+  for (let digits = 0; digits <= 9; digits++) {
+    const scale = 10 ** digits;
+    if (Math.abs(Math.round(x * scale) / scale - x) < 1e-12) return digits;
+  }
+  return 10;
+}
+
+/**
+ * Recipes to replay, the fitted weights themselves first. `weights` are one per parent
+ * (--parents order); a null weight (not identifiable) yields an empty list.
+ *
+ * Weight vectors, deduplicated:
+ * - per decimal precision (tenths … thousandths): every weight but the largest rounded
+ *   to that precision and the largest taking the rest, so the vector sums to 1 (a
+ *   blend); and, when the fitted weights do not sum to 1 within the window, every
+ *   weight rounded on its own (SLERP coefficients, task-arithmetic scales). A vector is
+ *   kept only when every weight is within the window of its fit, so a precision too
+ *   coarse for the data proposes nothing;
+ * - the format's value nearest each weight (the largest again taking the rest), and
+ *   each other weight one format step up or down.
+ * Decimal vectors are replayed under every arithmetic, format-value vectors under the
+ * two that keep weights as given (float64 and float32).
+ */
+export function snapCandidates(
+  weights: readonly (number | null)[],
+  stdErr: readonly (number | null)[],
+  format: FloatFormat,
+): RecipeCandidate[] {
+  if (weights.length === 0 || weights.some((w) => w === null || !Number.isFinite(w))) return [];
+  const w = weights as number[];
+  const k = w.length;
+  const window = w.map((x, j) => Math.max(4 * (stdErr[j] ?? 0), ulpOf(format, x), 0.002));
+  let largest = 0;
+  for (let j = 1; j < k; j++) if (w[j]! > w[largest]!) largest = j;
+  const fittedSum = w.reduce((a, b) => a + b, 0);
+  const sumWindow = window.reduce((a, b) => a + b, 0);
+
+  const vectors = new Map<string, { vector: number[]; digits: number | null }>();
+  const add = (vector: number[], digits: number | null): void => {
+    if (!vector.every((x, j) => Math.abs(x - w[j]!) <= window[j]!)) return;
+    const key = vector.join(',');
+    if (!vectors.has(key)) vectors.set(key, { vector, digits });
+  };
+  const completed = (vector: number[]): number[] => {
+    let rest = 1;
+    for (let j = 0; j < k; j++) if (j !== largest) rest -= vector[j]!;
+    vector[largest] = tidy(rest);
+    return vector;
+  };
+  const digitsOf = (vector: number[]): number => Math.max(...vector.map(decimalDigits));
+
+  for (const den of DECIMAL_DENOMINATORS) {
+    const rounded = w.map((x) => tidy(Math.round(x * den) / den));
+    const blend = completed(rounded.slice());
+    add(blend, digitsOf(blend));
+    if (Math.abs(fittedSum - 1) > sumWindow) add(rounded, digitsOf(rounded));
+  }
+  const nearest = w.map((x) => roundToFormat(format, x));
+  add(completed(nearest.slice()), null);
+  for (let j = 0; j < k; j++) {
+    if (j === largest) continue;
+    for (const direction of [-1, 1]) {
+      const moved = nearest.slice();
+      moved[j] = nearest[j]! + direction * ulpOf(format, nearest[j]!);
+      add(completed(moved), null);
+    }
+  }
+  if (Math.abs(fittedSum - 1) > sumWindow) add(nearest, null);
+
+  const candidates: RecipeCandidate[] = [
+    { weights: w.slice(), arithmetic: 'exact-once', normalise: false, digits: null, origin: 'fitted' },
+  ];
+  for (const { vector, digits } of vectors.values()) {
+    const origin = digits === null || digits > 3 ? 'format-value' : 'decimal';
+    const arithmetics: MergeArithmetic[] =
+      origin === 'decimal' ? ['exact-once', 'float32', 'torch-in-dtype', 'format-steps'] : ['exact-once', 'float32'];
+    for (const arithmetic of arithmetics) {
+      candidates.push({
+        weights: vector,
+        arithmetic,
+        // mergekit's linear divides by the weight sum: a no-op for a sum of 1 in exact arithmetic, not always in bf16.
+        normalise: arithmetic === 'torch-in-dtype',
+        digits: origin === 'decimal' ? digits : null,
+        origin,
+      });
+    }
+  }
+  return candidates;
+}
