@@ -1,0 +1,192 @@
+/**
+ * Pairs the suspect's logical tensors with the parents' across the ways checkpoints of one
+ * model differ: wrapper prefixes and user renames (name-mapping.ts), fused expert tensors
+ * against per-expert ones (in both directions; fused against fused is compared expert by
+ * expert too, so a report can say "expert 17 of layer 40 differs"), a tied lm_head stored
+ * once as the embedding, and vocabularies resized at the end (the common rows are
+ * compared, the added rows reported).
+ *
+ * The unit of comparison is one 2-D matrix per expert; `group` names the tensor a unit
+ * belongs to, so per-tensor statistics are the sums of its units' moments.
+ */
+import { sliceTensor, type LogicalTensor } from '../format/logical-tensor.js';
+import type { LogicalModel } from '../format/quantization/schemes.js';
+import { isSelected, type NameFilter } from './align-tensors.js';
+import { canonicalName, fusedExpertParts, type NameRule } from './name-mapping.js';
+
+export interface AlignedUnit {
+  /** Canonical name of the compared matrix. */
+  readonly name: string;
+  /** The canonical tensor it is part of (itself unless an expert slice). */
+  readonly group: string;
+  readonly shape: readonly number[];
+  readonly suspect: LogicalTensor;
+  /** In --parents order. */
+  readonly parents: readonly LogicalTensor[];
+}
+
+export interface ModelAlignment {
+  readonly units: AlignedUnit[];
+  /** Prefix normalisations applied, per input (-1 = suspect), with how many names each changed. */
+  readonly renames: { input: number; rule: string; tensors: number }[];
+  readonly suspectOnly: string[];
+  readonly parentOnly: { parent: number; names: string[] }[];
+  readonly mismatched: { name: string; reason: 'shape' | 'unsupported-dtype'; detail: string }[];
+  /** Vocabulary resizes: rows compared and rows only some inputs have. */
+  readonly resized: { name: string; commonRows: number; rows: { suspect: number; parents: number[] } }[];
+  /** Inputs whose lm_head is their tied embedding. */
+  readonly tied: number[];
+  readonly filtered: number;
+}
+
+interface Entry {
+  readonly tensor: LogicalTensor;
+  /** Set for fused expert tensors: their per-expert parts. */
+  readonly parts: { name: string; offset: number; shape: number[] }[] | null;
+}
+
+interface Canonical {
+  readonly entries: Map<string, Entry>;
+  readonly renames: Map<string, number>;
+  tied: boolean;
+}
+
+const HEAD = 'lm_head.weight';
+const EMBEDDING = 'model.embed_tokens.weight';
+
+function canonicalize(model: LogicalModel, rules: readonly NameRule[]): Canonical {
+  const entries = new Map<string, Entry>();
+  const renames = new Map<string, number>();
+  for (const [stored, tensor] of model.tensors) {
+    const canonical = canonicalName(stored, rules);
+    if (canonical.prefix) renames.set(canonical.prefix, (renames.get(canonical.prefix) ?? 0) + 1);
+    entries.set(canonical.name, { tensor, parts: fusedExpertParts(canonical.name, tensor.shape) });
+  }
+  let tied = false;
+  if (!entries.has(HEAD) && model.tieWordEmbeddings) {
+    const embedding = entries.get(EMBEDDING);
+    if (embedding) {
+      entries.set(HEAD, embedding);
+      tied = true;
+    }
+  }
+  return { entries, renames, tied };
+}
+
+/** Per-expert slices of a fused tensor, by the per-expert names they stand for. */
+function slicesOf(entry: Entry): Map<string, LogicalTensor> {
+  const out = new Map<string, LogicalTensor>();
+  for (const part of entry.parts ?? []) out.set(part.name, sliceTensor(entry.tensor, part.offset, part.shape, part.name));
+  return out;
+}
+
+/** Slices along the first dimension of an expert-batched tensor [E, …], one per expert. */
+function perExpert(name: string, tensor: LogicalTensor): { name: string; tensor: LogicalTensor }[] {
+  const [count, ...rest] = tensor.shape as number[];
+  const matrix = rest.reduce((a, b) => a * b, 1);
+  const match = /^(.*\.experts)\.([^.]+)(\.weight)?$/.exec(name)!;
+  return Array.from({ length: count! }, (_, e) => {
+    const sliceName = `${match[1]}.${e}.${match[2]}`;
+    return { name: sliceName, tensor: sliceTensor(tensor, e * matrix, rest, sliceName) };
+  });
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Embeddings and heads may grow rows when tokens are added; nothing else may. */
+function isVocabulary(name: string): boolean {
+  return /(embed_tokens|lm_head|wte|embed_out|word_embeddings)\.weight$/.test(name);
+}
+
+export function alignModels(suspect: LogicalModel, parents: readonly LogicalModel[], filter: NameFilter, rules: readonly NameRule[] = []): ModelAlignment {
+  const s = canonicalize(suspect, rules);
+  const ps = parents.map((p) => canonicalize(p, rules));
+  const units: AlignedUnit[] = [];
+  const suspectOnly: string[] = [];
+  const mismatched: ModelAlignment['mismatched'] = [];
+  const resized: ModelAlignment['resized'] = [];
+  const matchedInParent = ps.map(() => new Set<string>());
+  let filtered = 0;
+
+  const addUnit = (name: string, group: string, tensors: LogicalTensor[]): void => {
+    const [own, ...others] = tensors as [LogicalTensor, ...LogicalTensor[]];
+    if (others.every((t) => sameShape(t.shape, own.shape))) {
+      units.push({ name, group, shape: own.shape, suspect: own, parents: others });
+      return;
+    }
+    const rank2 = tensors.every((t) => t.shape.length === 2 && t.shape[1] === own.shape[1]);
+    if (rank2 && isVocabulary(name)) {
+      const commonRows = Math.min(...tensors.map((t) => t.shape[0]!));
+      const cut = (t: LogicalTensor): LogicalTensor => (t.shape[0] === commonRows ? t : sliceTensor(t, 0, [commonRows, own.shape[1]!], t.name));
+      resized.push({ name, commonRows, rows: { suspect: own.shape[0]!, parents: others.map((t) => t.shape[0]!) } });
+      units.push({ name, group, shape: [commonRows, own.shape[1]!], suspect: cut(own), parents: others.map(cut) });
+      return;
+    }
+    const text = (t: LogicalTensor): string => `[${t.shape.join(', ')}]`;
+    mismatched.push({ name, reason: 'shape', detail: `suspect ${text(own)}; parents ${others.map(text).join(', ')}` });
+  };
+
+  /** The counterpart of a suspect name in one parent: whole, or a slice of its fused tensor. */
+  const lookups = ps.map((p) => {
+    const sliced = new Map<string, { tensor: LogicalTensor; fused: string }>();
+    for (const [name, entry] of p.entries) for (const [part, tensor] of slicesOf(entry)) sliced.set(part, { tensor, fused: name });
+    return sliced;
+  });
+
+  for (const [name, entry] of s.entries) {
+    if (!isSelected(name, filter)) {
+      filtered++;
+      continue;
+    }
+    const whole = ps.map((p) => p.entries.get(name));
+    if (whole.every((e) => e !== undefined)) {
+      ps.forEach((_, j) => matchedInParent[j]!.add(name));
+      const tensors = [entry.tensor, ...whole.map((e) => e!.tensor)];
+      if (entry.parts && tensors.every((t) => t.shape.length === 3 && sameShape(t.shape, entry.tensor.shape))) {
+        // Fused on every side: compare expert by expert, whatever the inner layout.
+        const slices = tensors.map((t) => perExpert(name, t));
+        slices[0]!.forEach((part, e) => addUnit(part.name, name, slices.map((list) => list[e]!.tensor)));
+      } else {
+        addUnit(name, name, tensors);
+      }
+      continue;
+    }
+    if (entry.parts) {
+      // A fused suspect tensor against per-expert parents (or parents fused the same way).
+      const own = slicesOf(entry);
+      let complete = true;
+      for (const [part, tensor] of own) {
+        const found = ps.map((p, j) => p.entries.get(part)?.tensor ?? lookups[j]!.get(part)?.tensor);
+        if (found.some((t) => t === undefined)) {
+          complete = false;
+          continue;
+        }
+        ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(part) ? part : lookups[j]!.get(part)!.fused));
+        addUnit(part, name, [tensor, ...(found as LogicalTensor[])]);
+      }
+      if (!complete) suspectOnly.push(name);
+      continue;
+    }
+    // A per-expert suspect tensor against fused parents.
+    const found = ps.map((p, j) => p.entries.get(name)?.tensor ?? lookups[j]!.get(name)?.tensor);
+    if (found.every((t) => t !== undefined)) {
+      ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(name) ? name : lookups[j]!.get(name)!.fused));
+      const fused = ps.map((_, j) => lookups[j]!.get(name)?.fused).find((f) => f !== undefined) ?? name;
+      addUnit(name, fused, [entry.tensor, ...(found as LogicalTensor[])]);
+      continue;
+    }
+    suspectOnly.push(name);
+  }
+
+  const parentOnly = ps.map((p, parent) => ({
+    parent,
+    names: [...p.entries.keys()].filter((n) => isSelected(n, filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
+  }));
+  const unsupported = (model: LogicalModel, input: string): ModelAlignment['mismatched'] =>
+    model.unsupported.map((u) => ({ name: u.name, reason: 'unsupported-dtype' as const, detail: `${input}: ${u.reason}` }));
+  mismatched.push(...unsupported(suspect, 'suspect'), ...parents.flatMap((p, j) => unsupported(p, `parent ${j + 1}`)));
+
+  const renames = [s, ...ps].flatMap((c, i) => [...c.renames].map(([rule, tensors]) => ({ input: i - 1, rule, tensors })));
+  const tied = [s, ...ps].flatMap((c, i) => (c.tied ? [i - 1] : []));
+  return { units, renames, suspectOnly, parentOnly, mismatched, resized, tied, filtered };
+}

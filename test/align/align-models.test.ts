@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { alignModels } from '../../src/align/align-models.js';
+import { canonicalName, expertOf, fusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
+import type { LogicalTensor } from '../../src/format/logical-tensor.js';
+import type { LogicalModel } from '../../src/format/quantization/schemes.js';
+import type { ModelLayout } from '../../src/format/model-layout.js';
+import { UsageError } from '../../src/errors.js';
+
+/** A tensor whose element i holds base + i, so a slice shows where it came from. */
+function counting(name: string, shape: number[], base: number): LogicalTensor {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  return {
+    name,
+    shape,
+    elements,
+    encoding: 'test',
+    storedBytes: elements * 2,
+    read: (first, count, out) => {
+      for (let i = 0; i < count; i++) out[i] = base + first + i;
+      return Promise.resolve();
+    },
+  };
+}
+
+function model(tensors: Record<string, [number[], number]>, tie = false): LogicalModel {
+  return {
+    layout: {} as ModelLayout,
+    quantMethod: null,
+    schemes: [],
+    tensors: new Map(Object.entries(tensors).map(([name, [shape, base]]) => [name, counting(name, shape, base)])),
+    consumed: [],
+    unsupported: [],
+    tieWordEmbeddings: tie,
+  };
+}
+
+async function valuesOf(tensor: LogicalTensor): Promise<number[]> {
+  const out = new Float64Array(tensor.elements);
+  await tensor.read(0, tensor.elements, out);
+  return [...out];
+}
+
+const none = { include: [], exclude: [] };
+
+describe('name mapping', () => {
+  it('normalises wrapper prefixes and says which', () => {
+    expect(canonicalName('model.language_model.layers.0.mlp.up_proj.weight', [])).toEqual({
+      name: 'model.layers.0.mlp.up_proj.weight',
+      prefix: 'model.language_model. → model.',
+      mapped: false,
+    });
+    expect(canonicalName('model.layers.0.x', []).prefix).toBeNull();
+  });
+
+  it('applies --map rules before the prefixes, with capture groups', () => {
+    const rule = parseMapRule('^transformer\\.h\\.(\\d+)\\.=model.layers.$1.');
+    expect(canonicalName('transformer.h.3.attn.weight', [rule])).toEqual({ name: 'model.layers.3.attn.weight', prefix: null, mapped: true });
+    expect(parseMapRule('a\\=b=c').replacement).toBe('c');
+    expect(() => parseMapRule('no-separator')).toThrow(UsageError);
+    expect(() => parseMapRule('(=x')).toThrow(/--map '\(=x'/);
+  });
+
+  it('splits fused experts into per-expert matrices, gate rows before up rows', () => {
+    expect(fusedExpertParts('model.layers.1.mlp.experts.gate_up_proj', [2, 4, 3])).toEqual([
+      { name: 'model.layers.1.mlp.experts.0.gate_proj.weight', offset: 0, shape: [2, 3] },
+      { name: 'model.layers.1.mlp.experts.0.up_proj.weight', offset: 6, shape: [2, 3] },
+      { name: 'model.layers.1.mlp.experts.1.gate_proj.weight', offset: 12, shape: [2, 3] },
+      { name: 'model.layers.1.mlp.experts.1.up_proj.weight', offset: 18, shape: [2, 3] },
+    ]);
+    expect(fusedExpertParts('model.layers.1.mlp.experts.down_proj', [2, 3, 2])?.map((p) => [p.name, p.offset])).toEqual([
+      ['model.layers.1.mlp.experts.0.down_proj.weight', 0],
+      ['model.layers.1.mlp.experts.1.down_proj.weight', 6],
+    ]);
+    expect(fusedExpertParts('model.layers.1.mlp.up_proj.weight', [2, 4, 3])).toBeNull();
+    expect(expertOf('model.layers.40.mlp.experts.17.up_proj.weight')).toBe(17);
+  });
+});
+
+describe('alignModels', () => {
+  const perExpert = (base: number): Record<string, [number[], number]> => ({
+    'model.layers.0.mlp.experts.0.gate_proj.weight': [[2, 3], base],
+    'model.layers.0.mlp.experts.0.up_proj.weight': [[2, 3], base + 100],
+    'model.layers.0.mlp.experts.1.gate_proj.weight': [[2, 3], base + 200],
+    'model.layers.0.mlp.experts.1.up_proj.weight': [[2, 3], base + 300],
+  });
+
+  it('matches a fused suspect under model.language_model. with per-expert parents under model.', async () => {
+    const suspect = model({ 'model.language_model.layers.0.mlp.experts.gate_up_proj': [[2, 4, 3], 0] });
+    const alignment = alignModels(suspect, [model(perExpert(1000)), model(perExpert(2000))], none);
+    expect(alignment.units.map((u) => [u.name, u.group])).toEqual([
+      ['model.layers.0.mlp.experts.0.gate_proj.weight', 'model.layers.0.mlp.experts.gate_up_proj'],
+      ['model.layers.0.mlp.experts.0.up_proj.weight', 'model.layers.0.mlp.experts.gate_up_proj'],
+      ['model.layers.0.mlp.experts.1.gate_proj.weight', 'model.layers.0.mlp.experts.gate_up_proj'],
+      ['model.layers.0.mlp.experts.1.up_proj.weight', 'model.layers.0.mlp.experts.gate_up_proj'],
+    ]);
+    expect(alignment.renames).toEqual([{ input: -1, rule: 'model.language_model. → model.', tensors: 1 }]);
+    expect([alignment.suspectOnly, alignment.parentOnly.map((p) => p.names)]).toEqual([[], [[], []]]);
+    const up1 = alignment.units[3]!;
+    expect(await valuesOf(up1.suspect)).toEqual([18, 19, 20, 21, 22, 23]);
+    expect(await valuesOf(up1.parents[1]!)).toEqual([2300, 2301, 2302, 2303, 2304, 2305]);
+  });
+
+  it('matches per-expert suspect tensors with fused parents', async () => {
+    const alignment = alignModels(model(perExpert(0)), [model({ 'model.layers.0.mlp.experts.gate_up_proj': [[2, 4, 3], 500] })], none);
+    expect(alignment.units.map((u) => u.group)).toEqual(Array(4).fill('model.layers.0.mlp.experts.gate_up_proj'));
+    expect(await valuesOf(alignment.units[1]!.parents[0]!)).toEqual([506, 507, 508, 509, 510, 511]);
+    expect(alignment.parentOnly[0]!.names).toEqual([]);
+  });
+
+  it('compares fused against fused expert by expert', async () => {
+    const fused = (base: number) => model({ 'model.layers.2.mlp.experts.down_proj': [[3, 2, 2], base] });
+    const alignment = alignModels(fused(0), [fused(10)], none);
+    expect(alignment.units.map((u) => [u.name, u.shape])).toEqual([
+      ['model.layers.2.mlp.experts.0.down_proj', [2, 2]],
+      ['model.layers.2.mlp.experts.1.down_proj', [2, 2]],
+      ['model.layers.2.mlp.experts.2.down_proj', [2, 2]],
+    ]);
+    expect(await valuesOf(alignment.units[2]!.parents[0]!)).toEqual([18, 19, 20, 21]);
+  });
+
+  it('compares the common rows of a resized vocabulary and reports the added rows', async () => {
+    const alignment = alignModels(
+      model({ 'model.embed_tokens.weight': [[6, 2], 0], 'model.norm.weight': [[2], 0] }),
+      [model({ 'model.embed_tokens.weight': [[4, 2], 0], 'model.norm.weight': [[3], 0] })],
+      none,
+    );
+    expect(alignment.resized).toEqual([{ name: 'model.embed_tokens.weight', commonRows: 4, rows: { suspect: 6, parents: [4] } }]);
+    expect(alignment.units.map((u) => [u.name, u.shape])).toEqual([['model.embed_tokens.weight', [4, 2]]]);
+    expect(await valuesOf(alignment.units[0]!.suspect)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(alignment.mismatched).toEqual([{ name: 'model.norm.weight', reason: 'shape', detail: 'suspect [2]; parents [3]' }]);
+  });
+
+  it('uses a tied embedding as lm_head', () => {
+    const alignment = alignModels(
+      model({ 'model.embed_tokens.weight': [[4, 2], 0], 'lm_head.weight': [[4, 2], 50] }),
+      [model({ 'model.embed_tokens.weight': [[4, 2], 0] }, true)],
+      none,
+    );
+    expect(alignment.units.map((u) => u.name)).toEqual(['model.embed_tokens.weight', 'lm_head.weight']);
+    expect(alignment.tied).toEqual([0]);
+    expect(alignment.parentOnly[0]!.names).toEqual([]);
+  });
+
+  it('reports what only one side has, and filters by canonical name', () => {
+    const alignment = alignModels(
+      model({ 'mtp.layers.0.x.weight': [[2], 0], 'model.a.weight': [[2], 0] }),
+      [model({ 'model.a.weight': [[2], 0], 'model.b.weight': [[2], 0] })],
+      { include: [], exclude: [/^mtp\./] },
+    );
+    expect([alignment.filtered, alignment.suspectOnly, alignment.parentOnly[0]!.names]).toEqual([1, [], ['model.b.weight']]);
+  });
+});
