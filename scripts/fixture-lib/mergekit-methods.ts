@@ -1,0 +1,202 @@
+/**
+ * Our own implementation of mergekit's published merge methods, per tensor, for
+ * fixtures and tests whose parameters are known. Written from the methods'
+ * definitions (mergekit/merge_methods/slerp.py, generalized_task_arithmetic.py,
+ * sparsify.py, passthrough), not copied: what matters is the arithmetic a detector
+ * must recognise.
+ *
+ * Values are float64 arrays holding values of the parents' dtype; arithmetic is float32
+ * (mergekit on float32 tensors, as with `dtype: float32` or numpy's slerp) and the
+ * result is rounded once to bf16, as a merged model is saved.
+ *
+ * Determinism: fixtures are compared byte for byte across machines, and Math.sin/acos
+ * are only "implementation-approximated" in JavaScript, so the angles here use series
+ * built from +, −, ×, ÷ and sqrt, which IEEE 754 rounds correctly everywhere.
+ */
+import type { Random } from './random.js';
+import { roundBf16 } from './synthesis.js';
+
+/** sin x by its Taylor series, for |x| ≤ π (terms up to x^31: error below 1e-17). */
+export function seriesSin(x: number): number {
+  let term = x;
+  let sum = x;
+  for (let n = 1; n <= 15; n++) {
+    term *= (-x * x) / ((2 * n) * (2 * n + 1));
+    sum += term;
+  }
+  return sum;
+}
+
+export function seriesCos(x: number): number {
+  let term = 1;
+  let sum = 1;
+  for (let n = 1; n <= 15; n++) {
+    term *= (-x * x) / ((2 * n - 1) * (2 * n));
+    sum += term;
+  }
+  return sum;
+}
+
+/** The angle in [0, π] whose cosine is c, by Newton's method on seriesCos from the arcsin-free guess sqrt(2(1 − c)). */
+export function seriesAcos(c: number): number {
+  const clamped = Math.min(1, Math.max(-1, c));
+  let theta = Math.sqrt(2 * (1 - clamped));
+  if (theta > 3) theta = 3;
+  for (let i = 0; i < 60; i++) {
+    const sin = seriesSin(theta);
+    if (sin === 0) break;
+    const next = theta - (clamped - seriesCos(theta)) / sin;
+    if (next === theta) break;
+    theta = next;
+  }
+  return theta;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}
+
+/** mergekit's SLERP threshold: above this |cos θ| it falls back to linear interpolation. */
+export const SLERP_DOT_THRESHOLD = 0.9995;
+
+/**
+ * slerp(t, v0, v1): the angle θ between the two tensors as flat vectors, then
+ * sin((1 − t)θ)/sin θ · v0 + sin(tθ)/sin θ · v1 on the unnormalised tensors (lerp when
+ * nearly parallel). Returns the merged values and the two coefficients used.
+ */
+export function slerp(t: number, v0: Float64Array, v1: Float64Array): { values: Float64Array; coefficients: [number, number]; angle: number } {
+  const cos = dot(v0, v1) / Math.sqrt(dot(v0, v0) * dot(v1, v1));
+  let c0 = 1 - t;
+  let c1 = t;
+  let angle = seriesAcos(cos);
+  if (Math.abs(cos) <= SLERP_DOT_THRESHOLD) {
+    const sin = seriesSin(angle);
+    c0 = seriesSin((1 - t) * angle) / sin;
+    c1 = seriesSin(t * angle) / sin;
+  } else {
+    angle = 0;
+  }
+  const w0 = Math.fround(c0);
+  const w1 = Math.fround(c1);
+  const values = new Float64Array(v0.length);
+  for (let i = 0; i < values.length; i++) values[i] = roundBf16(Math.fround(Math.fround(w0 * v0[i]!) + Math.fround(w1 * v1[i]!)));
+  return { values, coefficients: [c0, c1], angle };
+}
+
+/** A task vector as mergekit prepares it: δ = p − base, in float32. */
+function taskVector(parent: Float64Array, base: Float64Array): Float32Array {
+  const delta = new Float32Array(base.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = parent[i]! - base[i]!;
+  return delta;
+}
+
+/** Keeps the `density` share of largest |δ| (ties: lower index first), as `magnitude` sparsification does; zeroes the rest. */
+function keepLargest(delta: Float32Array, density: number): Float32Array {
+  const n = delta.length;
+  const keep = Math.floor(density * n);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => Math.abs(delta[b]!) - Math.abs(delta[a]!) || a - b);
+  const out = new Float32Array(n);
+  for (let r = 0; r < keep; r++) out[order[r]!] = delta[order[r]!]!;
+  return out;
+}
+
+/** Breadcrumbs (`magnitude_outliers`): drop the `gamma` share of largest |δ| and the smallest, keeping `density`. */
+function keepMiddle(delta: Float32Array, density: number, gamma: number): Float32Array {
+  const n = delta.length;
+  const keep = Math.floor(density * n);
+  let top = Math.floor(gamma * n);
+  let bottom = n - keep - top;
+  if (bottom < 0) {
+    top += bottom;
+    bottom = 0;
+  }
+  const ascending = Array.from({ length: n }, (_, i) => i).sort((a, b) => Math.abs(delta[a]!) - Math.abs(delta[b]!) || a - b);
+  const out = new Float32Array(n);
+  for (let r = bottom; r < n - top; r++) out[ascending[r]!] = delta[ascending[r]!]!;
+  return out;
+}
+
+/** DARE's drop-and-rescale: each δ kept with probability `density`, survivors divided by it. */
+function dropAndRescale(delta: Float32Array, density: number, random: Random): Float32Array {
+  const out = new Float32Array(delta.length);
+  for (let i = 0; i < delta.length; i++) if (random.uniform() < density) out[i] = delta[i]! / density;
+  return out;
+}
+
+export type Sparsification =
+  | { kind: 'none' }
+  | { kind: 'magnitude'; density: number }
+  | { kind: 'random'; density: number; random: Random }
+  | { kind: 'magnitude-outliers'; density: number; gamma: number };
+
+export interface TaskMergeRecipe {
+  /** One weight per task parent. */
+  weights: readonly number[];
+  sparsification: Sparsification;
+  /** TIES's sign election: keep, per element, only the deltas agreeing with the sign of their weighted sum. */
+  signConsensus: boolean;
+  /** Divide by the sum of the (surviving) weights. */
+  normalize: boolean;
+}
+
+/**
+ * mergekit's generalized task arithmetic: task arithmetic (no sparsification, no
+ * consensus, no normalisation), TIES (magnitude, consensus, normalised), DARE
+ * (random with rescale; dare_ties adds consensus), breadcrumbs (magnitude outliers).
+ * base + mixed, in float32, rounded once to bf16.
+ */
+export function taskMerge(base: Float64Array, parents: readonly Float64Array[], recipe: TaskMergeRecipe): Float64Array {
+  const s = recipe.sparsification;
+  const deltas = parents.map((p) => {
+    const delta = taskVector(p, base);
+    switch (s.kind) {
+      case 'none':
+        return delta;
+      case 'magnitude':
+        return keepLargest(delta, s.density);
+      case 'random':
+        return dropAndRescale(delta, s.density, s.random);
+      case 'magnitude-outliers':
+        return keepMiddle(delta, s.density, s.gamma);
+    }
+  });
+  const w = recipe.weights.map(Math.fround);
+  const out = new Float64Array(base.length);
+  for (let i = 0; i < out.length; i++) {
+    let elected = 1;
+    if (recipe.signConsensus) {
+      let total = 0;
+      for (let j = 0; j < deltas.length; j++) total = Math.fround(total + Math.fround(w[j]! * deltas[j]![i]!));
+      elected = total >= 0 ? 1 : -1;
+    }
+    let mixed = 0;
+    let divisor = 0;
+    for (let j = 0; j < deltas.length; j++) {
+      const weighted = Math.fround(w[j]! * deltas[j]![i]!);
+      if (recipe.signConsensus && Math.sign(weighted) !== elected) continue;
+      mixed = Math.fround(mixed + weighted);
+      divisor = Math.fround(divisor + w[j]!);
+    }
+    if (recipe.normalize) mixed = Math.fround(mixed / (divisor === 0 || Math.abs(divisor) < 1e-8 ? 1 : divisor));
+    out[i] = roundBf16(Math.fround(base[i]! + mixed));
+  }
+  return out;
+}
+
+/** A passthrough slice: layers [from, to) of one source model, in order. */
+export interface LayerSlice {
+  source: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Layer stacking ("frankenmerge", mergekit passthrough with slices): the suspect's
+ * layers are the listed slices' layers, renumbered from 0 in order. Returns, for each
+ * suspect layer, which source model and layer it copies.
+ */
+export function stackLayers(slices: readonly LayerSlice[]): { source: number; layer: number }[] {
+  return slices.flatMap((slice) => Array.from({ length: slice.to - slice.from }, (_, i) => ({ source: slice.source, layer: slice.from + i })));
+}
