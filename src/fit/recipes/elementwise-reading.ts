@@ -1,0 +1,131 @@
+import { solveNormalEquations } from '../normal-equations.js';
+import type { ElementwiseSums } from './elementwise-sums.js';
+
+export interface ElementwiseReading {
+  /** Task parents (every parent but the base), --parents order. */
+  taskParents: number[];
+  /** changedKeptBase / changed: share of elements some parent changed that the suspect leaves at the base. */
+  keptBaseShare: number | null;
+  /** The same where every task parent changed the element. */
+  allMovedKeptBaseShare: number | null;
+  /** 1 − allMovedKeptBaseShare^(1/m): the density that drops every task delta that often (DARE, independent masks). */
+  densityFromKeptBase: number | null;
+  /** largeKeptBase / large: the same share where some delta is large; near 0 for any weighted sum. */
+  largeKeptBaseShare: number | null;
+  /**
+   * Density from the residual variance of the scales over large elements: randomly
+   * dropping deltas with probability 1 − p (and rescaling by 1/p or not — that only
+   * moves the scale) leaves rss ≈ (1/p − 1)·Σ λ_j²‖d_j‖², so p ≈ explained/(explained + rss).
+   */
+  densityFromVariance: number | null;
+  /** Per task parent: least-squares scale of its delta over all large elements (task-arithmetic λ). */
+  scales: (number | null)[];
+  /**
+   * Per task parent: scale over moved elements ÷ scale over all large ones. With one
+   * task parent this is 1/density (survivors carry the whole change); with m parents
+   * and independent drops, 1/(1 − (1 − p)^m).
+   */
+  rescale: (number | null)[];
+  /** conflictsAtParent / conflicts: sign conflicts resolved to exactly one parent (TIES). */
+  conflictAtParentShare: number | null;
+  /** agreementsAtParent / agreements: the control where deltas agree. */
+  agreementAtParentShare: number | null;
+}
+
+function share(part: number, whole: number): number | null {
+  return whole > 0 ? part / whole : null;
+}
+
+function scalesOver(gram: Float64Array, m: number): (number | null)[] {
+  const columns = Array.from({ length: m - 1 }, (_, q) => q);
+  const solution = solveNormalEquations(gram, m, columns, m - 1);
+  return columns.map((q) => {
+    const unit = new Float64Array(m - 1);
+    unit[q] = 1;
+    return solution.identifiable(unit) ? solution.coefficients[q]! : null;
+  });
+}
+
+/** What the element-wise sums say, as plain numbers; `classifyElementwise` turns them into a method. */
+export function readElementwise(sums: ElementwiseSums): ElementwiseReading {
+  const k = sums.parents;
+  const m = k;
+  const taskParents = Array.from({ length: k }, (_, j) => j).filter((j) => j !== sums.reference);
+  const allMovedShare = share(sums.allMovedKeptBase, sums.allMoved);
+  const scales = scalesOver(sums.largeGram, m);
+  const movedScales = scalesOver(sums.movedGram, m);
+  const rescale = scales.map((s, q) => {
+    const moved = movedScales[q];
+    return s === null || moved === null || moved === undefined || Math.abs(s) < 1e-12 ? null : moved / s;
+  });
+  return {
+    taskParents,
+    keptBaseShare: share(sums.changedKeptBase, sums.changed),
+    allMovedKeptBaseShare: allMovedShare,
+    densityFromKeptBase: allMovedShare === null || taskParents.length === 0 ? null : 1 - allMovedShare ** (1 / taskParents.length),
+    largeKeptBaseShare: share(sums.largeKeptBase, sums.large),
+    densityFromVariance: densityFromVariance(sums.largeGram, m, scales),
+    scales,
+    rescale,
+    conflictAtParentShare: share(sums.conflictsAtParent, sums.conflicts),
+    agreementAtParentShare: share(sums.agreementsAtParent, sums.agreements),
+  };
+}
+
+function densityFromVariance(gram: Float64Array, m: number, scales: readonly (number | null)[]): number | null {
+  if (scales.some((s) => s === null)) return null;
+  let explained = 0;
+  let cross = 0;
+  for (let a = 0; a < m - 1; a++) {
+    explained += scales[a]! * scales[a]! * gram[a * m + a]!;
+    for (let b = 0; b < m - 1; b++) if (a !== b) cross += scales[a]! * scales[b]! * gram[a * m + b]!;
+    cross -= 2 * scales[a]! * gram[a * m + m - 1]!;
+  }
+  const rss = Math.max(0, gram[(m - 1) * m + m - 1]! + explained + cross);
+  return explained > 0 ? explained / (explained + rss) : null;
+}
+
+/**
+ * Thresholds of classifyElementwise, from test/fit/recipes/elementwise.test.ts's
+ * synthetic merges (three tensors of fine-tunes 2 and 8 bf16 steps from the base):
+ * where some delta is ≥ 4 steps, weighted sums (linear, task arithmetic) and a
+ * fine-tune leave 1–3% of elements at the base, TIES and breadcrumbs at density 0.5
+ * 15–24%, DARE at 0.3 about 50%.
+ */
+export const ELEMENTWISE_MIN_LARGE_KEPT_BASE = 0.08;
+/** Random drops leave the variance-implied density next to the count-implied one (0.27–0.32 vs 0.29–0.30); magnitude pruning drops only small deltas, so the variance says far more survived (0.79–0.84 vs 0.48–0.51). */
+export const RANDOM_DROP_MAX_DENSITY_GAP = 0.12;
+/** TIES resolves 69–73% of sign conflicts to exactly one parent against 42–43% of agreements; without sign election ≤ 1%. */
+export const ELECTION_MIN_CONFLICT_AT_PARENT = 0.5;
+export const ELECTION_MIN_MARGIN = 0.15;
+
+export type ElementwiseMethod = 'ties' | 'dare' | 'magnitude-pruned' | 'element-wise';
+
+export interface ElementwiseFinding {
+  method: ElementwiseMethod;
+  /** Density per task vector (share of each parent's changes kept), from the base-kept count. */
+  density: number;
+  /** Whether sign conflicts are resolved to one parent (TIES's election, visible when survivors are not rescaled). */
+  signElection: boolean;
+}
+
+/**
+ * Which element-wise merge the sums show, or null when the suspect is consistent with
+ * a weighted sum (linear, SLERP, task arithmetic) or a fine-tune: few large deltas end
+ * at the base. Random dropping (DARE, with or without sign election: rescaled survivors
+ * hide the election) keeps as much variance as it keeps elements; magnitude pruning
+ * (TIES, breadcrumbs) keeps the large deltas and so most of the variance; TIES alone
+ * resolves conflicts to one parent.
+ */
+export function classifyElementwise(reading: ElementwiseReading): ElementwiseFinding | null {
+  const { largeKeptBaseShare, densityFromKeptBase, densityFromVariance, conflictAtParentShare, agreementAtParentShare } = reading;
+  if (largeKeptBaseShare === null || densityFromKeptBase === null || largeKeptBaseShare < ELEMENTWISE_MIN_LARGE_KEPT_BASE) return null;
+  const signElection =
+    conflictAtParentShare !== null &&
+    conflictAtParentShare >= ELECTION_MIN_CONFLICT_AT_PARENT &&
+    conflictAtParentShare - (agreementAtParentShare ?? 0) >= ELECTION_MIN_MARGIN;
+  let method: ElementwiseMethod = 'element-wise';
+  if (densityFromVariance !== null && Math.abs(densityFromVariance - densityFromKeptBase) <= RANDOM_DROP_MAX_DENSITY_GAP) method = 'dare';
+  else if (densityFromVariance !== null && densityFromVariance > densityFromKeptBase) method = signElection ? 'ties' : 'magnitude-pruned';
+  return { method, density: densityFromKeptBase, signElection };
+}
