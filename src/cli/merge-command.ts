@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+import { IoError, UsageError } from '../errors.js';
+import { mergePartials, parsePartial } from '../partial/merge-partials.js';
+import { PLAIN_STYLE } from '../report/text-style.js';
+import { isOutputFormat, OUTPUT_FORMATS, REPORT_RENDERERS } from '../report/renderers.js';
+import type { Report } from '../report-schema.js';
+import { textStyle, wantsColor } from './color.js';
+import type { CliDependencies } from './dependencies.js';
+import type { FailOnKind } from './exit-code.js';
+import { parseFailOn } from './suspect-options.js';
+import { writeFileAtomically, checkOutputTarget } from './write-output.js';
+
+export interface MergeCommandOptions {
+  format: string;
+  output?: string;
+  force?: boolean;
+  failOn?: string[];
+  quiet?: boolean;
+  color: boolean;
+  debug?: boolean;
+}
+
+/** `provcheck merge <partials…>`: the single-run report from the partial reports of every shard. */
+export async function runMerge(
+  files: readonly string[],
+  options: MergeCommandOptions,
+  command: readonly string[],
+  deps: CliDependencies,
+): Promise<{ report: Report; failOn: readonly FailOnKind[] }> {
+  if (!isOutputFormat(options.format)) {
+    throw new UsageError(`--format: expected one of ${OUTPUT_FORMATS.join(', ')}, got '${options.format}'`);
+  }
+  const failOn = parseFailOn(options.failOn ?? []);
+  const output = options.output ?? null;
+  if (output !== null) await checkOutputTarget(output, options.force === true);
+  const partials = await Promise.all(
+    files.map(async (file) => {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        const code = error && typeof error === 'object' && 'code' in error ? String(error.code) : String(error);
+        throw new IoError(file, `cannot read the partial report (${code})`, { cause: error });
+      }
+      return { file, partial: parsePartial(text, file) };
+    }),
+  );
+  const report = mergePartials(partials, command);
+  const render = REPORT_RENDERERS[options.format];
+  if (output !== null) {
+    await writeFileAtomically(output, render(report, { style: PLAIN_STYLE }), { force: options.force === true });
+    if (options.quiet !== true) deps.stdout.write(`${report.verdict.summary}\n`);
+  } else {
+    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
+    deps.stdout.write(render(report, { style: textStyle(color) }));
+  }
+  return { report, failOn };
+}

@@ -1,0 +1,253 @@
+import { decodeWithCell, type FloatFormat } from '../format/dtype.js';
+import type { ChunkSums } from './accumulate-chunk.js';
+import { PROFILE_BINS } from './moments.js';
+
+/**
+ * Everything the kernel needs about one 16-bit code, looked up instead of computed:
+ * a 65,536-entry table per quantity is 512 KiB and stays in L2, and one load replaces
+ * the shifts, masks and branches of decoding plus the cell logic.
+ */
+export interface Codes16Tables {
+  readonly value: Float64Array;
+  /** ulp², the per-element term of the floor (NaN for non-finite codes). */
+  readonly ulp2: Float64Array;
+  /** below/2 and above/2: the suspect value's rounding cell is [s - lowerHalf, s + upperHalf]. */
+  readonly lowerHalf: Float64Array;
+  readonly upperHalf: Float64Array;
+}
+
+const tablesByDtype = new Map<string, Codes16Tables>();
+
+/** Tables for a 16-bit format, built once per process from the reference decoder itself. */
+export function codes16Tables(format: FloatFormat): Codes16Tables {
+  const cached = tablesByDtype.get(format.dtype);
+  if (cached) return cached;
+  if (format.bytes !== 2) throw new Error(`codes16Tables: ${format.dtype} is not a 16-bit format`);
+  const codes = new Uint16Array(65536);
+  for (let c = 0; c < 65536; c++) codes[c] = c;
+  const value = new Float64Array(65536);
+  const above = new Float64Array(65536);
+  const below = new Float64Array(65536);
+  decodeWithCell(format, new Uint8Array(codes.buffer), value, above, below, 65536);
+  const ulp2 = new Float64Array(65536);
+  const lowerHalf = new Float64Array(65536);
+  const upperHalf = new Float64Array(65536);
+  for (let c = 0; c < 65536; c++) {
+    // The kernel's ulp is the larger side of the cell, as accumulateTwoParents takes it.
+    const ulp = above[c]! > below[c]! ? above[c]! : below[c]!;
+    ulp2[c] = ulp * ulp;
+    lowerHalf[c] = below[c]! / 2;
+    upperHalf[c] = above[c]! / 2;
+  }
+  const tables = { value, ulp2, lowerHalf, upperHalf };
+  tablesByDtype.set(format.dtype, tables);
+  return tables;
+}
+
+/** Per-suspect-code informative threshold T·ulp(s), computed as the generic kernel does. */
+export function informativeThreshold(tables: Codes16Tables, informativeUlps: number): Float64Array {
+  const out = new Float64Array(65536);
+  for (let c = 0; c < 65536; c++) out[c] = informativeUlps * Math.sqrt(tables.ulp2[c]!);
+  return out;
+}
+
+/**
+ * The two-parent kernel fused with decoding, for a suspect and parents stored in one
+ * 16-bit format (BF16, F16): reads the codes straight from the read buffers, with every
+ * per-code quantity from a table, and keeps every sum in a local. Computes exactly what
+ * `decodeWithCell` + `accumulateTwoParents` compute (the profile's bin edges by one
+ * reciprocal instead of two divisions, which moves an edge only when it lies within a
+ * few float64 ulps of a bin centre).
+ *
+ * Speed: no per-element finiteness test (a non-finite input makes rr, dd or ee
+ * non-finite, and the chunk is then summed again by the checked kernel; finite bf16
+ * products cannot overflow float64), and equality counts by integer arithmetic on the
+ * codes instead of unpredictable branches. Returns false when the chunk must be redone.
+ *
+ * `suspectCodes`, `referenceCodes` and `otherCodes` hold codes [from, to) of one chunk.
+ */
+export function accumulateTwoParentsCodes16(
+  suspectCodes: Uint16Array,
+  referenceCodes: Uint16Array,
+  otherCodes: Uint16Array,
+  from: number,
+  to: number,
+  suspectTables: Codes16Tables,
+  parentValue: Float64Array,
+  threshold: Float64Array,
+  reference: number,
+  profileLo: number,
+  profileWidth: number,
+  profileDiff: Float64Array,
+  out: ChunkSums,
+): boolean {
+  const sValue = suspectTables.value;
+  const ulp2Of = suspectTables.ulp2;
+  const lowerHalfOf = suspectTables.lowerHalf;
+  const upperHalfOf = suspectTables.upperHalf;
+  const binsPerUnit = 1 / profileWidth;
+  // Bin b's centre is lo + (b + ½)·width: the first bin at or above w is ceil((w - lo)/width - ½).
+  const binOffset = -profileLo * binsPerUnit - 0.5;
+  let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
+  let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
+  let used = 0; const nonFinite = 0;
+  let floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
+  let equalRef = 0, equalOther = 0, parentsEqual = 0;
+  const lastBin = PROFILE_BINS - 1;
+  for (let i = from; i < to; i++) {
+    const cs = suspectCodes[i]!;
+    const s = sValue[cs]!;
+    const cr = referenceCodes[i]!;
+    const cp = otherCodes[i]!;
+    const r = parentValue[cr]!;
+    const p = parentValue[cp]!;
+    const d = p - r;
+    const e = s - r;
+    rr += r * r;
+    rd += r * d;
+    re += r * e;
+    dd += d * d;
+    de += d * e;
+    ee += e * e;
+    const ulp2 = ulp2Of[cs]!;
+    floor += ulp2;
+    floorVar += ulp2 * ulp2;
+    // Equal values: equal codes, or +0 and -0. (x - 1) >>> 31 is 1 exactly when x == 0.
+    equalRef += (((cs ^ cr) - 1) >>> 31) | ((((cs | cr) & 0x7fff) - 1) >>> 31);
+    equalOther += (((cs ^ cp) - 1) >>> 31) | ((((cs | cp) & 0x7fff) - 1) >>> 31);
+    parentsEqual += (((cr ^ cp) - 1) >>> 31) | ((((cr | cp) & 0x7fff) - 1) >>> 31);
+    const absD = d < 0 ? -d : d;
+    if (absD < threshold[cs]! || d === 0) continue;
+    informative++;
+    informativeFloor += ulp2;
+    irr += r * r;
+    ird += r * d;
+    ire += r * e;
+    idd += d * d;
+    ide += d * e;
+    iee += e * e;
+    const inverse = binsPerUnit / d;
+    const a = (e - lowerHalfOf[cs]!) * inverse + binOffset;
+    const b = (e + upperHalfOf[cs]!) * inverse + binOffset;
+    let first = Math.ceil(d > 0 ? a : b);
+    let last = Math.floor(d > 0 ? b : a);
+    if (first < 0) first = 0;
+    if (last > lastBin) last = lastBin;
+    if (first <= last) {
+      profileDiff[first]! += 1;
+      profileDiff[last + 1]! -= 1;
+    }
+  }
+  if (!Number.isFinite(rr + dd + ee)) return false;
+  used = to - from;
+  const g = out.gram;
+  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
+  const ig = out.informativeGram;
+  ig[0] = irr; ig[1] = ird; ig[2] = ire; ig[4] = idd; ig[5] = ide; ig[8] = iee;
+  out.used = used;
+  out.nonFinite = nonFinite;
+  out.floor = floor / 12;
+  out.floorVar = floorVar / 180;
+  out.informative = informative;
+  out.informativeFloor = informativeFloor / 12;
+  out.equal[reference] = equalRef;
+  out.equal[1 - reference] = equalOther;
+  out.parentsEqual = parentsEqual;
+  return true;
+}
+
+/**
+ * `accumulateTwoParentsCodes16` for a chunk that holds non-finite values: the same sums
+ * with a finiteness test per element, which excludes and counts them.
+ */
+export function accumulateTwoParentsCodes16Checked(
+  suspectCodes: Uint16Array,
+  referenceCodes: Uint16Array,
+  otherCodes: Uint16Array,
+  from: number,
+  to: number,
+  suspectTables: Codes16Tables,
+  parentValue: Float64Array,
+  threshold: Float64Array,
+  reference: number,
+  profileLo: number,
+  profileWidth: number,
+  profileDiff: Float64Array,
+  out: ChunkSums,
+): void {
+  const sValue = suspectTables.value;
+  const ulp2Of = suspectTables.ulp2;
+  const lowerHalfOf = suspectTables.lowerHalf;
+  const upperHalfOf = suspectTables.upperHalf;
+  const binsPerUnit = 1 / profileWidth;
+  // Bin b's centre is lo + (b + ½)·width: the first bin at or above w is ceil((w - lo)/width - ½).
+  const binOffset = -profileLo * binsPerUnit - 0.5;
+  let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
+  let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
+  let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
+  let equalRef = 0, equalOther = 0, parentsEqual = 0;
+  const lastBin = PROFILE_BINS - 1;
+  for (let i = from; i < to; i++) {
+    const cs = suspectCodes[i]!;
+    const s = sValue[cs]!;
+    const r = parentValue[referenceCodes[i]!]!;
+    const p = parentValue[otherCodes[i]!]!;
+    // x - x is 0 for finite x and NaN for ±Infinity and NaN: one test for all three.
+    if ((s - s) + (r - r) + (p - p) !== 0) {
+      nonFinite++;
+      continue;
+    }
+    used++;
+    const d = p - r;
+    const e = s - r;
+    rr += r * r;
+    rd += r * d;
+    re += r * e;
+    dd += d * d;
+    de += d * e;
+    ee += e * e;
+    const ulp2 = ulp2Of[cs]!;
+    floor += ulp2;
+    floorVar += ulp2 * ulp2;
+    if (s === r) equalRef++;
+    if (s === p) equalOther++;
+    if (d === 0) {
+      parentsEqual++;
+      continue;
+    }
+    const absD = d < 0 ? -d : d;
+    if (absD < threshold[cs]!) continue;
+    informative++;
+    informativeFloor += ulp2;
+    irr += r * r;
+    ird += r * d;
+    ire += r * e;
+    idd += d * d;
+    ide += d * e;
+    iee += e * e;
+    const inverse = binsPerUnit / d;
+    const a = (e - lowerHalfOf[cs]!) * inverse + binOffset;
+    const b = (e + upperHalfOf[cs]!) * inverse + binOffset;
+    let first = Math.ceil(d > 0 ? a : b);
+    let last = Math.floor(d > 0 ? b : a);
+    if (first < 0) first = 0;
+    if (last > lastBin) last = lastBin;
+    if (first <= last) {
+      profileDiff[first]! += 1;
+      profileDiff[last + 1]! -= 1;
+    }
+  }
+  const g = out.gram;
+  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
+  const ig = out.informativeGram;
+  ig[0] = irr; ig[1] = ird; ig[2] = ire; ig[4] = idd; ig[5] = ide; ig[8] = iee;
+  out.used = used;
+  out.nonFinite = nonFinite;
+  out.floor = floor / 12;
+  out.floorVar = floorVar / 180;
+  out.informative = informative;
+  out.informativeFloor = informativeFloor / 12;
+  out.equal[reference] = equalRef;
+  out.equal[1 - reference] = equalOther;
+  out.parentsEqual = parentsEqual;
+}

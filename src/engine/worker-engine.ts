@@ -1,0 +1,151 @@
+import { Worker } from 'node:worker_threads';
+import type { TensorDescriptor } from '../format/model-layout.js';
+import { IoError, MalformedInputError } from '../errors.js';
+import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
+import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
+import type { WorkerError, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+
+/**
+ * Small tensors travel to a worker in batches of up to this many elements (and
+ * MAX_BATCH_TASKS tasks): a message per tensor would make per-tensor overhead dominate
+ * on layouts with 100k+ per-expert tensors.
+ */
+const BATCH_ELEMENTS = 1 << 22;
+const MAX_BATCH_TASKS = 1024;
+
+export interface WorkerEngineOptions {
+  threads: number;
+  /** A tensor's file path, for workers to open; the engine is used only when every input has one. */
+  pathOf: (tensor: TensorDescriptor) => string;
+  /** The worker script; default: scan-worker.js beside this module (the built code). */
+  workerScript?: URL;
+}
+
+interface Pending {
+  task: WorkerTask;
+  bytes: number;
+  resolve: (result: PieceResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: Pending[] | null;
+}
+
+/** Pieces spread over worker threads, in file order, each worker with its own read-ahead. */
+export class WorkerEngine extends ScanEngine {
+  private readonly slots: Slot[];
+  private readonly queue: Pending[] = [];
+  private nextId = 0;
+  private failure: unknown = null;
+
+  constructor(
+    settings: ScanSettings,
+    private readonly options: WorkerEngineOptions,
+  ) {
+    super(settings);
+    const setup: WorkerSetup = {
+      parents: settings.parents,
+      reference: settings.reference,
+      informativeUlps: settings.informativeUlps,
+      chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
+      readBytes: settings.readBytes ?? DEFAULT_READ_BYTES,
+    };
+    const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
+    this.slots = Array.from({ length: options.threads }, () => {
+      const slot: Slot = { worker: new Worker(script, { workerData: setup }), busy: null };
+      slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
+      slot.worker.on('error', (error) => this.fail(error));
+      slot.worker.on('exit', (code) => {
+        if (slot.busy) this.fail(new Error(`a scan worker exited (code ${code}) with work in hand`));
+      });
+      return slot;
+    });
+  }
+
+  protected runPiece(task: PieceTask): Promise<PieceResult> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== null) return reject(this.failure);
+      const inputs = [task.tensor.suspect, ...task.tensor.parents].map((t) => ({
+        path: this.options.pathOf(t),
+        start: t.start,
+        dtype: t.dtype,
+        byteLength: t.byteLength,
+      }));
+      this.queue.push({
+        task: {
+          id: this.nextId++,
+          name: task.tensor.name,
+          elements: task.tensor.suspect.elements,
+          inputs,
+          from: task.range.from,
+          to: task.range.to,
+          weights: task.weights === null ? null : [...task.weights],
+        },
+        bytes: pieceBytes(task),
+        resolve,
+        reject,
+      });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || this.queue.length === 0) continue;
+      const batch: Pending[] = [];
+      let elements = 0;
+      while (this.queue.length > 0 && batch.length < MAX_BATCH_TASKS) {
+        const next = this.queue[0]!;
+        const size = next.task.to - next.task.from;
+        if (batch.length > 0 && elements + size > BATCH_ELEMENTS) break;
+        batch.push(this.queue.shift()!);
+        elements += size;
+      }
+      slot.busy = batch;
+      slot.worker.postMessage(batch.map((p) => p.task));
+    }
+  }
+
+  private onReply(slot: Slot, reply: WorkerReply): void {
+    const batch = slot.busy ?? [];
+    slot.busy = null;
+    if (reply.kind === 'error') {
+      const error = rebuildError(reply.error);
+      for (const pending of batch) pending.reject(error);
+      this.fail(error);
+      return;
+    }
+    const byId = new Map(batch.map((p) => [p.task.id, p]));
+    for (const { id, result } of reply.results) {
+      const pending = byId.get(id);
+      if (!pending) continue;
+      this.settings.onBytes?.(pending.bytes);
+      pending.resolve(result);
+    }
+    this.dispatch();
+  }
+
+  /** The first failure ends the run: everything queued or in hand is rejected with it. */
+  private fail(error: unknown): void {
+    if (this.failure === null) this.failure = error;
+    const waiting = [...this.queue, ...this.slots.flatMap((s) => s.busy ?? [])];
+    this.queue.length = 0;
+    for (const slot of this.slots) slot.busy = null;
+    for (const pending of waiting) pending.reject(this.failure);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}
+
+function rebuildError(error: WorkerError): Error {
+  let rebuilt: Error;
+  if (error.kind === 'IoError' && error.file !== null) rebuilt = new IoError(error.file, error.message);
+  else if (error.kind === 'MalformedInputError' && error.file !== null) rebuilt = new MalformedInputError(error.file, error.message);
+  else rebuilt = new Error(error.message);
+  if (error.stack !== null) rebuilt.stack = error.stack;
+  return rebuilt;
+}

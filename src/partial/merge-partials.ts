@@ -1,0 +1,128 @@
+import { MalformedInputError, UsageError } from '../errors.js';
+import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-sentence.js';
+import type { Report } from '../report-schema.js';
+import { checkClaims } from '../verdict/claims.js';
+import { modelVerdict } from '../verdict/model-verdict.js';
+import { parseExact, stringifyExact } from './tensor-json.js';
+
+const PARTIAL_KEY = 'provcheckPartial';
+const PARTIAL_FORMAT = 1;
+
+/**
+ * What `--shard i/N` writes: the report of a run over that shard's tensors, and which
+ * shard it is. Shards are consecutive runs of tensors in file order (scan-plan.ts), so
+ * the shards' tensors, concatenated in shard order, are the single run's tensors in its
+ * order.
+ */
+export interface PartialReport {
+  /** 1-based, as on the command line. */
+  shard: number;
+  of: number;
+  report: Report;
+}
+
+export function serializePartial(partial: PartialReport): string {
+  return `${stringifyExact({ [PARTIAL_KEY]: { format: PARTIAL_FORMAT, shard: partial.shard, of: partial.of }, report: partial.report })}\n`;
+}
+
+export function parsePartial(text: string, file: string): PartialReport {
+  let parsed: { [PARTIAL_KEY]?: { format?: unknown; shard?: unknown; of?: unknown }; report?: Report };
+  try {
+    parsed = parseExact(text) as typeof parsed;
+  } catch {
+    throw new MalformedInputError(file, 'not a provcheck partial report (not JSON)');
+  }
+  const head = parsed[PARTIAL_KEY];
+  if (!head || head.format !== PARTIAL_FORMAT || !parsed.report || !Array.isArray(parsed.report.tensors)) {
+    throw new MalformedInputError(file, `not a provcheck partial report of format ${PARTIAL_FORMAT} (write one with --shard i/N)`);
+  }
+  const { shard, of } = head;
+  if (!Number.isInteger(shard) || !Number.isInteger(of) || (of as number) < 1 || (shard as number) < 1 || (shard as number) > (of as number)) {
+    throw new MalformedInputError(file, `shard ${String(shard)}/${String(of)} is not a valid shard number`);
+  }
+  return { shard: shard as number, of: of as number, report: parsed.report };
+}
+
+/**
+ * Everything of a shard's report that must be the same in every shard of one run: the
+ * inputs, the options and the alignment. Tensors, the verdict built from them, and the
+ * when and how of each run are not.
+ */
+function runIdentityOf(report: Report): string {
+  const {
+    tensors: _tensors,
+    verdict: _verdict,
+    createdAt: _createdAt,
+    command: _command,
+    reproducibility,
+    claims,
+    ...rest
+  } = report;
+  return stringifyExact({
+    ...rest,
+    analysis: reproducibility?.analysis ?? null,
+    inputs: reproducibility?.inputs ?? null,
+    declared: claims?.declared ?? null,
+  });
+}
+
+/**
+ * Combines the partial reports of shards 1…N of one run into the report the single run
+ * gives: same tensors in the same order, and the model verdict, its sentence and the
+ * claims computed from them as the single run computes them. Only `createdAt` and the
+ * command (here: the merge's) differ.
+ */
+export function mergePartials(partials: readonly { file: string; partial: PartialReport }[], command: readonly string[]): Report {
+  if (partials.length === 0) throw new UsageError('merge: give the partial reports of every shard');
+  const of = partials[0]!.partial.of;
+  const byShard = new Map<number, { file: string; partial: PartialReport }>();
+  for (const entry of partials) {
+    if (entry.partial.of !== of) {
+      throw new UsageError(`${entry.file}: shard ${entry.partial.shard}/${entry.partial.of} is from a split into ${entry.partial.of}, not ${of} (${partials[0]!.file})`);
+    }
+    const twin = byShard.get(entry.partial.shard);
+    if (twin) throw new UsageError(`${entry.file}: shard ${entry.partial.shard}/${of} is given twice (also ${twin.file})`);
+    byShard.set(entry.partial.shard, entry);
+  }
+  const missing = Array.from({ length: of }, (_, i) => i + 1).filter((i) => !byShard.has(i));
+  if (missing.length > 0) throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${of}`).join(', ')} missing`);
+
+  const ordered = Array.from({ length: of }, (_, i) => byShard.get(i + 1)!);
+  const first = ordered[0]!;
+  const identity = runIdentityOf(first.partial.report);
+  for (const entry of ordered.slice(1)) {
+    if (runIdentityOf(entry.partial.report) !== identity) {
+      throw new UsageError(`${entry.file}: made from other inputs or options than ${first.file}; shards of one run must share both`);
+    }
+  }
+  const tensors = ordered.flatMap((entry) => entry.partial.report.tensors);
+  const seen = new Set<string>();
+  for (const tensor of tensors) {
+    if (seen.has(tensor.name)) throw new UsageError(`merge: tensor ${tensor.name} is in two shards (were they made by different provcheck versions?)`);
+    seen.add(tensor.name);
+  }
+
+  const base = first.partial.report;
+  const { thresholds } = base.options;
+  const verdict = modelVerdict(tensors, base.parents.length, thresholds);
+  const createdAt = new Date().toISOString();
+  const withoutSummary: ReportWithoutSummary = {
+    ...base,
+    createdAt,
+    command: [...command],
+    verdict,
+    tensors,
+    ...(base.reproducibility ? { reproducibility: { ...base.reproducibility, command: [...command], createdAt } } : {}),
+    ...(base.claims
+      ? {
+          claims: checkClaims({
+            declared: base.claims.declared,
+            verdict,
+            parentSources: base.reproducibility?.analysis.parents ?? base.parents.map((p) => p.source),
+            minWeight: thresholds.minWeight,
+          }),
+        }
+      : {}),
+  };
+  return { ...withoutSummary, verdict: { ...withoutSummary.verdict, summary: verdictSentence(withoutSummary) } };
+}

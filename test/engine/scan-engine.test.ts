@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { AlignedTensor } from '../../src/align/align-tensors.js';
+import { InProcessEngine } from '../../src/engine/scan-engine.js';
+import { TensorScanner } from '../../src/engine/scan-tensor.js';
+import type { TensorMoments } from '../../src/engine/moments.js';
+import { FLOAT_FORMATS } from '../../src/format/dtype.js';
+import type { ShardDescriptor, TensorDescriptor } from '../../src/format/model-layout.js';
+import type { ByteSource } from '../../src/source/byte-source.js';
+import { referenceMoments } from '../helpers/reference-moments.js';
+
+/**
+ * A bf16 tensor that exists only as a formula: element i of input `which` has a code
+ * chosen from i, so any byte range can be produced without storing the tensor. Lets a
+ * test place a tensor beyond 4 GiB of a file (and beyond a Node Buffer) in no memory.
+ */
+class FormulaSource implements ByteSource {
+  readonly name: string;
+  constructor(
+    readonly size: number,
+    private readonly tensorStart: number,
+    private readonly which: number,
+  ) {
+    this.name = `formula-${which}`;
+  }
+
+  static code(i: number, which: number): number {
+    // A base value near ±0.02 and per-input changes of a few ulps; every 997th suspect element NaN.
+    const base = 0x3ca0 + ((i * 2654435761) >>> 20) % 64;
+    const sign = (i >>> 3) % 2 === 0 ? 0 : 0x8000;
+    if (which === 0 && i % 997 === 5) return 0x7fc0;
+    const step = which === 0 ? ((i * 7) % 9) - 4 : which === 1 ? 0 : ((i * 13) % 11) - 5;
+    return sign | (base + step);
+  }
+
+  read(start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
+    const target = into ? into.subarray(0, end - start) : new Uint8Array(end - start);
+    const codes = new Uint16Array(target.buffer, target.byteOffset, target.byteLength / 2);
+    const first = (start - this.tensorStart) / 2;
+    for (let k = 0; k < codes.length; k++) codes[k] = FormulaSource.code(first + k, this.which);
+    return Promise.resolve(target);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function formulaTensor(elements: number, start: number): AlignedTensor {
+  const descriptor = (which: number): TensorDescriptor => {
+    const source = new FormulaSource(start + elements * 2, start, which);
+    const shard: ShardDescriptor = { file: source.name, source, size: source.size, dataStart: 0, metadata: {}, tensorNames: ['t'] };
+    return { name: 't', dtype: 'BF16', shape: [elements], elements, shard, start, byteLength: elements * 2 };
+  };
+  return { name: 't', suspect: descriptor(0), parents: [descriptor(1), descriptor(2)] };
+}
+
+function valuesOf(from: number, to: number, which: number): Float64Array {
+  const codes = new Uint16Array(to - from);
+  for (let i = from; i < to; i++) codes[i - from] = FormulaSource.code(i, which);
+  const out = new Float32Array(codes.length);
+  new Uint32Array(out.buffer).set(Array.from(codes, (c) => c << 16));
+  return Float64Array.from(out);
+}
+
+function expectSameMoments(actual: TensorMoments, expected: TensorMoments, relative: number): void {
+  expect([actual.elements, actual.used, actual.nonFinite, actual.parentsEqual, actual.informative.count]).toEqual([
+    expected.elements,
+    expected.used,
+    expected.nonFinite,
+    expected.parentsEqual,
+    expected.informative.count,
+  ]);
+  expect(Array.from(actual.equal)).toEqual(Array.from(expected.equal));
+  expect(Array.from(actual.profile!.hits)).toEqual(Array.from(expected.profile!.hits));
+  const scale = Math.max(...Array.from(expected.gram, Math.abs));
+  actual.gram.forEach((v, i) => expect(Math.abs(v - expected.gram[i]!)).toBeLessThanOrEqual(relative * scale));
+  expect(Math.abs(actual.floor - expected.floor)).toBeLessThanOrEqual(relative * expected.floor);
+}
+
+describe('scanning by pieces', () => {
+  it('reads a range of a bf16 tensor that lies beyond 4 GiB of its file, and matches the reference', async () => {
+    const elements = 2 ** 31 + 3000; // 4 GiB + 6000 bytes per input
+    const start = 2 ** 32 + 4096;
+    const tensor = formulaTensor(elements, start);
+    const from = elements - 150_000;
+    const scanner = new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 1 << 16, readBytes: 1 << 16 });
+    const actual = await scanner.scan(tensor, { from, to: elements });
+    const expected = referenceMoments(valuesOf(from, elements, 0), [valuesOf(from, elements, 1), valuesOf(from, elements, 2)], FLOAT_FORMATS.BF16, 0, 4);
+    expect(actual.nonFinite).toBeGreaterThan(100);
+    expect(actual.informative.count).toBeGreaterThan(10_000);
+    expectSameMoments(actual, expected, 1e-12);
+  });
+
+  it('gives bit-identical moments whatever the piece length, with the same pieces', async () => {
+    const tensor = formulaTensor(300_000, 64);
+    const engine = (pieceElements: number) => new InProcessEngine({ parents: 2, reference: 1, informativeUlps: 4, pieceElements, readBytes: 1 << 16 });
+    const whole = await engine(1 << 24).moments(tensor);
+    const pieces = await engine(70_000).moments(tensor);
+    const again = await engine(70_000).moments(tensor);
+    // Different cuts agree to rounding; the same cut agrees bit for bit (what threads and shards rely on).
+    expectSameMoments(pieces, whole, 1e-13);
+    expect(Array.from(again.gram)).toEqual(Array.from(pieces.gram));
+    expect([again.floor, again.floorVar]).toEqual([pieces.floor, pieces.floorVar]);
+    const expected = referenceMoments(valuesOf(0, 300_000, 0), [valuesOf(0, 300_000, 1), valuesOf(0, 300_000, 2)], FLOAT_FORMATS.BF16, 1, 4);
+    expectSameMoments(pieces, expected, 1e-12);
+  });
+
+  it('counts reproduced elements by pieces as in one pass', async () => {
+    const tensor = formulaTensor(200_000, 0);
+    const weights = [0.5, 0.5];
+    const whole = await new InProcessEngine({ parents: 2, reference: 0, informativeUlps: 4 }).reproduced(tensor, weights);
+    const pieces = await new InProcessEngine({ parents: 2, reference: 0, informativeUlps: 4, pieceElements: 30_001 }).reproduced(tensor, weights);
+    expect(pieces).toEqual(whole);
+    expect(whole.informative).toBeGreaterThan(50_000);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * --threads, --shard/merge and --checkpoint through the built binary (`npm run build`
+ * first): each must end with exactly the report one uninterrupted in-process run gives.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
+import { serializeSafetensors } from '../helpers/safetensors-writer.js';
+
+const FIXTURE = ['fixtures/blend-small-delta/suspect', '--parents', 'fixtures/parents/a', 'fixtures/parents/b'];
+
+/** The report without what legitimately differs between runs: when, and the command line. */
+function comparable(path: string): unknown {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { reproducibility?: Record<string, unknown> };
+  delete report.createdAt;
+  delete report.command;
+  if (report.reproducibility) {
+    delete report.reproducibility.createdAt;
+    delete report.reproducibility.command;
+  }
+  return report;
+}
+
+let dir: string;
+
+/** A bf16 trio of 240 tensors × 40,000 elements (suspect = round(0.7·a + 0.3·b)): long enough to kill mid-way. */
+function writeManyTensorTrio(root: string): string[] {
+  const names = ['suspect', 'a', 'b'];
+  const tensors: Record<string, { name: string; dtype: string; shape: number[]; data: Uint8Array }[]> = { suspect: [], a: [], b: [] };
+  const n = 40_000;
+  const word = new Float32Array(1);
+  const bits = new Uint32Array(word.buffer);
+  for (let t = 0; t < 240; t++) {
+    const codes = { suspect: new Uint16Array(n), a: new Uint16Array(n), b: new Uint16Array(n) };
+    for (let i = 0; i < n; i++) {
+      const a = 0x3c00 + ((i * 40503 + t * 97) % 512);
+      const b = a + (((i * 7 + t) % 13) - 6);
+      codes.a[i] = a;
+      codes.b[i] = b;
+      word[0] = 0;
+      bits[0] = a << 16;
+      const va = word[0];
+      bits[0] = b << 16;
+      const vb = word[0];
+      word[0] = 0.7 * va + 0.3 * vb;
+      // Round to nearest even into bf16.
+      const x = bits[0]!;
+      codes.suspect[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+    }
+    for (const name of names) {
+      const c = codes[name as keyof typeof codes];
+      tensors[name]!.push({ name: `model.layers.${t}.mlp.weight`, dtype: 'BF16', shape: [200, 200], data: new Uint8Array(c.buffer) });
+    }
+  }
+  return names.map((name) => {
+    const folder = join(root, name);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'model.safetensors'), serializeSafetensors(tensors[name]!));
+    return folder;
+  });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'provcheck-scale-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('scaling out', () => {
+  it('gives the same report on worker threads as in-process', async () => {
+    const inProcess = join(dir, 'threads0.json');
+    const workers = join(dir, 'threads2.json');
+    for (const [threads, output] of [['0', inProcess], ['2', workers]] as const) {
+      const run = await runCli(['suspect', ...FIXTURE, '--threads', threads, '--format', 'json', '--output', output, '--quiet']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    }
+    expect(comparable(workers)).toEqual(comparable(inProcess));
+  });
+
+  it('merges the partial reports of 3 shards into exactly the single-run report', async () => {
+    const single = join(dir, 'single.json');
+    await runCli(['suspect', ...FIXTURE, '--threads', '0', '--format', 'json', '--output', single, '--quiet']);
+    const parts = [1, 2, 3].map((i) => join(dir, `part-${i}.json`));
+    for (const [i, part] of parts.entries()) {
+      const run = await runCli(['suspect', ...FIXTURE, '--shard', `${i + 1}/3`, '--output', part]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^shard ${i + 1}/3: \\d+ tensors written to `));
+    }
+    const sizes = parts.map((p) => (JSON.parse(readFileSync(p, 'utf8')) as { report: { tensors: unknown[] } }).report.tensors.length);
+    expect(sizes.every((s) => s > 0)).toBe(true);
+    const merged = join(dir, 'merged.json');
+    // Shards given out of order: merge orders them.
+    const run = await runCli(['merge', parts[2]!, parts[0]!, parts[1]!, '--format', 'json', '--output', merged, '--quiet']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(comparable(merged)).toEqual(comparable(single));
+
+    const missing = await runCli(['merge', parts[0]!, parts[2]!]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('shard 2/3 missing');
+  });
+
+  it('resumes after SIGKILL from the checkpoint to the identical report, and refuses a checkpoint of other inputs', async () => {
+    const [suspect, a, b] = writeManyTensorTrio(join(dir, 'trio'));
+    const args = ['suspect', suspect!, '--parents', a!, b!, '--threads', '0', '--format', 'json', '--quiet'];
+    const uninterrupted = join(dir, 'uninterrupted.json');
+    expect((await runCli([...args, '--output', uninterrupted])).code).toBe(0);
+
+    const checkpoint = join(dir, 'run.checkpoint');
+    const resumed = join(dir, 'resumed.json');
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/provcheck.js'), ...args, '--checkpoint', checkpoint, '--output', resumed], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const lines = (): number => (existsSync(checkpoint) ? readFileSync(checkpoint, 'utf8').split('\n').length - 1 : 0);
+    const deadline = Date.now() + 20_000;
+    while (lines() < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const recorded = lines() - 1;
+    expect(recorded).toBeGreaterThanOrEqual(39);
+    expect(recorded).toBeLessThan(240);
+    expect(existsSync(resumed)).toBe(false);
+
+    const resume = await runCli([...args, '--checkpoint', checkpoint, '--output', resumed]);
+    expect(resume.stderr).toBe('');
+    expect(resume.code).toBe(0);
+    expect(comparable(resumed)).toEqual(comparable(uninterrupted));
+    expect(lines()).toBe(241);
+
+    // The same checkpoint with another parent order is a different analysis.
+    const other = await runCli(['suspect', suspect!, '--parents', b!, a!, '--threads', '0', '--checkpoint', checkpoint, '--quiet']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`${checkpoint}: this checkpoint was made for other inputs (A `);
+  }, 60_000);
+});
