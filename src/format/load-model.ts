@@ -1,15 +1,19 @@
 /**
- * Finds a model's safetensors files on disk and reads every header: one file, a folder
- * with one file, a folder with a shard index, or a folder of shards without one.
- * Never reads tensor data. Symlinks are followed (the Hugging Face cache stores
- * snapshots as links to blobs elsewhere).
+ * Finds a model's safetensors files and reads every header: one file, a folder with
+ * one file, a folder with a shard index, or a folder of shards without one. The folder
+ * is on disk or a Hub repo at a commit (listed, then read with range requests); the
+ * same rules apply to both. Never reads tensor data. Symlinks are followed (the
+ * Hugging Face cache stores snapshots as links to blobs elsewhere).
  */
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import type { Stats } from 'node:fs';
 import { IoError, MalformedInputError } from '../errors.js';
 import type { ByteSource } from '../source/byte-source.js';
+import type { HubSession, RepoFile } from '../source/hub/hub-session.js';
+import { describeReference } from '../source/hub/repo-reference.js';
 import { LocalFileSource } from '../source/local-file.js';
+import { locateModel, type ModelLocation } from './model-location.js';
 import type { ModelLayout, ShardDescriptor, TensorDescriptor } from './model-layout.js';
 import { parseSafetensorsHeader, type ParsedShard } from './safetensors-header.js';
 
@@ -36,9 +40,58 @@ const PICKLE_REFUSAL =
 const GGUF_REFUSAL =
   'is a GGUF file, which provcheck does not read; point it at the safetensors checkpoint the GGUF was made from';
 
-/** Reads the layout of the model at `input` (a file or a folder), validating every header. */
-export async function loadModel(input: string): Promise<ModelLayout> {
-  const root = resolve(input);
+/** A model's layout and where it was found. */
+export interface OpenedModel {
+  readonly layout: ModelLayout;
+  readonly location: ModelLocation;
+}
+
+/**
+ * Opens the model an argument names: a local path, a snapshot in the Hugging Face
+ * cache, or a Hub repo (see model-location.ts). A cached snapshot that lacks the
+ * weights (e.g. only config.json was downloaded) is read from the Hub at the same
+ * commit instead, unless offline.
+ */
+export async function openModel(input: string, hub: HubSession): Promise<OpenedModel> {
+  const location = await locateModel(input, hub);
+  switch (location.kind) {
+    case 'local':
+      return { location, layout: await loadModel(location.path) };
+    case 'hf-cache':
+      try {
+        return { location, layout: await loadModel(location.path, input) };
+      } catch (error) {
+        if (!(error instanceof MalformedInputError) || hub.offline || !(await lacksWeights(location.path))) throw error;
+        const sha = await hub.resolveRevision({ repo: location.reference.repo, revision: location.sha }, input);
+        const remote: ModelLocation = { kind: 'hub', input, reference: location.reference, sha, endpoint: hub.endpointName };
+        return { location: remote, layout: await loadHubModel(remote, hub) };
+      }
+    case 'hub':
+      return { location, layout: await loadHubModel(location, hub) };
+  }
+}
+
+/** True when a cached snapshot has no weights, or an index naming shards it does not hold. */
+async function lacksWeights(snapshot: string): Promise<boolean> {
+  const names = await readdir(snapshot).catch(() => [] as string[]);
+  const indexes = names.filter((n) => n.endsWith(INDEX_SUFFIX));
+  if (indexes.length === 0) return !names.some((n) => n.endsWith(SAFETENSORS));
+  for (const index of indexes) {
+    const weightMap = await readWeightMap(join(snapshot, index), index).catch(() => null);
+    if (weightMap === null) return false;
+    for (const file of new Set(weightMap.values())) {
+      if (!(await statOrNull(join(snapshot, file), file).catch(() => null))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Reads the layout of the model at `path` (a file or a folder), validating every
+ * header. `input` is what messages and the layout call it (default: the path).
+ */
+export async function loadModel(path: string, input: string = path): Promise<ModelLayout> {
+  const root = resolve(path);
   const stats = await statOrNull(root, input);
   if (!stats) {
     const link = await lstat(root).catch(() => null);
@@ -53,21 +106,88 @@ export async function loadModel(input: string): Promise<ModelLayout> {
   if (!name.endsWith(SAFETENSORS)) {
     throw new MalformedInputError(input, 'is not a .safetensors file (expected a .safetensors file, a shard index or a model folder)');
   }
-  return assemble(input, root, 'file', null, await openShards([{ file: name, path: root, displayName: input }]));
+  return assemble(input, root, 'file', null, await openShards([localShard(name, root, input)]));
+}
+
+/** A Hub repo at a commit, as a folder: the same rules as loadFolder, over the listing. */
+export async function loadHubModel(location: ModelLocation & { kind: 'hub' }, hub: HubSession): Promise<ModelLayout> {
+  const { input, reference, sha } = location;
+  const listing = await hub.listFiles(reference, sha, input);
+  const files = new Map(listing.map((f) => [f.path, f]));
+  // Messages name files as org/name@<short sha>/file: enough to find them, and the
+  // report carries the full sha.
+  const prefix = `${describeReference({ repo: reference.repo, revision: sha.slice(0, 12) })}`;
+  const display = (file: string): string => `${prefix}/${file}`;
+  const root = `${location.endpoint}/${reference.repo}/tree/${sha}`;
+  const open = (file: RepoFile): ByteSource => hub.openFile(reference.repo, sha, file, display(file.path));
+  const names = listing.filter((f) => !f.path.includes('/')).map((f) => f.path).sort(compareNames);
+
+  const index = chooseIndex(names, prefix);
+  if (index !== null) {
+    const indexFile = files.get(index)!;
+    if (indexFile.size > MAX_INDEX_BYTES) {
+      throw new MalformedInputError(display(index), `is ${indexFile.size} bytes, more than the ${MAX_INDEX_BYTES}-byte limit for a shard index`);
+    }
+    const source = open(indexFile);
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await source.read(0, source.size));
+    } finally {
+      await source.close();
+    }
+    const weightMap = parseWeightMap(text, display(index));
+    const shardFiles = [...new Set(weightMap.values())].sort(compareNames);
+    for (const file of shardFiles) {
+      if (!files.has(file)) {
+        const tensor = [...weightMap].find(([, f]) => f === file)![0];
+        throw new MalformedInputError(display(index), `tensor ${quote(tensor)} is mapped to ${quote(file)}, which does not exist`);
+      }
+    }
+    const shards = await openShards(
+      shardFiles.map((file) => ({ file, displayName: display(file), open: async () => open(files.get(file)!) })),
+    );
+    try {
+      checkAgainstIndex(shards, weightMap, display(index));
+    } catch (error) {
+      await closeAll(shards.map((s) => s.shard.source));
+      throw error;
+    }
+    return assemble(input, root, 'folder-indexed', index, shards);
+  }
+  const weights = names.filter((n) => n.endsWith(SAFETENSORS));
+  if (weights.length === 0) refuseWithoutWeights(input, names, display);
+  const shards = await openShards(weights.map((file) => ({ file, displayName: display(file), open: async () => open(files.get(file)!) })));
+  return assemble(input, root, weights.length === 1 ? 'folder-single' : 'folder-shards', null, shards);
+}
+
+/** The shard index to use among a folder's names, null when there is none; several without the default is an error. */
+function chooseIndex(names: readonly string[], folderDisplay: string): string | null {
+  const indexes = names.filter((n) => n.endsWith(INDEX_SUFFIX));
+  if (indexes.length === 0) return null;
+  if (indexes.includes(DEFAULT_INDEX)) return DEFAULT_INDEX;
+  if (indexes.length === 1) return indexes[0]!;
+  throw new MalformedInputError(folderDisplay, `has several shard indexes (${indexes.join(', ')}); pass the one to use`);
+}
+
+/** A folder without safetensors files: say what it holds instead, if we know the kind. */
+function refuseWithoutWeights(input: string, names: readonly string[], display: (name: string) => string): never {
+  const pickles = names.filter((n) => PICKLE_EXTENSIONS.some((ext) => n.endsWith(ext)));
+  if (pickles.length > 0) throw new MalformedInputError(display(pickles[0]!), PICKLE_REFUSAL);
+  const gguf = names.find((n) => n.endsWith('.gguf'));
+  if (gguf) throw new MalformedInputError(display(gguf), GGUF_REFUSAL);
+  throw new MalformedInputError(input, 'has no .safetensors files');
+}
+
+function localShard(file: string, path: string, displayName: string): ShardToOpen {
+  return { file, displayName, open: () => LocalFileSource.open(path, displayName) };
 }
 
 async function loadFolder(input: string, root: string): Promise<ModelLayout> {
   const names = (await readdir(root).catch((error: unknown) => ioFailure(input, 'cannot list the folder', error))).sort(
     compareNames,
   );
-  const indexes = names.filter((n) => n.endsWith(INDEX_SUFFIX));
-  if (indexes.length > 0) {
-    const chosen = indexes.includes(DEFAULT_INDEX) ? DEFAULT_INDEX : indexes.length === 1 ? indexes[0]! : null;
-    if (chosen === null) {
-      throw new MalformedInputError(input, `has several shard indexes (${indexes.join(', ')}); pass the one to use`);
-    }
-    return loadIndexed(input, root, chosen, join(input, chosen));
-  }
+  const chosen = chooseIndex(names, input);
+  if (chosen !== null) return loadIndexed(input, root, chosen, join(input, chosen));
 
   const files: string[] = [];
   for (const name of names) {
@@ -76,16 +196,8 @@ async function loadFolder(input: string, root: string): Promise<ModelLayout> {
     if (!found) throw new MalformedInputError(join(input, name), 'is a symlink to a missing file');
     if (found.isFile()) files.push(name);
   }
-  if (files.length === 0) {
-    const pickles = names.filter((n) => PICKLE_EXTENSIONS.some((ext) => n.endsWith(ext)));
-    if (pickles.length > 0) throw new MalformedInputError(join(input, pickles[0]!), PICKLE_REFUSAL);
-    const gguf = names.find((n) => n.endsWith('.gguf'));
-    if (gguf) throw new MalformedInputError(join(input, gguf), GGUF_REFUSAL);
-    throw new MalformedInputError(input, 'has no .safetensors files');
-  }
-  const shards = await openShards(
-    files.map((file) => ({ file, path: join(root, file), displayName: join(input, file) })),
-  );
+  if (files.length === 0) refuseWithoutWeights(input, names, (name) => join(input, name));
+  const shards = await openShards(files.map((file) => localShard(file, join(root, file), join(input, file))));
   return assemble(input, root, files.length === 1 ? 'folder-single' : 'folder-shards', null, shards);
 }
 
@@ -103,7 +215,7 @@ async function loadIndexed(input: string, root: string, indexName: string, index
     }
   }
   const shards = await openShards(
-    files.map((file) => ({ file, path: join(root, file), displayName: join(dirname(indexDisplay), file) })),
+    files.map((file) => localShard(file, join(root, file), join(dirname(indexDisplay), file))),
   );
   try {
     checkAgainstIndex(shards, weightMap, indexDisplay);
@@ -122,6 +234,14 @@ async function readWeightMap(path: string, display: string): Promise<Map<string,
   const size = (await stat(path).catch((error: unknown) => ioFailure(display, 'cannot stat', error))).size;
   if (size > MAX_INDEX_BYTES) fail(`is ${size} bytes, more than the ${MAX_INDEX_BYTES}-byte limit for a shard index`);
   const text = await readFile(path, 'utf8').catch((error: unknown) => ioFailure(display, 'cannot read', error));
+  return parseWeightMap(text, display);
+}
+
+/** weight_map of an index file's text, validated; messages name `display`. */
+function parseWeightMap(text: string, display: string): Map<string, string> {
+  const fail = (problem: string): never => {
+    throw new MalformedInputError(display, problem);
+  };
   let index: unknown;
   try {
     index = JSON.parse(text);
@@ -184,9 +304,9 @@ function checkAgainstIndex(shards: ParsedShard[], weightMap: Map<string, string>
 interface ShardToOpen {
   /** Relative to the model root. */
   file: string;
-  path: string;
   /** What messages call it: the path as the user would type it. */
   displayName: string;
+  open: () => Promise<ByteSource>;
 }
 
 /** Opens and parses every shard, at most HEADER_CONCURRENCY at a time; on failure closes all. */
@@ -198,9 +318,9 @@ async function openShards(toOpen: ShardToOpen[]): Promise<ParsedShard[]> {
   const worker = async (): Promise<void> => {
     while (failure === null && next < toOpen.length) {
       const at = next++;
-      const { file, path, displayName } = toOpen[at]!;
+      const { file, open } = toOpen[at]!;
       try {
-        const source = await LocalFileSource.open(path, displayName);
+        const source = await open();
         opened.push(source);
         parsed[at] = await parseSafetensorsHeader(source, file);
       } catch (error) {
