@@ -21,6 +21,17 @@ import { Matrix, SingularValueDecomposition } from 'ml-matrix';
  */
 export const RANK_TOLERANCE = 1e-12;
 
+/**
+ * A direction of the parents' differences whose own size is within this many times the
+ * suspect's rounding floor is rounding residue, not a parent's contribution: a parent
+ * that is itself a rounded blend of the others (C = bf16(0.5·A + 0.5·B)) differs from
+ * that blend only by its own rounding, ~1× the floor. Left in, that residue correlates
+ * with the suspect's rounding and the fit puts large, confident and wrong weights on
+ * it (0.53/0.94/−0.46 for a true 0.3/0.7/0, standard errors 3e-3). A real change of one
+ * ulp in 30% of the elements is ~3.6× the floor, so 2 keeps it.
+ */
+export const COLLINEAR_FLOOR_MULTIPLE = 2;
+
 /** A linear function cᵀx of the coefficients is identifiable when c is this close to orthogonal to the null space. */
 const IDENTIFIABLE_TOLERANCE = 1e-6;
 
@@ -42,12 +53,15 @@ export interface NormalEquationsSolution {
 /**
  * Solves (XᵀX) c = Xᵀy for `size` columns. `gram` is row-major `stride`×`stride`; the
  * columns' Gram block is at rows/columns `columns`, Xᵀy at column `target`.
+ * `noiseFloor` (the rounding floor over the same elements; 0 to disable) also drops
+ * directions no larger than COLLINEAR_FLOOR_MULTIPLE times it.
  */
 export function solveNormalEquations(
   gram: Float64Array,
   stride: number,
   columns: readonly number[],
   target: number,
+  noiseFloor = 0,
 ): NormalEquationsSolution {
   const p = columns.length;
   const at = (i: number, j: number): number => gram[columns[i]! * stride + columns[j]!]!;
@@ -70,7 +84,13 @@ export function solveNormalEquations(
     const largest = Math.max(...values);
     for (let v = 0; v < q; v++) {
       const vector = vectors.getColumn(v);
-      if (values[v]! > largest * RANK_TOLERANCE) kept.push({ value: values[v]!, vector });
+      // The direction's size, for coefficients scaled so the largest is 1 (one whole
+      // parent difference minus a combination of the others): λ / max|x|², x = S⁻¹v.
+      let largestCoefficient = 0;
+      for (let a = 0; a < q; a++) largestCoefficient = Math.max(largestCoefficient, Math.abs(vector[a]! / scale[a]!));
+      const size = values[v]! / (largestCoefficient * largestCoefficient);
+      const aboveRounding = noiseFloor <= 0 || size > COLLINEAR_FLOOR_MULTIPLE * noiseFloor;
+      if (values[v]! > largest * RANK_TOLERANCE && aboveRounding) kept.push({ value: values[v]!, vector });
       else dropped.push(vector);
     }
   }

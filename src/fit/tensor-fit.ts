@@ -53,12 +53,12 @@ export function fitTensor(moments: TensorMoments): TensorFit {
   const floor = moments.floor;
   const floorVar = moments.floorVar;
 
-  const all = solveNormalEquations(gram, stride, differences, target);
+  const all = solveNormalEquations(gram, stride, differences, target, floor);
   const identifiability = identifiabilityOf(moments, all, k);
 
   const informativeGram = moments.informative.gram;
   const informativeCount = moments.informative.count;
-  const informative = solveNormalEquations(informativeGram, stride, differences, target);
+  const informative = solveNormalEquations(informativeGram, stride, differences, target, moments.informative.floor);
   const informativeUsable =
     k >= 2 &&
     informativeCount >= MIN_INFORMATIVE_PER_WEIGHT * (k - 1) &&

@@ -144,9 +144,16 @@ export function modelVerdict(
   };
 }
 
-/** Parents bit-identical on this tensor: every blend fits it equally. */
+/**
+ * Parents bit-identical on this tensor and the suspect at the floor of them: every blend
+ * fits it equally, so it says nothing about which kind of model this is. A suspect
+ * changed there (derived) or unlike them (unrelated) is evidence and votes.
+ */
 export function isNeutral(tensor: TensorReport): boolean {
-  return tensor.identifiability.reason === 'parents-identical';
+  return (
+    tensor.identifiability.reason === 'parents-identical' &&
+    (tensor.kind === 'identical' || tensor.kind === 'blend' || tensor.kind === 'inconclusive')
+  );
 }
 
 function reasonFor(

@@ -26,6 +26,7 @@ export type TensorEvidence = Pick<
   | 'rss'
   | 'noiseRatio'
   | 'weights'
+  | 'identifiability'
   | 'profile'
   | 'reproducedShare'
 >;
@@ -75,9 +76,11 @@ export function tensorVerdict(fit: TensorEvidence, thresholds: Thresholds): Tens
 
   const atFloor = fit.noiseRatio <= thresholds.blendMaxNoise;
   if (fit.weights.some((weight) => weight === null)) {
-    return atFloor
-      ? { kind: 'blend', parent: null, reason: null }
-      : { kind: 'inconclusive', parent: null, reason: 'weights-not-identifiable' };
+    if (atFloor) return { kind: 'blend', parent: null, reason: null };
+    // Parents bit-identical here: there is one parent to judge against, and a residual
+    // above the floor is a change to it (statistics.md: "still judge the residual").
+    if (fit.identifiability.reason === 'parents-identical') return { kind: 'derived', parent: 0, reason: null };
+    return { kind: 'inconclusive', parent: null, reason: 'weights-not-identifiable' };
   }
   const weights = fit.weights as number[];
   const heaviest = indexOfMax(weights);

@@ -290,3 +290,25 @@ describe('fitTensor: the few-ulp regime', () => {
     }
   });
 });
+
+describe('a parent that is itself a rounded blend of the others', () => {
+  it('is not given a weight: its difference from that blend is rounding, not a contribution', () => {
+    const [a, b] = fineTunes(BF16, 64, 64, 2, 3, 1234);
+    const c = blendRoundedOnce(BF16, [a!, b!], [0.5, 0.5]);
+    const suspect = blendRoundedOnce(BF16, [a!, b!], [0.3, 0.7]);
+    const f = fit(suspect, [a!, b!, c], BF16);
+    expect(f.identifiability.identifiable).toBe(false);
+    expect(f.identifiability.reason).toBe('parents-collinear');
+    expect(f.identifiability.rank).toBe(1);
+    // The blend is still judged: at the floor (C's own rounding adds a little).
+    expect(f.noiseRatio).toBeLessThan(T.blendMaxNoise);
+  });
+
+  it('keeps a third parent whose own change is real', () => {
+    const [a, b, c] = fineTunes(BF16, 64, 64, 3, 3, 4321);
+    const suspect = blendRoundedOnce(BF16, [a!, b!, c!], [0.5, 0.3, 0.2]);
+    const f = fit(suspect, [a!, b!, c!], BF16);
+    expect(f.identifiability.identifiable).toBe(true);
+    expect(f.weights[2]!).toBeCloseTo(0.2, 1);
+  });
+});

@@ -80,14 +80,22 @@ describe('modelVerdict', () => {
     expect(v.reproducedShare!).toBeGreaterThan(0.95);
   });
 
-  it('frozen tensors where the parents are identical are neutral', () => {
-    const tensors = [...range(6).map((layer) => blendLayer(layer)), frozenLayer(6, false), frozenLayer(7, true)];
+  it('frozen tensors where the parents are identical and the suspect matches them are neutral', () => {
+    const tensors = [...range(6).map((layer) => blendLayer(layer)), frozenLayer(6, false)];
     const v = modelVerdict(tensors, 2, T);
     expect(v.kind).toBe('blend');
     expect(v.counts.identical.tensors).toBe(1);
-    expect(v.counts.inconclusive.tensors).toBe(1);
     expect(v.weights![0]).toBeCloseTo(0.6, 3);
     expect(v.noiseRatio!.max).toBeLessThan(1.05);
+  });
+
+  it('a frozen tensor the suspect changed is evidence: it votes as derived', () => {
+    const tensors = [...range(6).map((layer) => blendLayer(layer)), frozenLayer(6, false), frozenLayer(7, true)];
+    const v = modelVerdict(tensors, 2, T);
+    expect(v.counts.derived.tensors).toBe(1);
+    expect(v.counts.inconclusive.tensors).toBe(0);
+    expect(v.kind).toBe('mixed');
+    expect(v.weights![0]).toBeCloseTo(0.6, 3);
   });
 
   it('half copied from A, half blended → mixed, described by the larger group', () => {
@@ -152,10 +160,10 @@ describe('modelVerdict', () => {
     expect(v.parent).toBe(0);
   });
 
-  it('parents identical everywhere, suspect changed → inconclusive, saying why', () => {
+  it('parents identical everywhere, suspect changed → derived from them', () => {
     const v = modelVerdict([frozenLayer(0, true)], 2, T);
-    expect(v.kind).toBe('inconclusive');
-    expect(v.reason).toContain('bit-identical');
+    expect(v.kind).toBe('derived');
+    expect(v.parent).toBe(0);
   });
 
   it('no tensor → inconclusive without NaN', () => {

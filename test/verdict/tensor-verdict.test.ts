@@ -160,9 +160,9 @@ describe('tensorVerdict: evidence beyond the weights', () => {
 describe('tensorVerdict: weights that cannot be seen', () => {
   const [a] = fineTunes(F32, ROWS, COLS, 1, 2 ** 16, 6) as [Float64Array];
 
-  it('parents identical, suspect changed → inconclusive, weights null', () => {
+  it('parents identical, suspect changed → derived from them (the residual is still judged), weights null', () => {
     const { fit, verdict } = judge('identical parents: A + 1% training', trained(a, 0.01, 18), [a, a]);
-    expect(verdict).toEqual({ kind: 'inconclusive', parent: null, reason: 'weights-not-identifiable' });
+    expect(verdict).toEqual({ kind: 'derived', parent: 0, reason: null });
     expect(fit.weights).toEqual([null, null]);
     expect(fit.identifiability.reason).toBe('parents-identical');
   });
