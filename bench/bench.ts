@@ -23,6 +23,7 @@ const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LAYOUT = join(REPO, 'data', 'qwen3_5_397b_a17b_layout.json');
 const CLI = join(REPO, 'bin', 'provcheck.js');
 const CHILD_ANALYZE = join(REPO, 'bench', 'child-analyze.ts');
+const NUMPY_BASELINE = join(REPO, 'bench', 'numpy_baseline.py');
 const GNU_TIME = '/usr/bin/time';
 /** Peak RSS in KiB, user and system CPU seconds. */
 const GNU_TIME_FORMAT = '%M %U %S';
@@ -118,6 +119,28 @@ async function runCliAndChild(trio: Trio, reportPath: string): Promise<Provcheck
   return { seconds: wall, peakRssBytes: measured.maxRssBytes, cpuSeconds: measured.cpuSeconds, kind: report.verdict.kind, weights: report.verdict.weights };
 }
 
+interface NumpyRun {
+  seconds: number;
+  peakRssBytes: number;
+  weightB: number | null;
+}
+
+/**
+ * bench/numpy_baseline.py on the same trio, under GNU time when present. OPENBLAS_CORETYPE
+ * and OPENBLAS_L2_SIZE are unset for this command alone: set on this machine for older
+ * OpenBLAS builds, they slow a current NumPy (see the machine notes).
+ */
+async function runNumpy(trio: Trio, scratch: string): Promise<NumpyRun | string> {
+  const rssPath = `${scratch}.numpy-rss`;
+  const script = ['-u', 'OPENBLAS_CORETYPE', '-u', 'OPENBLAS_L2_SIZE', 'python3', NUMPY_BASELINE, trio.suspect, trio.parentA, trio.parentB];
+  const timed = hasGnuTime() ? [GNU_TIME, '-f', GNU_TIME_FORMAT, '-o', rssPath, 'env', ...script] : ['env', ...script];
+  const [wall, result] = await seconds(() => run(timed[0]!, timed.slice(1)));
+  if (result.code !== 0) return `numpy baseline failed (exit ${result.code}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`;
+  const printed = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { weightB?: number | null };
+  const peakKiB = existsSync(rssPath) ? Number((readFileSync(rssPath, 'utf8').trim().split('\n').at(-1) ?? '').split(' ')[0]) : NaN;
+  return { seconds: wall, peakRssBytes: peakKiB * 1024, weightB: printed.weightB ?? null };
+}
+
 function verdictProblem(result: ProvcheckRun): string | null {
   const [a, b] = result.weights ?? [];
   if (result.kind !== 'blend') return `verdict ${result.kind}, expected blend`;
@@ -208,6 +231,13 @@ async function main(): Promise<number> {
     line('suspect elements/s', `${(elements / fullRun.seconds / 1e6).toFixed(1)} M/s (${(elements / 1e6).toFixed(0)} M elements)`);
     line('input GB/s (all 3 models)', `${(full.trio.bytes / fullRun.seconds / 1e9).toFixed(3)} GB/s`);
     line('provcheck / raw read', `${(fullRun.seconds / raw).toFixed(1)} ×`);
+    const numpy = await runNumpy(full.trio, join(full.dir, 'numpy'));
+    if (typeof numpy === 'string') {
+      line('numpy baseline', numpy);
+    } else {
+      line('numpy baseline (warm cache)', `${numpy.seconds.toFixed(2)} s wall, ${(full.trio.bytes / numpy.seconds / 1e9).toFixed(3)} GB/s, peak RSS ${mb(numpy.peakRssBytes)}, weight B ${numpy.weightB?.toFixed(4) ?? 'none'}`);
+      line('provcheck / numpy', `${(fullRun.seconds / numpy.seconds).toFixed(2)} × (below 1: provcheck is faster)`);
+    }
     if (!values.keep) rmSync(full.dir, { recursive: true, force: true });
 
     const small = await generate(root, `size-${values.size}-div${SMALL_RUN_DIVISOR}`, sizeBytes / SMALL_RUN_DIVISOR, full.model.experts);

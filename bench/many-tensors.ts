@@ -1,0 +1,55 @@
+/**
+ * Per-tensor overhead: a bf16 trio of 100,000 tensors of 256 elements each (a per-expert
+ * MoE layout taken to the extreme, 51 MB per model), timed through the built CLI.
+ *
+ *   npx tsx bench/many-tensors.ts [--tensors 100000] [--threads N]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { tensors: { type: 'string', default: '100000' }, threads: { type: 'string' } } });
+const count = Number(values.tensors);
+const elements = 256;
+const root = mkdtempSync(join(tmpdir(), 'provcheck-many-'));
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'provcheck.js');
+
+function writeModel(name: string, shift: (i: number, t: number) => number): string {
+  const header: Record<string, unknown> = {};
+  const data = new Uint16Array(count * elements);
+  for (let t = 0; t < count; t++) {
+    header[`model.layers.${t % 60}.mlp.experts.${Math.floor(t / 60)}.down_proj.weight`] = {
+      dtype: 'BF16',
+      shape: [16, 16],
+      data_offsets: [t * elements * 2, (t + 1) * elements * 2],
+    };
+    for (let i = 0; i < elements; i++) data[t * elements + i] = 0x3c00 + ((i * 37 + t) % 200) + shift(i, t);
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(json.length));
+  const folder = join(root, name);
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'model.safetensors'), Buffer.concat([prefix, Buffer.from(json), Buffer.from(data.buffer)]));
+  return folder;
+}
+
+try {
+  const a = writeModel('a', () => 0);
+  const b = writeModel('b', (i, t) => ((i + t) % 7) - 3 + 8);
+  const s = writeModel('s', (i, t) => Math.round(0.6 * (((i + t) % 7) - 3 + 8)));
+  const args = [CLI, 'suspect', s, '--parents', a, b, '--format', 'json', '--output', join(root, 'r.json'), '--quiet'];
+  if (values.threads !== undefined) args.push('--threads', values.threads);
+  const started = performance.now();
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { encoding: 'utf8' });
+  const seconds = (performance.now() - started) / 1000;
+  if (run.status !== 0) throw new Error(run.stderr);
+  const peakKiB = Number(run.stderr.trim().split('\n').at(-1));
+  console.log(`${count} tensors × ${elements} elements: ${seconds.toFixed(2)} s, ${((seconds / count) * 1e6).toFixed(0)} µs per tensor, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
