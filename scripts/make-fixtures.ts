@@ -66,6 +66,19 @@ export interface FixtureCase {
   readonly tolerance: number;
   /** Where the weights come from, for the README. */
   readonly weightsNote: string;
+  /** What the suspect's own files declare about its origin (README.md front matter, mergekit_config.yml). */
+  readonly card?: ModelCard;
+}
+
+/** Declared provenance written beside the weights, as the Hub and mergekit write it. */
+export interface ModelCard {
+  /** README.md, front matter and all. */
+  readonly readme?: string;
+  readonly mergekitConfig?: string;
+  /** The right answer of the claims check: the card hides a merge the weights show. */
+  readonly undisclosedMerge: boolean;
+  /** One line for the fixtures README. */
+  readonly note: string;
 }
 
 export interface Answer {
@@ -79,6 +92,8 @@ export interface Answer {
   tolerance: number;
   /** Tensors on which two parents are bit-identical: their weights cannot be identified. */
   notIdentifiable: string[];
+  /** Whether the claims check must report an undisclosed merge (the weights are a merge; no file says so). */
+  undisclosedMerge: boolean;
 }
 
 export interface CaseMeasurements {
@@ -183,6 +198,11 @@ export function buildFixtures(): { specs: TensorSpec[]; parents: ParentModel[]; 
       weights: [0.4, 0.6],
       tolerance: 0.01,
       weightsNote: 'exact recipe weights (float32: 0.4000000059604645, 0.6000000238418579)',
+      card: {
+        readme: modelCardReadme({ baseModels: ['parents/a'], relation: 'finetune', tags: ['text-generation'] }, 'A fine-tune of parents/a on our own data.'),
+        undisclosedMerge: true,
+        note: 'README.md declares `base_model: parents/a`, `base_model_relation: finetune`: a merge passed off as a fine-tune (undisclosed merge)',
+      },
     },
     {
       name: 'blend-large-delta',
@@ -212,6 +232,26 @@ export function buildFixtures(): { specs: TensorSpec[]; parents: ParentModel[]; 
       weightsNote:
         'the bf16 weights the arithmetic really used; they sum to 1.001953125, so a fit that forces the sum to 1 ' +
         'lands in between (about 0.399 / 0.601), within the tolerance of both',
+      card: {
+        readme: modelCardReadme(
+          { baseModels: ['parents/a', 'parents/b'], relation: 'merge', tags: ['merge', 'mergekit'] },
+          'A linear merge of parents/a and parents/b made with mergekit.',
+        ),
+        mergekitConfig: [
+          'merge_method: linear',
+          'dtype: bfloat16',
+          'models:',
+          '  - model: parents/a',
+          '    parameters:',
+          '      weight: 0.4',
+          '  - model: parents/b',
+          '    parameters:',
+          '      weight: 0.6',
+          '',
+        ].join('\n'),
+        undisclosedMerge: false,
+        note: 'README.md declares `base_model: [parents/a, parents/b]`, `base_model_relation: merge`, and mergekit_config.yml the recipe (linear, 0.4/0.6, bfloat16): an honest merge',
+      },
     },
     {
       name: 'blend-then-trained',
@@ -240,6 +280,11 @@ export function buildFixtures(): { specs: TensorSpec[]; parents: ParentModel[]; 
       parent: 0,
       tolerance: 0.05,
       weightsNote: 'A plus change: A weight 1, B weight 0',
+      card: {
+        readme: modelCardReadme({ baseModels: ['parents/a'], relation: 'finetune', tags: [] }, 'A fine-tune of parents/a.'),
+        undisclosedMerge: false,
+        note: 'README.md declares `base_model: parents/a`, `base_model_relation: finetune`: true',
+      },
     },
     {
       name: 'unrelated',
@@ -309,6 +354,15 @@ export function buildFixtures(): { specs: TensorSpec[]; parents: ParentModel[]; 
   return { specs, parents, cases };
 }
 
+/** A model card as the Hub renders one: YAML front matter between `---` lines, then prose. */
+function modelCardReadme(metadata: { baseModels: string[]; relation: string; tags: string[] }, prose: string): string {
+  const lines = ['---', 'library_name: transformers', 'base_model:', ...metadata.baseModels.map((m) => `- ${m}`)];
+  lines.push(`base_model_relation: ${metadata.relation}`);
+  if (metadata.tags.length > 0) lines.push('tags:', ...metadata.tags.map((t) => `- ${t}`));
+  lines.push('---', '', '# Model card', '', prose, '');
+  return lines.join('\n');
+}
+
 /** Consecutive groups of names with about equal bytes, as save_pretrained's max_shard_size does. */
 function splitByBytes(names: readonly string[], specs: readonly TensorSpec[], shards: number): string[][] {
   const sizeOf = new Map(specs.map((s) => [s.name, s.shape.reduce((x, y) => x * y, 1)]));
@@ -335,7 +389,7 @@ function tensorBytes(specs: readonly TensorSpec[], weights: Weights): TensorByte
   }));
 }
 
-async function writeModelFolder(dir: string, specs: readonly TensorSpec[], weights: Weights, layout: Layout): Promise<void> {
+async function writeModelFolder(dir: string, specs: readonly TensorSpec[], weights: Weights, layout: Layout, card?: ModelCard): Promise<void> {
   const tensors = tensorBytes(specs, weights);
   if (layout.kind === 'single') {
     // safetensors' own writer orders tensors by name (all share one dtype here).
@@ -345,6 +399,8 @@ async function writeModelFolder(dir: string, specs: readonly TensorSpec[], weigh
     await writeModel(dir, tensors, { shards: layout.groups, index: layout.index });
   }
   await writeFile(join(dir, 'config.json'), tinyQwenConfigJson());
+  if (card?.readme !== undefined) await writeFile(join(dir, 'README.md'), card.readme);
+  if (card?.mergekitConfig !== undefined) await writeFile(join(dir, 'mergekit_config.yml'), card.mergekitConfig);
 }
 
 function measureCase(specs: readonly TensorSpec[], fixture: FixtureCase, parentWeights: (key: string) => Weights, start: Weights | null): CaseMeasurements {
@@ -397,7 +453,7 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
 
   await mkdir(outDir, { recursive: true });
   for (const parent of parents) await writeModelFolder(join(outDir, 'parents', parent.key), specs, parent.weights, { kind: 'single' });
-  for (const fixture of cases) await writeModelFolder(join(outDir, fixture.name, 'suspect'), specs, fixture.suspect, fixture.layout);
+  for (const fixture of cases) await writeModelFolder(join(outDir, fixture.name, 'suspect'), specs, fixture.suspect, fixture.layout, fixture.card);
 
   const starts: Record<string, Weights> = {
     'blend-then-trained': cases.find((c) => c.name === 'blend-small-delta')!.suspect,
@@ -431,6 +487,9 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
     ...(fixture.parent === undefined ? {} : { parent: fixture.parent }),
     tolerance: fixture.tolerance,
     notIdentifiable: measured.notIdentifiable,
+    // No card at all hides a merge as well as a misleading one: every blend without a
+    // declaration is undisclosed.
+    undisclosedMerge: fixture.card?.undisclosedMerge ?? (fixture.kind === 'blend' || fixture.kind === 'modified-blend'),
   }));
   await writeFile(join(outDir, 'answers.json'), JSON.stringify(answers, null, 2) + '\n');
 

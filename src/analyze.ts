@@ -3,11 +3,14 @@ import { componentOf, layerOf } from './align/tensor-name.js';
 import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from './engine/scan-tensor.js';
 import { UsageError } from './errors.js';
 import { fitTensor } from './fit/tensor-fit.js';
+import { readLocalDeclaredProvenance } from './format/declared-provenance.js';
+import { modelFolder, recordInput } from './format/input-files.js';
 import { loadModel } from './format/load-model.js';
 import type { ModelLayout } from './format/model-layout.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
 import type { InputReport, Report, TensorReport, Thresholds } from './report-schema.js';
 import { SCHEMA_VERSION } from './report-schema.js';
+import { checkClaims } from './verdict/claims.js';
 import { modelVerdict } from './verdict/model-verdict.js';
 import { tensorVerdict } from './verdict/tensor-verdict.js';
 import { DEFAULT_THRESHOLDS } from './verdict/thresholds.js';
@@ -129,20 +132,45 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       onProgress?.({ ...progress });
     }
 
+    // Recorded after the scan, so the record describes the files as they were read.
+    const inputs = [await recordInput(suspect, 'suspect')];
+    for (const [j, parent] of parents.entries()) inputs.push(await recordInput(parent, parentLabel(j)));
+    const declared = await readLocalDeclaredProvenance(modelFolder(suspect));
+    const verdict = modelVerdict(tensors, k, thresholds);
+    const createdAt = new Date().toISOString();
+    const command = options.command ?? [];
     const partial: ReportWithoutSummary = {
       schemaVersion: SCHEMA_VERSION,
       tool: { name: 'provcheck', version: TOOL_VERSION },
-      createdAt: new Date().toISOString(),
-      command: options.command ?? [],
+      createdAt,
+      command,
       suspect: describeInput(suspect, 'suspect'),
       parents: parents.map((p, j) => describeInput(p, parentLabel(j))),
       reference,
       options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds },
-      verdict: modelVerdict(tensors, k, thresholds),
+      verdict,
       tensors,
       unmatched: { suspectOnly: alignment.suspectOnly, parentOnly: alignment.parentOnly },
       mismatched: alignment.mismatched,
       filtered: alignment.filtered,
+      reproducibility: {
+        tool: { name: 'provcheck', version: TOOL_VERSION },
+        runtime: { node: process.version, platform: process.platform, arch: process.arch },
+        command,
+        workingDirectory: process.cwd(),
+        createdAt,
+        analysis: {
+          suspect: options.suspect,
+          parents: [...options.parents],
+          reference,
+          include: include.map((re) => re.source),
+          exclude: exclude.map((re) => re.source),
+          thresholds,
+          seed: null,
+        },
+        inputs,
+      },
+      claims: checkClaims({ declared, verdict, parentSources: options.parents, minWeight: thresholds.minWeight }),
     };
     const report: Report = { ...partial, verdict: { ...partial.verdict, summary: verdictSentence(partial) } };
     onProgress?.({ ...progress, phase: 'done' });

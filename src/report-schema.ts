@@ -184,4 +184,117 @@ export interface Report {
   mismatched: { name: string; reason: 'shape' | 'unsupported-dtype'; detail: string }[];
   /** Tensors left out by --include/--exclude. */
   filtered: number;
+  /**
+   * How to run this analysis again, and what it read (added within schema 1: optional,
+   * absent from reports written before it).
+   */
+  reproducibility?: ReproducibilityRecord;
+  /** The suspect's declared provenance against the measurement (added within schema 1: optional). */
+  claims?: ClaimsReport;
+}
+
+/** One file of an input as it was when the report was made. */
+export interface FileRecord {
+  /** Relative to the input's folder (the file name for a single file). */
+  path: string;
+  bytes: number;
+  /** Last modification time (ISO 8601) of a local file; null where unknown (remote files). */
+  modified: string | null;
+  /**
+   * SHA-256 of the content, lower-case hex; null where it was not cheap to get: large
+   * local files are never hashed (size and time identify them), Hub files carry their LFS hash.
+   */
+  sha256: string | null;
+  /** Where `sha256` came from: hashed here from the bytes, or the Hub's LFS pointer. */
+  sha256From: 'content' | 'hub-lfs' | null;
+}
+
+export interface InputRecord {
+  /** The input's label in the report ("suspect", "A", …). */
+  label: string;
+  /** What the user passed. */
+  source: string;
+  /** The absolute local path, or the Hub repository. */
+  resolved: string;
+  /** The resolved commit of a Hub repository; null for local inputs. */
+  revision: string | null;
+  /** Tensor files, the shard index, and the small files beside them (config, model card). */
+  files: FileRecord[];
+}
+
+/** Everything needed to run an analysis again and to tell whether its inputs changed. */
+export interface ReproducibilityRecord {
+  tool: { name: 'provcheck'; version: string };
+  runtime: { node: string; platform: string; arch: string };
+  /** The command line, as typed, starting with `provcheck`. */
+  command: string[];
+  /** Where it ran: relative paths in `analysis` were relative to this folder. */
+  workingDirectory: string;
+  createdAt: string;
+  /** What decides the numbers: the same inputs with these options give the same report. */
+  analysis: {
+    suspect: string;
+    parents: string[];
+    reference: number;
+    include: string[];
+    exclude: string[];
+    thresholds: Thresholds;
+    /** Seed of the block sampler; null: every element was read. */
+    seed: number | null;
+  };
+  /** The suspect first, then the parents in --parents order. */
+  inputs: InputRecord[];
+}
+
+/** Relations a model card's `base_model_relation` may state (the Hugging Face Hub's values). */
+export const DECLARED_RELATIONS = ['merge', 'finetune', 'adapter', 'quantized'] as const;
+export type DeclaredRelation = (typeof DECLARED_RELATIONS)[number];
+
+/** What the suspect's own files say about where it came from. */
+export interface DeclaredProvenance {
+  /** Files the declaration was read from, relative to the suspect's folder. */
+  files: string[];
+  /** The model card's `base_model` (one id or several). */
+  baseModels: string[];
+  /** `base_model_relation` as written; null when absent. */
+  relation: string | null;
+  tags: string[];
+  /** mergekit_config.yml, when present. */
+  mergekit: {
+    method: string | null;
+    baseModel: string | null;
+    dtype: string | null;
+    /** Models merged, with their `parameters.weight` where it is one number. */
+    models: { model: string; weight: number | null }[];
+  } | null;
+  /** What could not be read ("README.md: front matter is not valid YAML …"); the rest still counts. */
+  problems: string[];
+}
+
+/** What a declaration amounts to, and what the measurement amounts to, in the same terms. */
+export type DeclaredAs = DeclaredRelation | 'derivative' | 'nothing';
+export type MeasuredAs = 'merge' | 'finetune' | 'copy' | 'unrelated' | 'unclear';
+
+export type ClaimFinding =
+  /** Measured a blend of two or more parents; nothing declares a merge. */
+  | { kind: 'undisclosed-merge' }
+  /** Declared a merge; measured a copy, a fine-tune or an unrelated model. */
+  | { kind: 'merge-not-measured' }
+  /** A parent the measurement finds in the suspect is not among the declared models. */
+  | { kind: 'parent-not-declared'; parent: number }
+  /** mergekit_config.yml's weight for a parent differs from the measured one. */
+  | { kind: 'declared-weight-differs'; parent: number; declared: number; measured: number };
+
+export interface ClaimsReport {
+  declared: DeclaredProvenance;
+  declaredAs: DeclaredAs;
+  measuredAs: MeasuredAs;
+  /** Per parent (--parents order): named in `base_model` or among mergekit's models. */
+  parentsDeclared: boolean[];
+  /** Per parent: mergekit's weight, normalised to sum 1 as its linear merge does; null where not declared. */
+  declaredWeights: (number | null)[] | null;
+  /** consistent: declared and measured agree; inconsistent: see findings. */
+  status: 'consistent' | 'inconsistent' | 'no-declaration' | 'not-comparable';
+  findings: ClaimFinding[];
+  undisclosedMerge: boolean;
 }

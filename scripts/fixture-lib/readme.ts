@@ -124,6 +124,8 @@ export function renderReadme(summary: FixtureSummary, parents: readonly ParentMo
       `- Recipe: ${fixture.recipe}.`,
       `- Parents: ${fixture.parents.map((k) => `\`${k}\``).join(', ')}.`,
       `- Layout: ${layoutText(fixture.layout)}.`,
+      `- Declared provenance: ${fixture.card === undefined ? 'none (no model card, no mergekit_config.yml)' : fixture.card.note}` +
+        `; the claims check must ${answer.undisclosedMerge ? '' : 'not '}report an undisclosed merge.`,
       `- True answer: ${trueAnswer(answer, fixture.parents)} — ${fixture.weightsNote}.`,
       `- Suspect bit-equal to each parent: ${fixture.parents.map((k, i) => `${k} ${percent(measured.suspectEqualShare[i]!)}`).join(', ')}.`,
     );

@@ -10,9 +10,24 @@ import type { VerdictKind } from '../report-schema.js';
  */
 export type ExitCode = 0 | 1 | 2 | 3;
 
+/**
+ * What --fail-on can name: a model verdict kind, or `undisclosed-merge` — the weights
+ * are a blend and nothing the suspect ships (model card, mergekit_config.yml) says so.
+ */
+export const CLAIM_GATES = ['undisclosed-merge'] as const;
+export type FailOnKind = VerdictKind | (typeof CLAIM_GATES)[number];
+
 export type RunOutcome =
   /** An analysis finished; only its model verdict decides the gate. */
-  | { readonly kind: 'report'; readonly report: { readonly verdict: { readonly kind: VerdictKind } } }
+  | {
+      readonly kind: 'report';
+      readonly report: {
+        readonly verdict: { readonly kind: VerdictKind };
+        readonly claims?: { readonly undisclosedMerge: boolean };
+      };
+    }
+  /** `reproduce` re-ran an analysis: 1 when the result differs from the report's. */
+  | { readonly kind: 'reproduce'; readonly matches: boolean }
   /** A command without a verdict (inspect) finished. */
   | { readonly kind: 'done' }
   | { readonly kind: 'error'; readonly error: unknown };
@@ -22,10 +37,14 @@ export type RunOutcome =
  * per-tensor kinds are evidence for that verdict, and a gate on them would trip on
  * every frozen embedding that is bit-identical to a parent.
  */
-export function exitCode(outcome: RunOutcome, failOn: readonly VerdictKind[]): ExitCode {
+export function exitCode(outcome: RunOutcome, failOn: readonly FailOnKind[]): ExitCode {
   switch (outcome.kind) {
-    case 'report':
-      return failOn.includes(outcome.report.verdict.kind) ? 1 : 0;
+    case 'report': {
+      const undisclosed = outcome.report.claims?.undisclosedMerge === true && failOn.includes('undisclosed-merge');
+      return undisclosed || failOn.includes(outcome.report.verdict.kind) ? 1 : 0;
+    }
+    case 'reproduce':
+      return outcome.matches ? 0 : 1;
     case 'done':
       return 0;
     case 'error':

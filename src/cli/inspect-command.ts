@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { summarizeModel } from '../format/model-summary.js';
-import { INSPECT_RENDERERS, isOutputFormat, OUTPUT_FORMATS } from '../report/renderers.js';
+import { INSPECT_FORMATS, INSPECT_RENDERERS, isInspectFormat } from '../report/renderers.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
 
@@ -14,8 +14,8 @@ export interface InspectCommandOptions {
 /** `provcheck inspect`: what a model holds, from its headers only (no tensor data is read). */
 export async function runInspect(model: string, options: InspectCommandOptions, deps: CliDependencies): Promise<void> {
   const format = options.format;
-  if (!isOutputFormat(format)) {
-    throw new UsageError(`--format: expected one of ${OUTPUT_FORMATS.join(', ')}, got '${format}'`);
+  if (!isInspectFormat(format)) {
+    throw new UsageError(`--format: expected one of ${INSPECT_FORMATS.join(', ')}, got '${format}'`);
   }
   const layout = await deps.loadModel(model);
   try {

@@ -1,8 +1,9 @@
 import { Command } from '@commander-js/extra-typings';
-import { VERDICT_KINDS, type VerdictKind } from '../report-schema.js';
+import { VERDICT_KINDS } from '../report-schema.js';
 import type { CliDependencies } from './dependencies.js';
-import type { RunOutcome } from './exit-code.js';
+import type { FailOnKind, RunOutcome } from './exit-code.js';
 import { runInspect } from './inspect-command.js';
+import { runReproduce } from './reproduce-command.js';
 import { runSuspect } from './suspect-command.js';
 import { MIN_PARENTS } from './suspect-options.js';
 import { thresholdHelp } from './threshold-options.js';
@@ -20,10 +21,26 @@ Examples:
         --include 'self_attn' --format json --output report.json \\
         --fail-on blend,modified-blend
 
+  An upload gate: fail when the weights are a merge the model card does not declare,
+  and leave a Markdown summary for the reviewer:
+    $ provcheck suspect upload/ --parents base/ tune-a/ --format markdown \\
+        --output summary.md --fail-on undisclosed-merge
+
 Exit codes: 0 done, no --fail-on kind found; 1 the verdict is a --fail-on kind;
 2 bad command line or malformed input; 3 read failure or internal error.
 Verdict kinds: ${VERDICT_KINDS.join(', ')}
-(what each means: docs/verdicts.md).`;
+(what each means: docs/verdicts.md); --fail-on also takes undisclosed-merge.`;
+
+const REPRODUCE_EXAMPLES = `
+Examples:
+  $ provcheck suspect merged/ --parents a/ b/ --format json --output report.json
+  $ provcheck reproduce report.json                  # later, or on another machine
+  $ provcheck reproduce report.json --output again.json
+
+Inputs are the paths the report records, as typed, from the current folder.
+The result matches when the verdict, its parent, every tensor's kind, and every
+weight and residual agree to 6 significant digits (1e-6 × max(1, |x|)).
+Exit codes: 0 matches; 1 differs; 2 bad report or command line; 3 read failure.`;
 
 const INSPECT_EXAMPLES = `
 Examples:
@@ -38,7 +55,7 @@ Examples:
 export function buildProgram(
   deps: CliDependencies,
   command: readonly string[],
-  onOutcome: (outcome: RunOutcome, failOn: readonly VerdictKind[]) => void,
+  onOutcome: (outcome: RunOutcome, failOn: readonly FailOnKind[]) => void,
 ): Command {
   const program = new Command()
     .name('provcheck')
@@ -62,10 +79,10 @@ export function buildProgram(
     .argument('<suspect>', 'model to examine: a .safetensors file or a folder of shards')
     .requiredOption('--parents <models...>', `candidate parents (at least ${MIN_PARENTS}; a blend needs 2), after the suspect`)
     .option('--base <model>', 'the parent to take differences against (default: the first parent)')
-    .option('--format <format>', 'text or json', 'text')
+    .option('--format <format>', 'text, json, markdown (GitHub) or html (one self-contained file)', 'text')
     .option('--output <file>', 'write the report to this file (atomically); stdout gets the verdict line')
     .option('--force', 'let --output replace an existing file')
-    .option('--fail-on <kinds...>', 'exit 1 when the model verdict is one of these kinds (comma-separated)')
+    .option('--fail-on <kinds...>', 'exit 1 when the model verdict is one of these kinds, or on undisclosed-merge (comma-separated)')
     .option('--include <regex...>', 'analyse only tensors whose name matches one of these')
     .option('--exclude <regex...>', 'leave out tensors whose name matches one of these')
     .option('--blend-max-noise <x>', thresholdHelp('blendMaxNoise'))
@@ -81,6 +98,21 @@ export function buildProgram(
     .action(async (suspect, options) => {
       const { report, failOn } = await runSuspect(suspect, options, command, deps);
       onOutcome({ kind: 'report', report }, failOn);
+    });
+
+  program
+    .command('reproduce')
+    .description('Run the analysis a JSON report records again, and say whether the result matches')
+    .argument('<report>', 'a report written by provcheck suspect --format json')
+    .option('--output <file>', 'write the new report here as JSON (atomically)')
+    .option('--force', 'let --output replace an existing file')
+    .option('--quiet', 'no progress line and no output; the exit code says it all')
+    .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--debug', 'show the full stack of an unexpected error')
+    .addHelpText('after', REPRODUCE_EXAMPLES)
+    .action(async (report, options) => {
+      const result = await runReproduce(report, options, command, deps);
+      onOutcome({ kind: 'reproduce', matches: result.matches }, []);
     });
 
   program

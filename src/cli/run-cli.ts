@@ -1,7 +1,6 @@
-import type { VerdictKind } from '../report-schema.js';
 import type { CliDependencies } from './dependencies.js';
 import { errorLines } from './error-message.js';
-import { exitCode, type ExitCode, type RunOutcome } from './exit-code.js';
+import { exitCode, type ExitCode, type FailOnKind, type RunOutcome } from './exit-code.js';
 import { buildProgram, USAGE_HINT } from './program.js';
 
 /**
@@ -10,7 +9,7 @@ import { buildProgram, USAGE_HINT } from './program.js';
  */
 export async function runCli(args: readonly string[], deps: CliDependencies): Promise<ExitCode> {
   let outcome: RunOutcome = { kind: 'done' };
-  let failOn: readonly VerdictKind[] = [];
+  let failOn: readonly FailOnKind[] = [];
   try {
     const program = buildProgram(deps, ['provcheck', ...args], (result, kinds) => {
       outcome = result;

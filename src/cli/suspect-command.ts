@@ -1,8 +1,9 @@
 import { PLAIN_STYLE } from '../report/text-style.js';
 import { REPORT_RENDERERS } from '../report/renderers.js';
-import type { Report, VerdictKind } from '../report-schema.js';
+import type { Report } from '../report-schema.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
+import type { FailOnKind } from './exit-code.js';
 import { ProgressLine } from './progress.js';
 import { parseSuspectOptions, type SuspectCommandOptions } from './suspect-options.js';
 import { checkOutputTarget, writeFileAtomically } from './write-output.js';
@@ -16,7 +17,7 @@ export async function runSuspect(
   options: SuspectCommandOptions,
   command: readonly string[],
   deps: CliDependencies,
-): Promise<{ report: Report; failOn: readonly VerdictKind[] }> {
+): Promise<{ report: Report; failOn: readonly FailOnKind[] }> {
   const run = parseSuspectOptions(suspect, options, command);
   if (run.output !== null) await checkOutputTarget(run.output, run.force);
 

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import type { AnalyzeOptions } from '../analyze.js';
 import { UsageError } from '../errors.js';
-import { VERDICT_KINDS, type Thresholds, type VerdictKind } from '../report-schema.js';
+import { VERDICT_KINDS, type Thresholds } from '../report-schema.js';
 import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from '../report/renderers.js';
+import { CLAIM_GATES, type FailOnKind } from './exit-code.js';
 import { parseThresholds } from './threshold-options.js';
 
 /**
@@ -33,7 +34,7 @@ export interface SuspectRun {
   /** Where the rendered report goes; null: stdout. */
   readonly output: string | null;
   readonly force: boolean;
-  readonly failOn: readonly VerdictKind[];
+  readonly failOn: readonly FailOnKind[];
   readonly quiet: boolean;
 }
 
@@ -100,14 +101,15 @@ function compileAll(flag: string, patterns: readonly string[]): RegExp[] {
 }
 
 /** --fail-on takes kinds separated by commas, and may be repeated. */
-export function parseFailOn(values: readonly string[]): VerdictKind[] {
-  const kinds: VerdictKind[] = [];
+export function parseFailOn(values: readonly string[]): FailOnKind[] {
+  const kinds: FailOnKind[] = [];
   for (const value of values) {
     for (const part of value.split(',')) {
       const name = part.trim();
       if (name === '') continue;
-      if (!isVerdictKind(name)) {
-        throw new UsageError(`--fail-on: unknown verdict kind '${name}' (known: ${VERDICT_KINDS.join(', ')})`);
+      if (!isFailOnKind(name)) {
+        const known = [...VERDICT_KINDS, ...CLAIM_GATES].join(', ');
+        throw new UsageError(`--fail-on: unknown verdict kind '${name}' (known: ${known})`);
       }
       if (!kinds.includes(name)) kinds.push(name);
     }
@@ -115,6 +117,6 @@ export function parseFailOn(values: readonly string[]): VerdictKind[] {
   return kinds;
 }
 
-function isVerdictKind(name: string): name is VerdictKind {
-  return (VERDICT_KINDS as readonly string[]).includes(name);
+function isFailOnKind(name: string): name is FailOnKind {
+  return (VERDICT_KINDS as readonly string[]).includes(name) || (CLAIM_GATES as readonly string[]).includes(name);
 }

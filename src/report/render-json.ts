@@ -1,10 +1,12 @@
 import type {
+  ClaimsReport,
   ExactHitProfile,
   FitReport,
   Identifiability,
   InputReport,
   ModelVerdict,
   Report,
+  ReproducibilityRecord,
   TensorReport,
   WeightSummary,
 } from '../report-schema.js';
@@ -135,6 +137,70 @@ function inSchemaOrder(report: Report): Report {
     },
     mismatched: report.mismatched.map((entry) => ({ name: entry.name, reason: entry.reason, detail: entry.detail })),
     filtered: report.filtered,
+    ...(report.reproducibility === undefined ? {} : { reproducibility: reproducibility(report.reproducibility) }),
+    ...(report.claims === undefined ? {} : { claims: claims(report.claims) }),
+  };
+}
+
+function reproducibility(record: ReproducibilityRecord): ReproducibilityRecord {
+  const { analysis } = record;
+  return {
+    tool: { name: record.tool.name, version: record.tool.version },
+    runtime: { node: record.runtime.node, platform: record.runtime.platform, arch: record.runtime.arch },
+    command: [...record.command],
+    workingDirectory: record.workingDirectory,
+    createdAt: record.createdAt,
+    analysis: {
+      suspect: analysis.suspect,
+      parents: [...analysis.parents],
+      reference: analysis.reference,
+      include: [...analysis.include],
+      exclude: [...analysis.exclude],
+      thresholds: { ...analysis.thresholds },
+      seed: analysis.seed,
+    },
+    inputs: record.inputs.map((input) => ({
+      label: input.label,
+      source: input.source,
+      resolved: input.resolved,
+      revision: input.revision,
+      files: input.files.map((file) => ({
+        path: file.path,
+        bytes: file.bytes,
+        modified: file.modified,
+        sha256: file.sha256,
+        sha256From: file.sha256From,
+      })),
+    })),
+  };
+}
+
+function claims(report: ClaimsReport): ClaimsReport {
+  const { declared } = report;
+  return {
+    declared: {
+      files: [...declared.files],
+      baseModels: [...declared.baseModels],
+      relation: declared.relation,
+      tags: [...declared.tags],
+      mergekit:
+        declared.mergekit === null
+          ? null
+          : {
+              method: declared.mergekit.method,
+              baseModel: declared.mergekit.baseModel,
+              dtype: declared.mergekit.dtype,
+              models: declared.mergekit.models.map((model) => ({ model: model.model, weight: model.weight })),
+            },
+      problems: [...declared.problems],
+    },
+    declaredAs: report.declaredAs,
+    measuredAs: report.measuredAs,
+    parentsDeclared: [...report.parentsDeclared],
+    declaredWeights: report.declaredWeights === null ? null : [...report.declaredWeights],
+    status: report.status,
+    findings: report.findings.map((finding) => ({ ...finding })),
+    undisclosedMerge: report.undisclosedMerge,
   };
 }
 

@@ -20,6 +20,7 @@ import {
   formatWithError,
 } from './format-numbers.js';
 import { MAX_LINE_WIDTH, renderTable, truncateMiddle, wrap } from './text-layout.js';
+import { claimsTextSection, reproducibilityTextSection } from './text-record-sections.js';
 import type { TextStyle } from './text-style.js';
 import { TENSOR_KINDS, VERDICT_WORDS } from './verdict-sentence.js';
 
@@ -72,10 +73,12 @@ export function renderText(report: Report, options: TextRenderOptions): string {
     inputsSection(report, style),
     weightsSection(report, style),
     residualSection(report, style),
+    claimsTextSection(report, style),
     componentSection(report, style),
     layerSection(report, style),
     worstTensorsSection(report, style),
     notComparedSection(report, style),
+    reproducibilityTextSection(report, style),
     footerSection(report, style),
   ];
   return `${sections

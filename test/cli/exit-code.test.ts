@@ -21,6 +21,20 @@ describe('exitCode', () => {
     }
   });
 
+  it('is 1 on undisclosed-merge exactly when the gate is asked for and the claims check found one', () => {
+    const report = (undisclosedMerge: boolean) => ({ verdict: { kind: 'blend' as const }, claims: { undisclosedMerge } });
+    expect(exitCode({ kind: 'report', report: report(true) }, ['undisclosed-merge'])).toBe(1);
+    expect(exitCode({ kind: 'report', report: report(false) }, ['undisclosed-merge'])).toBe(0);
+    expect(exitCode({ kind: 'report', report: report(true) }, ['unrelated'])).toBe(0);
+    // A report without a claims section (written before the check existed) never trips the gate.
+    expect(exitCode({ kind: 'report', report: { verdict: { kind: 'blend' } } }, ['undisclosed-merge'])).toBe(0);
+  });
+
+  it('is 0 when a reproduction matches and 1 when it differs, whatever the gate', () => {
+    expect(exitCode({ kind: 'reproduce', matches: true }, ['blend'])).toBe(0);
+    expect(exitCode({ kind: 'reproduce', matches: false }, [])).toBe(1);
+  });
+
   it('is 0 for a command without a verdict, whatever the gate', () => {
     for (const failOn of allSubsets()) expect(exitCode({ kind: 'done' }, failOn)).toBe(0);
   });

@@ -107,8 +107,8 @@ describe('parseSuspectOptions', () => {
   });
 
   it('rejects an unknown format', () => {
-    expect(usageMessage(() => parseSuspectOptions('s', options({ format: 'html' }), COMMAND))).toBe(
-      "--format: expected one of text, json, got 'html'",
+    expect(usageMessage(() => parseSuspectOptions('s', options({ format: 'pdf' }), COMMAND))).toBe(
+      "--format: expected one of text, json, markdown, html, got 'pdf'",
     );
   });
 });
@@ -119,9 +119,13 @@ describe('parseFailOn', () => {
     expect(parseFailOn([VERDICT_KINDS.join(',')])).toEqual([...VERDICT_KINDS]);
   });
 
+  it('takes undisclosed-merge, the claims gate, beside the verdict kinds', () => {
+    expect(parseFailOn(['undisclosed-merge,blend'])).toEqual(['undisclosed-merge', 'blend']);
+  });
+
   it('lists the known kinds when given an unknown one', () => {
     expect(usageMessage(() => parseFailOn(['blend,blended']))).toBe(
-      "--fail-on: unknown verdict kind 'blended' (known: identical, blend, modified-blend, derived, unrelated, mixed, inconclusive)",
+      "--fail-on: unknown verdict kind 'blended' (known: identical, blend, modified-blend, derived, unrelated, mixed, inconclusive, undisclosed-merge)",
     );
   });
 });

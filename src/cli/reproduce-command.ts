@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import type { AnalyzeOptions } from '../analyze.js';
+import { IoError, MalformedInputError, UsageError } from '../errors.js';
+import { renderJson, parseReportJson } from '../report/render-json.js';
+import { renderReproduction } from '../report/render-reproduction.js';
+import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
+import { SCHEMA_VERSION, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
+import { textStyle, wantsColor } from './color.js';
+import type { CliDependencies } from './dependencies.js';
+import { ProgressLine } from './progress.js';
+import { checkOutputTarget, writeFileAtomically } from './write-output.js';
+
+export interface ReproduceCommandOptions {
+  output?: string;
+  force?: boolean;
+  quiet?: boolean;
+  color: boolean;
+  debug?: boolean;
+}
+
+/**
+ * `provcheck reproduce <report.json>`: runs the analysis the report records (same
+ * inputs as typed, resolved from the current folder; same options) and says whether the
+ * result matches. With --output, the new report is written there as JSON.
+ */
+export async function runReproduce(
+  reportPath: string,
+  options: ReproduceCommandOptions,
+  command: readonly string[],
+  deps: CliDependencies,
+): Promise<ReproductionResult> {
+  if (options.output !== undefined) await checkOutputTarget(options.output, options.force === true);
+  const original = await readReport(reportPath);
+  const record = recordOf(original, reportPath);
+  const analyzeOptions = analyzeOptionsOf(record, reportPath, command);
+
+  const progress = deps.stderr.isTTY === true && options.quiet !== true ? new ProgressLine(deps.stderr, deps.now) : null;
+  let rerun: Report;
+  try {
+    rerun = await deps.analyze(analyzeOptions, progress === null ? undefined : (p) => progress.update(p));
+  } finally {
+    progress?.finish();
+  }
+  const result = compareReports(original, rerun);
+  if (options.output !== undefined) {
+    await writeFileAtomically(options.output, renderJson(rerun), { force: options.force === true });
+  }
+  if (options.quiet !== true) {
+    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
+    deps.stdout.write(renderReproduction(original, rerun, result, textStyle(color)));
+  }
+  return result;
+}
+
+async function readReport(path: string): Promise<Report> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    if (code === 'ENOENT') throw new UsageError(`reproduce: '${path}' does not exist`);
+    if (code === 'EISDIR') throw new UsageError(`reproduce: '${path}' is a folder; give the report's JSON file`);
+    throw new IoError(path, `cannot read the report: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseReportJson(text);
+  } catch {
+    throw new MalformedInputError(path, 'is not a JSON report (write one with provcheck suspect --format json)');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new MalformedInputError(path, 'is not a provcheck report (expected a JSON object)');
+  }
+  const version = (parsed as { schemaVersion?: unknown }).schemaVersion;
+  if (version !== SCHEMA_VERSION) {
+    throw new MalformedInputError(path, `has report schema ${JSON.stringify(version)}; this provcheck reads schema ${SCHEMA_VERSION}`);
+  }
+  return parsed as Report;
+}
+
+/** The record, checked field by field: the report may have been edited or truncated by hand. */
+function recordOf(report: Report, path: string): ReproducibilityRecord {
+  const record: unknown = report.reproducibility;
+  const fail = (what: string): never => {
+    throw new MalformedInputError(path, `reproducibility record: ${what}`);
+  };
+  if (typeof record !== 'object' || record === null) {
+    throw new MalformedInputError(path, 'has no reproducibility record (it was written before provcheck recorded one); run provcheck suspect again instead');
+  }
+  const analysis = (record as { analysis?: unknown }).analysis;
+  if (typeof analysis !== 'object' || analysis === null) return fail('no `analysis`');
+  const fields = analysis as Record<string, unknown>;
+  if (typeof fields.suspect !== 'string') fail('`analysis.suspect` is not a path');
+  if (!isStringArray(fields.parents) || fields.parents.length === 0) fail('`analysis.parents` is not a list of paths');
+  if (!Number.isInteger(fields.reference)) fail('`analysis.reference` is not an index');
+  if (!isStringArray(fields.include) || !isStringArray(fields.exclude)) fail('`analysis.include`/`exclude` are not lists of patterns');
+  if (typeof fields.thresholds !== 'object' || fields.thresholds === null) fail('`analysis.thresholds` is missing');
+  for (const [key, value] of Object.entries(fields.thresholds as Record<string, unknown>)) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) fail(`threshold ${key} is not a number`);
+  }
+  if (fields.seed !== null && !Number.isInteger(fields.seed)) fail('`analysis.seed` is neither null nor an integer');
+  return record as ReproducibilityRecord;
+}
+
+function analyzeOptionsOf(record: ReproducibilityRecord, path: string, command: readonly string[]): AnalyzeOptions {
+  const { analysis } = record;
+  const compile = (pattern: string): RegExp => {
+    try {
+      return new RegExp(pattern);
+    } catch {
+      throw new MalformedInputError(path, `reproducibility record: '${pattern}' is not a valid regular expression`);
+    }
+  };
+  return {
+    suspect: analysis.suspect,
+    parents: [...analysis.parents],
+    reference: analysis.reference,
+    include: analysis.include.map(compile),
+    exclude: analysis.exclude.map(compile),
+    thresholds: { ...analysis.thresholds } satisfies Partial<Thresholds>,
+    command: [...command],
+  };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
