@@ -10,6 +10,8 @@ export interface ElementwiseReading {
   allMovedKeptBaseShare: number | null;
   /** 1 − allMovedKeptBaseShare^(1/m): the density that drops every task delta that often (DARE, independent masks). */
   densityFromKeptBase: number | null;
+  /** (allMoved / finite)^(1/m): the typical share of a task vector's entries that are not zero. */
+  nonzeroShare: number | null;
   /** largeKeptBase / large: the same share where some delta is large; near 0 for any weighted sum. */
   largeKeptBaseShare: number | null;
   /**
@@ -63,6 +65,7 @@ export function readElementwise(sums: ElementwiseSums): ElementwiseReading {
     keptBaseShare: share(sums.changedKeptBase, sums.changed),
     allMovedKeptBaseShare: allMovedShare,
     densityFromKeptBase: allMovedShare === null || taskParents.length === 0 ? null : 1 - allMovedShare ** (1 / taskParents.length),
+    nonzeroShare: sums.finite > 0 && taskParents.length > 0 ? (sums.allMoved / sums.finite) ** (1 / taskParents.length) : null,
     largeKeptBaseShare: share(sums.largeKeptBase, sums.large),
     densityFromVariance: densityFromVariance(sums.largeGram, m, scales),
     scales,
@@ -103,7 +106,12 @@ export type ElementwiseMethod = 'ties' | 'dare' | 'magnitude-pruned' | 'element-
 
 export interface ElementwiseFinding {
   method: ElementwiseMethod;
-  /** Density per task vector (share of each parent's changes kept), from the base-kept count. */
+  /**
+   * Density per task vector: the share of its entries kept. From the base-kept count;
+   * for magnitude pruning times the non-zero share, since a top-k by |Δ| counts the
+   * zero entries of a task vector (parents a few steps from the base leave many) while
+   * a random drop treats every entry alike.
+   */
   density: number;
   /** Whether sign conflicts are resolved to one parent (TIES's election, visible when survivors are not rescaled). */
   signElection: boolean;
@@ -127,5 +135,7 @@ export function classifyElementwise(reading: ElementwiseReading): ElementwiseFin
   let method: ElementwiseMethod = 'element-wise';
   if (densityFromVariance !== null && Math.abs(densityFromVariance - densityFromKeptBase) <= RANDOM_DROP_MAX_DENSITY_GAP) method = 'dare';
   else if (densityFromVariance !== null && densityFromVariance > densityFromKeptBase) method = signElection ? 'ties' : 'magnitude-pruned';
-  return { method, density: densityFromKeptBase, signElection };
+  const magnitude = method === 'ties' || method === 'magnitude-pruned';
+  const density = magnitude && reading.nonzeroShare !== null ? densityFromKeptBase * reading.nonzeroShare : densityFromKeptBase;
+  return { method, density, signElection };
 }

@@ -27,6 +27,8 @@ import { sameBits } from './merge-arithmetic.js';
 export interface ElementwiseSums {
   readonly parents: number;
   readonly reference: number;
+  /** Finite in the suspect and every parent. */
+  finite: number;
   changed: number;
   changedKeptBase: number;
   allMoved: number;
@@ -48,6 +50,7 @@ export function emptyElementwiseSums(parents: number, reference: number): Elemen
   return {
     parents,
     reference,
+    finite: 0,
     changed: 0,
     changedKeptBase: 0,
     allMoved: 0,
@@ -66,6 +69,7 @@ export function emptyElementwiseSums(parents: number, reference: number): Elemen
 
 export function addElementwiseSums(into: ElementwiseSums, part: ElementwiseSums): void {
   if (into.parents !== part.parents || into.reference !== part.reference) throw new Error('addElementwiseSums: sums of different parent sets');
+  into.finite += part.finite;
   into.changed += part.changed;
   into.changedKeptBase += part.changedKeptBase;
   into.allMoved += part.allMoved;
@@ -121,6 +125,7 @@ export function accumulateElementwise(
       if (size > largest) largest = size;
     }
     if (!finite) continue;
+    sums.finite++;
     const e = s - r;
     vector[m - 1] = e;
     const atBase = sameBits(s, r);

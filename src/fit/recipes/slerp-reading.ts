@@ -25,11 +25,22 @@ export type RecipeHypothesis = (typeof RECIPE_HYPOTHESES)[number];
 
 /**
  * A hypothesis is consistent when the fitted sum is within this many standard errors
- * of what it predicts. The standard error assumes independent residuals; rounding
+ * (plus GRID_BIAS_SHARE below) of what it predicts. The standard error assumes independent residuals; rounding
  * noise that correlates with the parents (parents a few steps apart) makes it a little
  * optimistic, so the bar is set higher than a plain 2–3σ test.
  */
 export const SUM_CONSISTENCY_Z = 5;
+
+/**
+ * Rounding is not independent of the parents when the blend's coefficients put the
+ * exact values at fixed places of the suspect's grid, and then it biases the fitted
+ * sum by a share of the format's relative step: measured on fixtures/recipes/
+ * slerp-gradient (t = 0.5, c0 = c1 = 0.50196: the exact blend sits half a step off
+ * the grid), the sum comes out 2.2e-4 above the true one at 1.3e-5 standard error.
+ * So a hypothesis is consistent when the sum is within Z·stdErr + this share of
+ * 2^−mantissaBits (bf16: 2⁻¹¹ = 4.9e-4) of its prediction.
+ */
+export const GRID_BIAS_SHARE = 1 / 8;
 
 export interface SlerpReading {
   /** Angle between the two parents' tensors, radians. */
@@ -46,7 +57,9 @@ export interface SlerpReading {
   formatWeightsSum: number | null;
   /** Hypotheses whose predicted sum is within SUM_CONSISTENCY_Z standard errors, in RECIPE_HYPOTHESES order. */
   consistent: RecipeHypothesis[];
-  /** |slerpSum − 1| in standard errors of the sum: below 2·SUM_CONSISTENCY_Z, SLERP and linear cannot be told apart on this tensor. */
+  /** How far a prediction may be from the fitted sum and still be consistent: Z·stdErr + the grid bias. */
+  tolerance: number;
+  /** |slerpSum − 1| / tolerance: at 2 or below, SLERP and linear cannot be told apart on this tensor. */
   separation: number;
 }
 
@@ -88,7 +101,8 @@ export function readSlerp(moments: TensorMoments, format: FloatFormat): SlerpRea
     formatWeightsSum = (rounded[0]! + rounded[1]!) / normaliser;
   }
 
-  const within = (predicted: number): boolean => Math.abs(gamma - predicted) <= SUM_CONSISTENCY_Z * sumStdErr;
+  const tolerance = SUM_CONSISTENCY_Z * sumStdErr + GRID_BIAS_SHARE * 2 ** -format.mantissaBits;
+  const within = (predicted: number): boolean => Math.abs(gamma - predicted) <= tolerance;
   const consistent: RecipeHypothesis[] = [];
   if (within(1)) consistent.push('linear');
   if (formatWeightsSum !== null && formatWeightsSum !== 1 && within(formatWeightsSum)) consistent.push('linear-format-weights');
@@ -102,7 +116,8 @@ export function readSlerp(moments: TensorMoments, format: FloatFormat): SlerpRea
     slerpSum,
     formatWeightsSum,
     consistent,
-    separation: sumStdErr > 0 ? Math.abs(slerpSum - 1) / sumStdErr : Infinity,
+    tolerance,
+    separation: Math.abs(slerpSum - 1) / tolerance,
   };
 }
 

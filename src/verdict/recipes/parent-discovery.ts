@@ -6,15 +6,20 @@ import { noiseRatioOf } from '../../fit/tensor-fit.js';
  * than this share means it adds nothing. Why a relative test and not a significance
  * test: with millions of elements every candidate is "significant" — any fine-tune of
  * the same base correlates with the suspect's rounding noise a little — while a parent
- * that is really in the mix, even at weight 0.05, raises the residual of an untouched
- * merge many times over and that of a merge trained afterwards by its weighted
- * difference from the others, which is comparable to the training change itself.
- * Measured on the synthetic tensors of test/verdict/recipes (five fine-tunes of one
- * base, suspect 0.9·B + 0.1·D in float32): the three irrelevant candidates together
- * lower the residual by 0.02–0.26%; dropping D (weight 0.1) raises it by 12% when the
- * parents are 1 bf16 step apart, 136% at 2 steps, 1,750% at 8.
+ * that is really in the mix raises the residual of an untouched merge many times over
+ * (unless its weight is small and the parents differ by a single step, below) and
+ * that of a merge trained afterwards by its weighted difference from the others,
+ * which is comparable to the training change itself.
+ * Where parents are a few rounding steps apart, candidates that are not in the mix
+ * still model a little of the suspect's rounding: on fixtures/blend-small-delta
+ * (0.4·A + 0.6·B, candidates A, B, C, base) adding C lowers the residual by 2.9%, the
+ * base 1.8%, both 3.9%, while dropping A or B multiplies it by 7 and 19. On the
+ * synthetic tensors of test/verdict/recipes (suspect 0.9·B + 0.1·D) irrelevant
+ * candidates move it by 0.02–0.26%, and dropping D (weight 0.1) raises it by 12% with
+ * parents 1 bf16 step apart — about the weakest parent that can be seen at all there —
+ * 136% at 2 steps, 1,750% at 8.
  */
-export const ADDS_NOTHING_RSS_INCREASE = 0.01;
+export const ADDS_NOTHING_RSS_INCREASE = 0.1;
 
 export interface ParentDiscovery {
   /** Candidates (--parents order) that explain the suspect: the smallest subset found whose residual matches all candidates'. */

@@ -68,7 +68,8 @@ describe('element-wise merges', () => {
         const { finding } = read(recipes['breadcrumbs 0.5']!, ulps);
         expect(finding!.method).toBe('magnitude-pruned');
         expect(finding!.signElection).toBe(false);
-        expect(finding!.density).toBeCloseTo(0.5, 1);
+        // Breadcrumbs also drops the top 1% of |Δ|, which the independence reading does not model.
+        expect(Math.abs(finding!.density - 0.5)).toBeLessThan(0.08);
       });
     });
   }
