@@ -24,6 +24,7 @@ import {
   type UlpDistribution,
 } from './fixture-lib/measure.js';
 import { renderReadme } from './fixture-lib/readme.js';
+import { writeRecipeFixtures } from './fixture-lib/recipe-fixtures.js';
 import {
   applyUpdate,
   bf16WeightSum,
@@ -492,6 +493,8 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
     undisclosedMerge: fixture.card?.undisclosedMerge ?? (fixture.kind === 'blend' || fixture.kind === 'modified-blend'),
   }));
   await writeFile(join(outDir, 'answers.json'), JSON.stringify(answers, null, 2) + '\n');
+  // Recipe forensics (mergekit's methods with known parameters): their own folder and answers.
+  await writeRecipeFixtures(outDir, specs, parentWeights, FIXTURES_PREFIX);
 
   const modelFiles = await listFiles(outDir);
   const modelBytes = modelFiles.reduce((sum, f) => sum + f.bytes, 0);
