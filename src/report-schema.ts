@@ -119,6 +119,8 @@ export interface TensorReport {
   identifiability: Identifiability;
   floor: number;
   rss: number;
+  /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
+  sums?: TensorSums;
 }
 
 export interface WeightSummary {
@@ -191,6 +193,8 @@ export interface Report {
   reproducibility?: ReproducibilityRecord;
   /** The suspect's declared provenance against the measurement (added within schema 1: optional). */
   claims?: ClaimsReport;
+  /** How the merge was made, with the evidence (added within schema 1: optional; docs/report-schema.md, "forensics"). */
+  forensics?: ForensicsReport;
 }
 
 /** One file of an input as it was when the report was made. */
@@ -297,4 +301,129 @@ export interface ClaimsReport {
   status: 'consistent' | 'inconsistent' | 'no-declaration' | 'not-comparable';
   findings: ClaimFinding[];
   undisclosedMerge: boolean;
+}
+
+// --- recipe forensics (issue 7; added within schema 1, optional) -----------------------
+
+/** How a merge tool computed Σ w_j·p_j (src/fit/recipes/merge-arithmetic.ts defines each). */
+export type MergeArithmeticName = 'exact-once' | 'float32' | 'torch-in-dtype' | 'format-steps';
+
+export interface RecipeReport {
+  /** Nominal weights per parent (--parents order), as typed into a merge config. */
+  weights: number[];
+  arithmetic: MergeArithmeticName;
+  /** Divided by the arithmetic's sum of the weights (mergekit linear's default). */
+  normalise: boolean;
+  /** Weights as the arithmetic really used them (bf16 0.6 → 0.6015625), after the division. */
+  effectiveWeights: number[];
+  /** Where the candidate came from: the raw fit, typed decimals, or the format's own values. */
+  origin: 'fitted' | 'decimal' | 'format-value';
+}
+
+/** Exact reconstruction: a second read replays candidate recipes and counts elements reproduced bit for bit. */
+export interface ReconstructionReport {
+  recipe: RecipeReport;
+  /** Finite elements compared, and those where some parent differs from another. */
+  elements: number;
+  parentsDiffer: number;
+  reproduced: number;
+  /** reproduced / elements. */
+  reproducedShare: number;
+  /** Share among the elements where the parents differ; null when they never do. */
+  reproducedWhereParentsDifferShare: number | null;
+  /** Other recipes reproducing exactly as many elements: the data cannot tell them apart. */
+  consistent: RecipeReport[];
+  /** Runner-up recipes with their share (where parents differ), best first; at most five. */
+  runnersUp: { recipe: RecipeReport; share: number }[];
+}
+
+/** Two parents: is the suspect a SLERP or a linear blend? (src/fit/recipes/slerp-reading.ts) */
+export interface InterpolationReport {
+  /** Tensors read (two parents, free fit identifiable). */
+  tensors: number;
+  /** Element-weighted medians over those tensors. */
+  angle: number;
+  t: number;
+  coefficientSum: number;
+  slerpSum: number;
+  /** Tensors where each hypothesis is consistent with the coefficient sum. */
+  consistentTensors: { linear: number; linearFormatWeights: number; slerp: number };
+  /** Tensors where SLERP's and linear's predicted sums are more than twice the consistency tolerance apart. */
+  separableTensors: number;
+  /** The hypotheses consistent with most tensors, in the order linear, linear-format-weights, slerp. */
+  consistent: ('linear' | 'linear-format-weights' | 'slerp')[];
+}
+
+/** With --base among the parents: the scale of each task vector p_j − base. */
+export interface TaskArithmeticReport {
+  base: number;
+  /** Per parent (--parents order): the model-level weight, i.e. λ_j; null for the base. */
+  scales: (number | null)[];
+  /** 1 − Σ λ_j: the base's own weight; ≈ 0 for a plain blend of the task parents. */
+  baseWeight: number;
+  /** Σ λ_j. */
+  scaleSum: number;
+}
+
+/** Element-wise merges, relative to the reference (src/fit/recipes/elementwise-reading.ts). */
+export interface ElementwiseReport {
+  method: 'ties' | 'dare' | 'magnitude-pruned' | 'element-wise' | null;
+  density: number | null;
+  signElection: boolean;
+  keptBaseShare: number | null;
+  largeKeptBaseShare: number | null;
+  densityFromKeptBase: number | null;
+  densityFromVariance: number | null;
+  conflictAtParentShare: number | null;
+  agreementAtParentShare: number | null;
+  /** Per parent (--parents order): task-vector scale over large elements; null for the reference. */
+  scales: (number | null)[];
+}
+
+export interface LayerProfileReport {
+  parent: number;
+  group: 'all' | Component;
+  points: { layer: number; weight: number; spread: number; tensors: number; elements: number }[];
+  schedule: { kind: 'constant' | 'ramp' | 'step' | 'gradient-3'; parameters: number[]; rmsResidual: number } | null;
+}
+
+export interface ParentDiscoveryReport {
+  explaining: number[];
+  addNothing: number[];
+  noiseRatioAll: number;
+  noiseRatioExplaining: number;
+  withoutEach: { parent: number; noiseRatio: number }[];
+  weights: (number | null)[];
+}
+
+export interface LayerStackingReport {
+  ranges: { suspectFrom: number; suspectTo: number; parent: number | null; parentFrom: number | null; parentTo: number | null }[];
+  /** Suspect tensors whose best source is a parent tensor under another name. */
+  renamed: { name: string; parent: number; source: string }[];
+}
+
+export interface ForensicsReport {
+  reconstruction: ReconstructionReport | null;
+  interpolation: InterpolationReport | null;
+  taskArithmetic: TaskArithmeticReport | null;
+  elementwise: ElementwiseReport | null;
+  layerProfiles: LayerProfileReport[];
+  parentDiscovery: ParentDiscoveryReport | null;
+  layerStacking: LayerStackingReport | null;
+}
+
+/**
+ * The sums of statistics.md behind one tensor's fits (the engine's moments without the
+ * exact-hit profile), so that fits over other parent subsets and the SLERP reading can
+ * be made after the scan, from the report alone — also for merged shard reports.
+ * Added within schema 1, optional. Vectors [r, d_1 … d_{k−1}, e] as in statistics.md.
+ */
+export interface TensorSums {
+  used: number;
+  /** (k+1)² dot products, row-major. */
+  gram: number[];
+  floor: number;
+  floorVar: number;
+  parentsEqual: number;
+  informative: { count: number; gram: number[]; floor: number };
 }

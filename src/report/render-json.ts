@@ -8,8 +8,10 @@ import type {
   Report,
   ReproducibilityRecord,
   TensorReport,
+  TensorSums,
   WeightSummary,
 } from '../report-schema.js';
+import { forensicsJson } from './json-forensics.js';
 import { TENSOR_KINDS } from './verdict-sentence.js';
 
 /**
@@ -139,6 +141,7 @@ function inSchemaOrder(report: Report): Report {
     filtered: report.filtered,
     ...(report.reproducibility === undefined ? {} : { reproducibility: reproducibility(report.reproducibility) }),
     ...(report.claims === undefined ? {} : { claims: claims(report.claims) }),
+    ...(report.forensics === undefined ? {} : { forensics: forensicsJson(report.forensics) }),
   };
 }
 
@@ -271,6 +274,18 @@ function tensor(report: TensorReport): TensorReport {
     identifiability: identifiability(report.identifiability),
     floor: report.floor,
     rss: report.rss,
+    ...(report.sums === undefined ? {} : { sums: tensorSums(report.sums) }),
+  };
+}
+
+function tensorSums(sums: TensorSums): TensorSums {
+  return {
+    used: sums.used,
+    gram: [...sums.gram],
+    floor: sums.floor,
+    floorVar: sums.floorVar,
+    parentsEqual: sums.parentsEqual,
+    informative: { count: sums.informative.count, gram: [...sums.informative.gram], floor: sums.informative.floor },
   };
 }
 

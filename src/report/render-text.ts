@@ -21,6 +21,7 @@ import {
 } from './format-numbers.js';
 import { MAX_LINE_WIDTH, renderTable, truncateMiddle, wrap } from './text-layout.js';
 import { claimsTextSection, reproducibilityTextSection } from './text-record-sections.js';
+import { forensicsTextSection } from './text-forensics-section.js';
 import type { TextStyle } from './text-style.js';
 import { TENSOR_KINDS, VERDICT_WORDS } from './verdict-sentence.js';
 
@@ -74,6 +75,7 @@ export function renderText(report: Report, options: TextRenderOptions): string {
     weightsSection(report, style),
     residualSection(report, style),
     claimsTextSection(report, style),
+    forensicsTextSection(report, style),
     componentSection(report, style),
     layerSection(report, style),
     worstTensorsSection(report, style),

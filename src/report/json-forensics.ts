@@ -1,0 +1,75 @@
+import type { ForensicsReport, RecipeReport } from '../report-schema.js';
+
+/** The `forensics` section with its keys in schema order (src/report-schema.ts), as renderJson writes every section. */
+export function forensicsJson(f: ForensicsReport): ForensicsReport {
+  const recipe = (r: RecipeReport): RecipeReport => ({
+    weights: [...r.weights],
+    arithmetic: r.arithmetic,
+    normalise: r.normalise,
+    effectiveWeights: [...r.effectiveWeights],
+    origin: r.origin,
+  });
+  const c = f.reconstruction;
+  const i = f.interpolation;
+  const t = f.taskArithmetic;
+  const e = f.elementwise;
+  const d = f.parentDiscovery;
+  const s = f.layerStacking;
+  return {
+    reconstruction: c && {
+      recipe: recipe(c.recipe),
+      elements: c.elements,
+      parentsDiffer: c.parentsDiffer,
+      reproduced: c.reproduced,
+      reproducedShare: c.reproducedShare,
+      reproducedWhereParentsDifferShare: c.reproducedWhereParentsDifferShare,
+      consistent: c.consistent.map(recipe),
+      runnersUp: c.runnersUp.map((entry) => ({ recipe: recipe(entry.recipe), share: entry.share })),
+    },
+    interpolation: i && {
+      tensors: i.tensors,
+      angle: i.angle,
+      t: i.t,
+      coefficientSum: i.coefficientSum,
+      slerpSum: i.slerpSum,
+      consistentTensors: {
+        linear: i.consistentTensors.linear,
+        linearFormatWeights: i.consistentTensors.linearFormatWeights,
+        slerp: i.consistentTensors.slerp,
+      },
+      separableTensors: i.separableTensors,
+      consistent: [...i.consistent],
+    },
+    taskArithmetic: t && { base: t.base, scales: [...t.scales], baseWeight: t.baseWeight, scaleSum: t.scaleSum },
+    elementwise: e && {
+      method: e.method,
+      density: e.density,
+      signElection: e.signElection,
+      keptBaseShare: e.keptBaseShare,
+      largeKeptBaseShare: e.largeKeptBaseShare,
+      densityFromKeptBase: e.densityFromKeptBase,
+      densityFromVariance: e.densityFromVariance,
+      conflictAtParentShare: e.conflictAtParentShare,
+      agreementAtParentShare: e.agreementAtParentShare,
+      scales: [...e.scales],
+    },
+    layerProfiles: f.layerProfiles.map((p) => ({
+      parent: p.parent,
+      group: p.group,
+      points: p.points.map((q) => ({ layer: q.layer, weight: q.weight, spread: q.spread, tensors: q.tensors, elements: q.elements })),
+      schedule: p.schedule && { kind: p.schedule.kind, parameters: [...p.schedule.parameters], rmsResidual: p.schedule.rmsResidual },
+    })),
+    parentDiscovery: d && {
+      explaining: [...d.explaining],
+      addNothing: [...d.addNothing],
+      noiseRatioAll: d.noiseRatioAll,
+      noiseRatioExplaining: d.noiseRatioExplaining,
+      withoutEach: d.withoutEach.map((w) => ({ parent: w.parent, noiseRatio: w.noiseRatio })),
+      weights: [...d.weights],
+    },
+    layerStacking: s && {
+      ranges: s.ranges.map((r) => ({ suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo })),
+      renamed: s.renamed.map((r) => ({ name: r.name, parent: r.parent, source: r.source })),
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { ForensicsReport, LayerProfileReport, RecipeReport, Report } from '../report-schema.js';
+import { formatCount, formatShare, formatSigma } from './format-numbers.js';
+import { MAX_LINE_WIDTH, wrap } from './text-layout.js';
+import type { TextStyle } from './text-style.js';
+
+/** Words for each merge arithmetic, as a reader who ran mergekit would recognise them. */
+const ARITHMETIC_WORDS: Record<RecipeReport['arithmetic'], string> = {
+  'exact-once': 'computed exactly and rounded once',
+  float32: 'computed in float32',
+  'torch-in-dtype': "computed in the suspect's dtype as mergekit/PyTorch do",
+  'format-steps': "rounded to the suspect's dtype at every step",
+};
+
+const HYPOTHESIS_WORDS = {
+  linear: 'linear',
+  'linear-format-weights': 'linear with bf16-rounded weights',
+  slerp: 'SLERP',
+} as const;
+
+const METHOD_WORDS = {
+  ties: 'TIES (magnitude pruning, sign election)',
+  dare: 'DARE (random dropping)',
+  'magnitude-pruned': 'magnitude pruning without sign election (breadcrumbs-like)',
+  'element-wise': 'an element-wise merge of unrecognised kind',
+} as const;
+
+/** Up to 6 significant digits without trailing zeros: 0.6015625 → "0.601563", 0.4 → "0.4". */
+function plain(value: number): string {
+  return Number(value.toPrecision(6)).toString();
+}
+
+function label(report: Report, parent: number): string {
+  return report.parents[parent]?.label ?? `P${parent + 1}`;
+}
+
+function recipeWords(report: Report, recipe: RecipeReport): string {
+  const terms = recipe.weights.flatMap((w, j) => (w === 0 ? [] : [`${plain(w)}·${label(report, j)}`])).join(' + ');
+  // Only a rounding the reader can see (bf16's 0.6 → 0.6015625) is news; float32's 0.6 → 0.6000000238 is not.
+  const used = recipe.effectiveWeights.some((w, j) => Math.abs(w - recipe.weights[j]!) > 1e-6)
+    ? `; weights used ${recipe.effectiveWeights.map(String).join(', ')}`
+    : '';
+  return `${terms}, ${ARITHMETIC_WORDS[recipe.arithmetic]}${used}`;
+}
+
+function scheduleWords(profile: LayerProfileReport): string | null {
+  const s = profile.schedule;
+  if (!s) return null;
+  const p = s.parameters.map((v) => v.toFixed(3));
+  switch (s.kind) {
+    case 'constant':
+      return `constant ${p[0]}`;
+    case 'ramp':
+      return `ramp ${p[0]} → ${p[1]}`;
+    case 'step':
+      return `${p[0]}, then ${p[1]} from layer ${s.parameters[2]}`;
+    case 'gradient-3':
+      return `gradient ${p[0]} → ${p[1]} → ${p[2]}`;
+  }
+}
+
+/** "Recipe": how the merge was made, each line with the evidence behind it. Empty without forensics. */
+export function forensicsTextSection(report: Report, style: TextStyle): string[] {
+  const forensics: ForensicsReport | undefined = report.forensics;
+  if (forensics === undefined) return [];
+  const lines: string[] = [];
+  const item = (text: string): void => {
+    lines.push(...wrap(text, MAX_LINE_WIDTH - 2, '').map((line, i) => (i === 0 ? `  ${line}` : `    ${line}`)));
+  };
+
+  const r = forensics.reconstruction;
+  if (r) {
+    const where = r.reproducedWhereParentsDifferShare === null ? '' : ` (${formatShare(r.reproducedWhereParentsDifferShare)} where the parents differ)`;
+    item(`reproduced bit for bit: ${formatShare(r.reproducedShare)} of ${formatCount(r.elements)} elements${where} by ${recipeWords(report, r.recipe)}`);
+    for (const other of r.consistent.slice(0, 3)) item(`equally consistent: ${recipeWords(report, other)}`);
+    const next = r.runnersUp[0];
+    if (next) item(`next best: ${recipeWords(report, next.recipe)}: ${formatShare(next.share)}`);
+  }
+
+  const i = forensics.interpolation;
+  if (i) {
+    const names = i.consistent.map((h) => HYPOTHESIS_WORDS[h]).join(' or ') || 'neither linear nor SLERP';
+    const detail =
+      `coefficients sum to ${i.coefficientSum.toFixed(6)} (linear: 1; SLERP at t = ${i.t.toFixed(3)}: ${i.slerpSum.toFixed(6)}; ` +
+      `parents ${plain(i.angle)} rad apart)`;
+    const indistinct = i.consistent.includes('linear') && i.consistent.includes('slerp') ? ' — the parents are too close to tell them apart' : '';
+    item(`interpolation: ${names}${indistinct}; ${detail}; ${i.separableTensors} of ${i.tensors} tensors separate the two`);
+  }
+
+  const t = forensics.taskArithmetic;
+  if (t) {
+    const scales = t.scales.flatMap((s, j) => (s === null ? [] : [`λ${label(report, j)} = ${s.toFixed(3)}`])).join(', ');
+    item(`task arithmetic on base ${label(report, t.base)}: ${scales}; base weight ${t.baseWeight.toFixed(3)} (≈ 0 for a plain blend)`);
+  }
+
+  const e = forensics.elementwise;
+  if (e && e.method !== null) {
+    const evidence = [
+      e.largeKeptBaseShare === null ? null : `${formatShare(e.largeKeptBaseShare)} of large changes left at the base`,
+      e.densityFromVariance === null ? null : `variance implies density ${e.densityFromVariance.toFixed(2)}`,
+      e.conflictAtParentShare === null ? null : `${formatShare(e.conflictAtParentShare)} of sign conflicts resolved to one parent`,
+    ].filter((x): x is string => x !== null);
+    item(`element-wise merge: ${style.yellow(METHOD_WORDS[e.method])}, density ≈ ${e.density?.toFixed(2) ?? '?'} (${evidence.join('; ')})`);
+  }
+
+  for (const profile of forensics.layerProfiles) {
+    const words = scheduleWords(profile);
+    if (!words) continue;
+    const all = forensics.layerProfiles.find((p) => p.parent === profile.parent && p.group === 'all');
+    // A component's schedule is news only when it differs from the whole model's.
+    if (profile.group !== 'all' && all?.schedule?.kind === 'constant' && profile.schedule?.kind === 'constant') continue;
+    const first = profile.points[0]!.layer;
+    const last = profile.points[profile.points.length - 1]!.layer;
+    const group = profile.group === 'all' ? '' : ` (${profile.group})`;
+    item(`weight of ${label(report, profile.parent)} over layers ${first}–${last}${group}: ${words}`);
+  }
+
+  const d = forensics.parentDiscovery;
+  if (d) {
+    const names = (list: number[]): string => list.map((j) => label(report, j)).join(', ');
+    const without = d.withoutEach.map((w) => `without ${label(report, w.parent)}: ${formatSigma(w.noiseRatio)}σ`).join(', ');
+    const verb = d.addNothing.length === 1 ? 'adds' : 'add';
+    const nothing = d.addNothing.length > 0 ? `; ${names(d.addNothing)} ${verb} nothing (all candidates: ${formatSigma(d.noiseRatioAll)}σ)` : '';
+    item(`parents: ${names(d.explaining)} explain it at ${formatSigma(d.noiseRatioExplaining)}σ${without ? ` (${without})` : ''}${nothing}`);
+  }
+
+  const s = forensics.layerStacking;
+  if (s && s.ranges.length > 0) {
+    const ranges = s.ranges
+      .map((range) => {
+        const suspect = range.suspectFrom === range.suspectTo ? `${range.suspectFrom}` : `${range.suspectFrom}–${range.suspectTo}`;
+        if (range.parent === null) return `${suspect} = no single source`;
+        const source = range.parentFrom === range.parentTo ? `${range.parentFrom}` : `${range.parentFrom}–${range.parentTo}`;
+        return `${suspect} = ${label(report, range.parent)} layers ${source}`;
+      })
+      .join('; ');
+    item(`layer map: suspect layers ${ranges}`);
+  }
+
+  return lines.length > 0 ? [style.bold('Recipe'), ...lines] : [];
+}
