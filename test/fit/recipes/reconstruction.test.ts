@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FLOAT_FORMATS } from '../../../src/format/dtype.js';
 import { fitTensor } from '../../../src/fit/tensor-fit.js';
@@ -96,4 +97,25 @@ describe('exact reconstruction', () => {
     const { reconstruction } = reconstruct(trained, two);
     expect(reconstruction.reproducedWhereParentsDifferShare!).toBeLessThan(0.5);
   });
+
+  it('recovers any typed two-decimal blend in any arithmetic, bit for bit (property)', () => {
+    const pool = fineTunes(BF16, 24, 64, 2, 6, 33);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 5, max: 95 }),
+        fc.constantFrom('exact-once', 'float32', 'torch-in-dtype', 'format-steps' as const),
+        (hundredths, arithmetic) => {
+          const w = hundredths / 100;
+          const weights = [Math.round((1 - w) * 100) / 100, w];
+          const suspect = made(pool, weights, arithmetic, arithmetic === 'torch-in-dtype');
+          const { reconstruction } = reconstruct(suspect, pool);
+          expect(reconstruction.reproducedShare).toBe(1);
+          const typed = reconstruction.consistent.filter((c) => c.origin === 'decimal' && c.arithmetic === arithmetic);
+          expect(typed.map((c) => c.weights)).toContainEqual(weights);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
 });
+
