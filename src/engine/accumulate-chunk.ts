@@ -82,6 +82,8 @@ export function accumulateTwoParents(
   let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
   let equalRef = 0, equalOther = 0, parentsEqual = 0;
   const lastBin = PROFILE_BINS - 1;
+  const binsPerUnit = Math.round(1 / profileWidth);
+  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
   for (let i = 0; i < count; i++) {
     const s = suspect[i]!;
     const r = refValues[i]!;
@@ -121,22 +123,7 @@ export function accumulateTwoParents(
     idd += d * d;
     ide += d * e;
     iee += e * e;
-    // Weights w with s - below/2 <= r + w·d <= s + above/2.
-    let lo = (e - down / 2) / d;
-    let hi = (e + up / 2) / d;
-    if (d < 0) {
-      const t = lo;
-      lo = hi;
-      hi = t;
-    }
-    let first = Math.ceil((lo - profileLo) / profileWidth - 0.5);
-    let last = Math.floor((hi - profileLo) / profileWidth - 0.5);
-    if (first < 0) first = 0;
-    if (last > lastBin) last = lastBin;
-    if (first <= last) {
-      profileDiff[first]! += 1;
-      profileDiff[last + 1]! -= 1;
-    }
+    addProfileInterval(profileDiff, e, down, up, d, binsPerUnit, centreOffset, lastBin);
   }
   const g = out.gram;
   // Vector order [r, d, e]: indices 0, 1, 2 of a 3×3 matrix.
@@ -294,5 +281,49 @@ export class CompensatedMoments {
     mom.informative.floor += this.carry[2 * m * m + 2]!;
     this.carry.fill(0);
     return mom;
+  }
+}
+
+/**
+ * Adds one informative element to the exact-hit profile's difference array: every bin
+ * b whose centre w = (b − centreOffset)/binsPerUnit satisfies e − down/2 ≤ w·d ≤ e + up/2,
+ * i.e. round(r + w·d) == s. The float quotient only proposes the first and last N =
+ * b − centreOffset; the exact products N·d and binsPerUnit·(e ∓ half) settle them (for
+ * values of formats with up to 24 significant bits every one of these is exact in
+ * float64), so an interval ending exactly on a centre — round weights are centres — is
+ * counted exactly as the reference does.
+ */
+export function addProfileInterval(
+  profileDiff: Float64Array,
+  e: number,
+  down: number,
+  up: number,
+  d: number,
+  binsPerUnit: number,
+  centreOffset: number,
+  lastBin: number,
+): void {
+  let low = binsPerUnit * (e - down / 2);
+  let high = binsPerUnit * (e + up / 2);
+  let step = d;
+  if (d < 0) {
+    const t = low;
+    low = -high;
+    high = -t;
+    step = -d;
+  }
+  let first = Math.ceil(low / step);
+  if ((first - 1) * step >= low) first--;
+  else if (first * step < low) first++;
+  let last = Math.floor(high / step);
+  if ((last + 1) * step <= high) last++;
+  else if (last * step > high) last--;
+  first += centreOffset;
+  last += centreOffset;
+  if (first < 0) first = 0;
+  if (last > lastBin) last = lastBin;
+  if (first <= last) {
+    profileDiff[first]! += 1;
+    profileDiff[last + 1]! -= 1;
   }
 }

@@ -1,5 +1,5 @@
 import { decodeWithCell, type FloatFormat } from '../format/dtype.js';
-import type { ChunkSums } from './accumulate-chunk.js';
+import { addProfileInterval, type ChunkSums } from './accumulate-chunk.js';
 import { PROFILE_BINS } from './moments.js';
 
 /**
@@ -85,9 +85,9 @@ export function accumulateTwoParentsCodes16(
   const ulp2Of = suspectTables.ulp2;
   const lowerHalfOf = suspectTables.lowerHalf;
   const upperHalfOf = suspectTables.upperHalf;
-  const binsPerUnit = 1 / profileWidth;
-  // Bin b's centre is lo + (b + ½)·width: the first bin at or above w is ceil((w - lo)/width - ½).
-  const binOffset = -profileLo * binsPerUnit - 0.5;
+  const binsPerUnit = Math.round(1 / profileWidth);
+  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
+  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
   let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
   let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
   let used = 0; const nonFinite = 0;
@@ -126,17 +126,8 @@ export function accumulateTwoParentsCodes16(
     idd += d * d;
     ide += d * e;
     iee += e * e;
-    const inverse = binsPerUnit / d;
-    const a = (e - lowerHalfOf[cs]!) * inverse + binOffset;
-    const b = (e + upperHalfOf[cs]!) * inverse + binOffset;
-    let first = Math.ceil(d > 0 ? a : b);
-    let last = Math.floor(d > 0 ? b : a);
-    if (first < 0) first = 0;
-    if (last > lastBin) last = lastBin;
-    if (first <= last) {
-      profileDiff[first]! += 1;
-      profileDiff[last + 1]! -= 1;
-    }
+    // lowerHalf/upperHalf hold half the cell steps: pass the whole steps.
+    addProfileInterval(profileDiff, e, 2 * lowerHalfOf[cs]!, 2 * upperHalfOf[cs]!, d, binsPerUnit, centreOffset, lastBin);
   }
   if (!Number.isFinite(rr + dd + ee)) return false;
   used = to - from;
@@ -179,9 +170,9 @@ export function accumulateTwoParentsCodes16Checked(
   const ulp2Of = suspectTables.ulp2;
   const lowerHalfOf = suspectTables.lowerHalf;
   const upperHalfOf = suspectTables.upperHalf;
-  const binsPerUnit = 1 / profileWidth;
-  // Bin b's centre is lo + (b + ½)·width: the first bin at or above w is ceil((w - lo)/width - ½).
-  const binOffset = -profileLo * binsPerUnit - 0.5;
+  const binsPerUnit = Math.round(1 / profileWidth);
+  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
+  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
   let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
   let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
   let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
@@ -225,17 +216,8 @@ export function accumulateTwoParentsCodes16Checked(
     idd += d * d;
     ide += d * e;
     iee += e * e;
-    const inverse = binsPerUnit / d;
-    const a = (e - lowerHalfOf[cs]!) * inverse + binOffset;
-    const b = (e + upperHalfOf[cs]!) * inverse + binOffset;
-    let first = Math.ceil(d > 0 ? a : b);
-    let last = Math.floor(d > 0 ? b : a);
-    if (first < 0) first = 0;
-    if (last > lastBin) last = lastBin;
-    if (first <= last) {
-      profileDiff[first]! += 1;
-      profileDiff[last + 1]! -= 1;
-    }
+    // lowerHalf/upperHalf hold half the cell steps: pass the whole steps.
+    addProfileInterval(profileDiff, e, 2 * lowerHalfOf[cs]!, 2 * upperHalfOf[cs]!, d, binsPerUnit, centreOffset, lastBin);
   }
   const g = out.gram;
   g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;

@@ -45,10 +45,16 @@ export interface TensorMoments {
   readonly profile: { readonly lo: number; readonly width: number; readonly hits: Float64Array } | null;
 }
 
-export const PROFILE_LO = -0.5;
-export const PROFILE_HI = 1.5;
 export const PROFILE_BIN = 0.0005;
-export const PROFILE_BINS = Math.round((PROFILE_HI - PROFILE_LO) / PROFILE_BIN);
+/**
+ * Bins are centred on the multiples of PROFILE_BIN from −0.5 to 1.5, so that round
+ * weights (0.6, 0.5, 0.25 …) are bin centres: the hits of an exact blend at 0.6 are
+ * counted at 0.6, not half a bin away, where elements whose interval is narrower than a
+ * bin (parents tens of ulps apart) would be missed (a 0.5 blend read 77.5% instead of 100%).
+ */
+export const PROFILE_LO = -0.5 - PROFILE_BIN / 2;
+export const PROFILE_BINS = 4001;
+export const PROFILE_HI = PROFILE_LO + PROFILE_BINS * PROFILE_BIN;
 
 export function emptyMoments(parents: number, reference: number): TensorMoments {
   const m = parents + 1;

@@ -44,7 +44,7 @@ export const PEAK_MIN_SHARE = 0.25;
  * moved elements (hit share 0.25–0.55), the peak becomes the top of a broad bump that
  * settles on resonant weights (0.46875 for a true 0.5, 1-step parents), off by up to
  * 0.08, while least squares, its rounding now drowned in real noise, is within 0.01.
- * Untouched merges reproduce ≥ 0.79 (0.5 exactly: ties) to 1; merges in bf16
+ * Untouched merges reproduce ~1 (measured at bin centres, which are the round weights); merges in bf16
  * arithmetic ~0.6, where the peak mostly beats least squares (errors ≤ 0.0005 against
  * the bf16-rounded weights; ≤ 0.0034 from least squares where it does not).
  */

@@ -45,15 +45,15 @@ describe('referenceMoments', () => {
     expect(m.informative.count).toBe(1);
     expect(Array.from(m.informative.gram)).toEqual([1, 1 / 16, 1 / 32, 1 / 16, 2 ** -8, 2 ** -9, 1 / 32, 2 ** -9, 2 ** -10]);
     expect(m.informative.floor).toBe(2 ** -14 / 12);
-    // Cell [1.03125 ∓ 2^-8] → w ∈ [0.4375, 0.5625]: centres −0.5 + (b + ½)/2000 → bins 1875 … 2124.
-    expect(hitBins(m.profile!.hits)).toEqual(range(1875, 2124));
+    // Cell [1.03125 ∓ 2^-8] → w ∈ [0.4375, 0.5625]: centres −0.5 + b/2000 → bins 1875 … 2125.
+    expect(hitBins(m.profile!.hits)).toEqual(range(1875, 2125));
   });
 
   it('counts a bin whose centre lies exactly on the cell boundary', () => {
-    // a = 0, d = 125·2^-9, s = 200·2^-13 (bf16 step 2^-13): the cell [399, 401]·2^-14
-    // maps to w ∈ [399/4000, 401/4000], exactly the centres of bins 1199 and 1200.
-    const m = referenceMoments(Float64Array.of(200 * 2 ** -13), [Float64Array.of(0), Float64Array.of(125 * 2 ** -9)], BF16, 0, 4);
-    expect(hitBins(m.profile!.hits)).toEqual([1199, 1200]);
+    // a = 0, d = 1000·2^-15, s = 200·2^-15 (bf16 step 2^-15): the cell [199.5, 200.5]·2^-15
+    // maps to w ∈ [0.1995, 0.2005], whose ends are exactly the centres of bins 1399 and 1401.
+    const m = referenceMoments(Float64Array.of(200 * 2 ** -15), [Float64Array.of(0), Float64Array.of(1000 * 2 ** -15)], BF16, 0, 4);
+    expect(hitBins(m.profile!.hits)).toEqual([1399, 1400, 1401]);
   });
 
   it('uses the finer grid below a power of two, on the side toward zero', () => {
@@ -67,7 +67,7 @@ describe('referenceMoments', () => {
     const up = referenceMoments(Float64Array.of(0.5), [Float64Array.of(0.5), Float64Array.of(0.5625)], BF16, 0, 4);
     expect(hitBins(up.profile!.hits)).toEqual(range(969, 1062)); // w ∈ [−1/64, 1/32]
     const down = referenceMoments(Float64Array.of(0.5), [Float64Array.of(0.5), Float64Array.of(0.4375)], BF16, 0, 4);
-    expect(hitBins(down.profile!.hits)).toEqual(range(937, 1030)); // w ∈ [−1/32, 1/64]
+    expect(hitBins(down.profile!.hits)).toEqual(range(938, 1031)); // w ∈ [−1/32, 1/64]
   });
 
   it('orders the differences by --parents order around the reference', () => {

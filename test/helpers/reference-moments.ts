@@ -105,9 +105,10 @@ export function referenceMoments(
 /** Every float64, and half of every cell step, is an integer multiple of 2^−SCALE_BITS. */
 const SCALE_BITS = 1076;
 const BINS_PER_UNIT = Math.round(1 / PROFILE_BIN);
-const LO_BINS = Math.round(PROFILE_LO * BINS_PER_UNIT);
-if (Math.abs(1 / BINS_PER_UNIT - PROFILE_BIN) > 1e-15 || LO_BINS / BINS_PER_UNIT !== PROFILE_LO) {
-  throw new Error('reference-moments: profile bins are no longer 1/integer wide from an integer multiple');
+/** PROFILE_LO in half-bins: an integer, so that every bin centre is an integer over 2·BINS_PER_UNIT. */
+const LO_HALF_BINS = Math.round(PROFILE_LO * 2 * BINS_PER_UNIT);
+if (Math.abs(1 / BINS_PER_UNIT - PROFILE_BIN) > 1e-15 || Math.abs(LO_HALF_BINS / (2 * BINS_PER_UNIT) - PROFILE_LO) > 1e-15) {
+  throw new Error('reference-moments: profile bins are no longer 1/integer wide from a half-integer multiple');
 }
 
 /** Cell of the stored value s as [s − below/2, s + above/2] (src/format/dtype.ts). */
@@ -128,7 +129,7 @@ function addProfileHits(hits: Float64Array, format: FloatFormat, s: number, a: n
   const S = scaled(s);
   const cellLo = S - (scaled(below) >> 1n);
   const cellHi = S + (scaled(above) >> 1n);
-  // Centre of bin β is c = N/(2·BINS_PER_UNIT) with the odd integer N = 2(LO_BINS + β) + 1;
+  // Centre of bin β is c = N/(2·BINS_PER_UNIT) with the integer N = LO_HALF_BINS + 2β + 1;
   // a + c·D ∈ [cellLo, cellHi]  ⇔  N·D ∈ [2B(cellLo − a), 2B(cellHi − a)]  (B = BINS_PER_UNIT).
   const twoB = BigInt(2 * BINS_PER_UNIT);
   let low = twoB * (cellLo - A);
@@ -140,9 +141,10 @@ function addProfileHits(hits: Float64Array, format: FloatFormat, s: number, a: n
   }
   const nMin = ceilDiv(low, step);
   const nMax = floorDiv(high, step);
-  // N = 2(LO_BINS + β) + 1  ⇒  β = (N − 1)/2 − LO_BINS.
-  const first = Math.max(0, Number(ceilDiv(nMin - 1n, 2n)) - LO_BINS);
-  const last = Math.min(PROFILE_BINS - 1, Number(floorDiv(nMax - 1n, 2n)) - LO_BINS);
+  // N = LO_HALF_BINS + 2β + 1  ⇒  β = (N − 1 − LO_HALF_BINS)/2, an integer only for N of that parity.
+  const offset = BigInt(1 + LO_HALF_BINS);
+  const first = Math.max(0, Number(ceilDiv(nMin - offset, 2n)));
+  const last = Math.min(PROFILE_BINS - 1, Number(floorDiv(nMax - offset, 2n)));
   for (let bin = first; bin <= last; bin++) hits[bin]!++;
 }
 
