@@ -1,18 +1,20 @@
 import { alignTensors } from './align/align-tensors.js';
-import { componentOf, layerOf } from './align/tensor-name.js';
-import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from './engine/scan-tensor.js';
+import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
-import { fitTensor } from './fit/tensor-fit.js';
 import { readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
-import { loadModel } from './format/load-model.js';
+import { openModel } from './format/load-model.js';
 import type { ModelLayout } from './format/model-layout.js';
+import { recordedLocation, type ModelLocation } from './format/model-location.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
 import type { InputReport, Report, TensorReport, Thresholds } from './report-schema.js';
 import { SCHEMA_VERSION } from './report-schema.js';
+import type { TransferStats } from './source/http-range-source.js';
+import { HubSession, type HubOptions } from './source/hub/hub-session.js';
 import { checkClaims } from './verdict/claims.js';
 import { modelVerdict } from './verdict/model-verdict.js';
-import { tensorVerdict } from './verdict/tensor-verdict.js';
+import { Checkpoint } from './partial/checkpoint.js';
+import { defaultThreads, tensorReports } from './partial/tensor-reports.js';
 import { DEFAULT_THRESHOLDS } from './verdict/thresholds.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -30,6 +32,14 @@ export interface AnalyzeOptions {
   command?: string[];
   /** Elements per chunk read and decoded at once (bounded memory). */
   chunkElements?: number;
+  /** Scanning threads (default: every core); 0 scans in the calling thread. */
+  threads?: number;
+  /** Analyse only this deterministic, byte-balanced share of the tensors (--shard i/N). */
+  shard?: ShardSpec;
+  /** Append each tensor's results to this file as it completes, and skip the ones it holds. */
+  checkpoint?: string;
+  /** How to reach the Hub and its local cache for inputs that are Hub repos (default: huggingface.co, no token, no cache). */
+  hub?: HubOptions;
 }
 
 export interface AnalyzeProgress {
@@ -38,6 +48,8 @@ export interface AnalyzeProgress {
   bytesTotal: number;
   tensorsDone: number;
   tensorsTotal: number;
+  /** Network transfer so far, when some input is read from the Hub. */
+  network?: TransferStats;
 }
 
 export type ProgressListener = (progress: AnalyzeProgress) => void;
@@ -47,10 +59,13 @@ export function parentLabel(index: number): string {
   return index < 26 ? String.fromCharCode(65 + index) : `P${index + 1}`;
 }
 
-function describeInput(layout: ModelLayout, label: string): InputReport {
+function describeInput(layout: ModelLayout, label: string, location: ModelLocation | undefined): InputReport {
   return {
     label,
     source: layout.input,
+    origin: location?.kind ?? 'local',
+    repo: location === undefined || location.kind === 'local' ? null : location.reference.repo,
+    revision: location === undefined || location.kind === 'local' ? null : location.sha,
     layout: layout.kind,
     files: layout.shards.map((shard) => ({ path: shard.file, bytes: shard.size })),
     tensors: layout.tensors.size,
@@ -71,16 +86,19 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
   const exclude = options.exclude ?? [];
 
   const opened: ModelLayout[] = [];
+  const hub = new HubSession(options.hub);
+  const locations = new Map<ModelLayout, ModelLocation>();
+  const open = async (input: string): Promise<ModelLayout> => {
+    const { layout, location } = await openModel(input, hub);
+    opened.push(layout);
+    locations.set(layout, location);
+    return layout;
+  };
   try {
     onProgress?.({ phase: 'open', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 });
-    const suspect = await loadModel(options.suspect);
-    opened.push(suspect);
+    const suspect = await open(options.suspect);
     const parents: ModelLayout[] = [];
-    for (const input of options.parents) {
-      const parent = await loadModel(input);
-      opened.push(parent);
-      parents.push(parent);
-    }
+    for (const input of options.parents) parents.push(await open(input));
 
     const alignment = alignTensors(suspect, parents, { include, exclude });
     const bytesTotal = alignment.tensors.reduce(
@@ -95,46 +113,50 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       tensorsTotal: alignment.tensors.length,
     };
     onProgress?.({ ...progress });
-    const scanner = new TensorScanner(k, {
-      reference,
-      informativeUlps: thresholds.informativeUlps,
-      chunkElements: options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
-      onBytes: (bytes) => {
-        progress.bytesDone += bytes;
-        onProgress?.({ ...progress });
-      },
-    });
-
-    const tensors: TensorReport[] = [];
-    for (const aligned of alignment.tensors) {
-      const moments = await scanner.scan(aligned);
-      const fit = fitTensor(moments);
-      if (fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
-        // No exact-hit profile (three or more parents, or no clear peak): a second read
-        // counts what the fitted blend reproduces bit for bit.
-        const counted = await scanner.countReproduced(aligned, fit.weights as number[]);
-        fit.reproducedShare = counted.informative > 0 ? counted.reproduced / counted.informative : null;
-      }
-      const verdict = tensorVerdict(fit, thresholds);
-      tensors.push({
-        name: aligned.name,
-        shape: [...aligned.suspect.shape],
-        dtype: aligned.suspect.dtype,
-        parentDtypes: aligned.parents.map((p) => p.dtype),
-        component: componentOf(aligned.name),
-        layer: layerOf(aligned.name),
-        kind: verdict.kind,
-        parent: verdict.parent,
-        reason: verdict.reason,
-        ...fit,
+    // Retries and transfer show up while the scan waits on the network, not only per chunk.
+    hub.onActivity(() => onProgress?.({ ...progress, network: { ...hub.stats } }));
+    const describedInputs = [suspect, ...parents].map((layout, i) =>
+      describeInput(layout, i === 0 ? 'suspect' : parentLabel(i - 1), locations.get(layout)),
+    );
+    const checkpoint =
+      options.checkpoint === undefined
+        ? null
+        : Checkpoint.open(options.checkpoint, {
+            tool: TOOL_VERSION,
+            inputs: describedInputs,
+            reference,
+            options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds },
+          });
+    const selected = options.shard
+      ? shardTensors(alignment.tensors, options.shard)
+      : alignment.tensors.map((_, index) => index);
+    let tensors: TensorReport[];
+    try {
+      tensors = await tensorReports(alignment.tensors, selected, {
+        parents: k,
+        reference,
+        thresholds,
+        threads: options.threads ?? defaultThreads(),
+        ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+        layouts: [suspect, ...parents],
+        checkpoint,
+        onBytes: (bytes) => {
+          progress.bytesDone += bytes;
+          onProgress?.({ ...progress });
+        },
+        onTensor: () => {
+          progress.tensorsDone++;
+          onProgress?.({ ...progress });
+        },
       });
-      progress.tensorsDone++;
-      onProgress?.({ ...progress });
+    } finally {
+      checkpoint?.close();
     }
 
     // Recorded after the scan, so the record describes the files as they were read.
     const inputs = [await recordInput(suspect, 'suspect')];
     for (const [j, parent] of parents.entries()) inputs.push(await recordInput(parent, parentLabel(j)));
+    [suspect, ...parents].forEach((layout, i) => Object.assign(inputs[i]!, recordedLocation(locations.get(layout))));
     const declared = await readLocalDeclaredProvenance(modelFolder(suspect));
     const verdict = modelVerdict(tensors, k, thresholds);
     const createdAt = new Date().toISOString();
@@ -144,8 +166,8 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       tool: { name: 'provcheck', version: TOOL_VERSION },
       createdAt,
       command,
-      suspect: describeInput(suspect, 'suspect'),
-      parents: parents.map((p, j) => describeInput(p, parentLabel(j))),
+      suspect: describeInput(suspect, 'suspect', locations.get(suspect)),
+      parents: parents.map((p, j) => describeInput(p, parentLabel(j), locations.get(p))),
       reference,
       options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds },
       verdict,

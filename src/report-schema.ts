@@ -29,6 +29,16 @@ export interface InputReport {
   label: string;
   /** What the user passed. */
   source: string;
+  /**
+   * Where it was read from: a local path, a snapshot in the Hugging Face cache, or the
+   * Hub (streamed). Added within schema 1; reports written before it lack the three
+   * fields origin, repo and revision (read a missing one as local / null).
+   */
+  origin?: 'local' | 'hf-cache' | 'hub';
+  /** The Hub repo id ("org/name") for Hub and cache inputs; null for local paths. */
+  repo?: string | null;
+  /** The 40-hex commit sha every read of a Hub or cache input used; null for local paths. */
+  revision?: string | null;
   /** How the tensors were found: file, folder-single, folder-indexed, folder-shards. */
   layout: string;
   files: { path: string; bytes: number }[];

@@ -1,5 +1,6 @@
 import type { AnalyzeOptions, ProgressListener } from '../analyze.js';
 import type { ModelLayout } from '../format/model-layout.js';
+import type { HubOptions } from '../source/hub/hub-session.js';
 import type { Report } from '../report-schema.js';
 
 export interface OutputStream {
@@ -14,7 +15,8 @@ export interface OutputStream {
  */
 export interface CliDependencies {
   readonly analyze: (options: AnalyzeOptions, onProgress?: ProgressListener) => Promise<Report>;
-  readonly loadModel: (input: string) => Promise<ModelLayout>;
+  /** Opens a local path, a cached snapshot or a Hub repo (see format/model-location.ts). */
+  readonly loadModel: (input: string, hub?: HubOptions) => Promise<ModelLayout>;
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -3,8 +3,9 @@ import { summarizeModel } from '../format/model-summary.js';
 import { INSPECT_FORMATS, INSPECT_RENDERERS, isInspectFormat } from '../report/renderers.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
+import { hubOptionsFrom, type HubCommandOptions } from './hub-options.js';
 
-export interface InspectCommandOptions {
+export interface InspectCommandOptions extends HubCommandOptions {
   format: string;
   all?: boolean;
   color: boolean;
@@ -17,7 +18,7 @@ export async function runInspect(model: string, options: InspectCommandOptions, 
   if (!isInspectFormat(format)) {
     throw new UsageError(`--format: expected one of ${INSPECT_FORMATS.join(', ')}, got '${format}'`);
   }
-  const layout = await deps.loadModel(model);
+  const layout = await deps.loadModel(model, await hubOptionsFrom(options, deps.env));
   try {
     const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
     deps.stdout.write(INSPECT_RENDERERS[format](summarizeModel(layout), { style: textStyle(color), all: options.all === true }));

@@ -1,5 +1,6 @@
 import { analyze } from '../analyze.js';
-import { loadModel } from '../format/load-model.js';
+import { openModel } from '../format/load-model.js';
+import { HubSession } from '../source/hub/hub-session.js';
 import { TOOL_VERSION } from '../version.js';
 import { runCli } from './run-cli.js';
 
@@ -18,7 +19,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 try {
   process.exitCode = await runCli(process.argv.slice(2), {
     analyze,
-    loadModel,
+    loadModel: async (input, hub) => (await openModel(input, new HubSession(hub))).layout,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

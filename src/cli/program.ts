@@ -2,8 +2,13 @@ import { Command } from '@commander-js/extra-typings';
 import { VERDICT_KINDS } from '../report-schema.js';
 import type { CliDependencies } from './dependencies.js';
 import type { FailOnKind, RunOutcome } from './exit-code.js';
+import { HUB_ENVIRONMENT_HELP, HUB_OPTION_HELP } from './hub-options.js';
 import { runInspect } from './inspect-command.js';
 import { runReproduce } from './reproduce-command.js';
+import { runMerge } from './merge-command.js';
+import { OUTPUT_FORMATS } from '../report/renderers.js';
+import { SCALE_OPTION_HELP } from './scale-options.js';
+import { runShard } from './shard-command.js';
 import { runSuspect } from './suspect-command.js';
 import { MIN_PARENTS } from './suspect-options.js';
 import { thresholdHelp } from './threshold-options.js';
@@ -42,6 +47,12 @@ The result matches when the verdict, its parent, every tensor's kind, and every
 weight and residual agree to 6 significant digits (1e-6 × max(1, |x|)).
 Exit codes: 0 matches; 1 differs; 2 bad report or command line; 3 read failure.`;
 
+const MERGE_EXAMPLES = `
+Examples:
+  Split a scan over 4 machines (or jobs), then combine (docs/distributed.md):
+    $ provcheck suspect merged/ --parents a/ b/ --shard 1/4 --output part-1.json   # … 4/4
+    $ provcheck merge part-*.json --format json --output report.json`;
+
 const INSPECT_EXAMPLES = `
 Examples:
   $ provcheck inspect model.safetensors
@@ -76,7 +87,7 @@ export function buildProgram(
       'Fit the suspect as a blend of the parents, tensor by tensor, and judge what it is: ' +
         VERDICT_KINDS.join(', '),
     )
-    .argument('<suspect>', 'model to examine: a .safetensors file or a folder of shards')
+    .argument('<suspect>', 'model to examine: a .safetensors file, a folder of shards, or a Hub repo (org/name[@revision])')
     .requiredOption('--parents <models...>', `candidate parents (at least ${MIN_PARENTS}; a blend needs 2), after the suspect`)
     .option('--base <model>', 'the parent to take differences against (default: the first parent)')
     .option('--format <format>', 'text, json, markdown (GitHub) or html (one self-contained file)', 'text')
@@ -93,10 +104,37 @@ export function buildProgram(
     .option('--agreement <x>', thresholdHelp('agreement'))
     .option('--quiet', 'no progress line; with --output, nothing on stdout')
     .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--offline', HUB_OPTION_HELP.offline)
+    .option('--token-file <file>', HUB_OPTION_HELP.tokenFile)
+    .option('--threads <n>', SCALE_OPTION_HELP.threads)
+    .option('--shard <i/N>', SCALE_OPTION_HELP.shard)
+    .option('--checkpoint <file>', SCALE_OPTION_HELP.checkpoint)
     .option('--debug', 'show the full stack of an unexpected error')
-    .addHelpText('after', SUSPECT_EXAMPLES)
+    .addHelpText('after', SUSPECT_EXAMPLES + HUB_ENVIRONMENT_HELP)
     .action(async (suspect, options) => {
+      if (options.shard !== undefined) {
+        await runShard(suspect, options, command, deps);
+        onOutcome({ kind: 'done' }, []);
+        return;
+      }
       const { report, failOn } = await runSuspect(suspect, options, command, deps);
+      onOutcome({ kind: 'report', report }, failOn);
+    });
+
+  program
+    .command('merge')
+    .description('Combine the partial reports of every --shard of one run into the report a single run gives')
+    .argument('<partials...>', 'the files written by provcheck suspect … --shard i/N --output <file>, one per shard')
+    .option('--format <format>', `report format: ${OUTPUT_FORMATS.join(', ')}`, 'text')
+    .option('--output <file>', 'write the report to this file (atomically); stdout gets the verdict line')
+    .option('--force', 'let --output replace an existing file')
+    .option('--fail-on <kinds...>', 'exit 1 when the model verdict is one of these kinds (comma-separated)')
+    .option('--quiet', 'with --output, nothing on stdout')
+    .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--debug', 'show the full stack of an unexpected error')
+    .addHelpText('after', MERGE_EXAMPLES)
+    .action(async (partials, options) => {
+      const { report, failOn } = await runMerge(partials, options, command, deps);
       onOutcome({ kind: 'report', report }, failOn);
     });
 
@@ -118,12 +156,14 @@ export function buildProgram(
   program
     .command('inspect')
     .description('List what a model holds (files, dtypes, tensors) from its headers')
-    .argument('<model>', 'a .safetensors file or a folder of shards')
+    .argument('<model>', 'a .safetensors file, a folder of shards, or a Hub repo (org/name[@revision]; only headers are fetched)')
     .option('--format <format>', 'text or json', 'text')
     .option('--all', 'list every tensor (the text table groups numbered layers otherwise)')
     .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--offline', HUB_OPTION_HELP.offline)
+    .option('--token-file <file>', HUB_OPTION_HELP.tokenFile)
     .option('--debug', 'show the full stack of an unexpected error')
-    .addHelpText('after', INSPECT_EXAMPLES)
+    .addHelpText('after', INSPECT_EXAMPLES + HUB_ENVIRONMENT_HELP)
     .action(async (model, options) => {
       await runInspect(model, options, deps);
       onOutcome({ kind: 'done' }, []);

@@ -26,6 +26,12 @@ export function formatProgress(progress: AnalyzeProgress, elapsedMs: number): st
     if (progress.phase === 'scan' && bytesTotal > bytesDone) parts.push(`ETA ${formatDuration((bytesTotal - bytesDone) / rate)}`);
   }
   parts.push(`tensors ${formatCount(tensorsDone)}/${formatCount(tensorsTotal)}`);
+  const network = progress.network;
+  if (network !== undefined && network.requests > 0) {
+    // Fetched can exceed scanned (read-ahead, retried ranges) or trail it (cached inputs).
+    parts.push(`fetched ${formatBytes(network.bytesFetched)}`);
+    if (network.retries > 0) parts.push(`retries ${formatCount(network.retries)}`);
+  }
   return parts.join('  ');
 }
 

@@ -4,6 +4,7 @@ import type { Report } from '../report-schema.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
 import type { FailOnKind } from './exit-code.js';
+import { hubOptionsFrom } from './hub-options.js';
 import { ProgressLine } from './progress.js';
 import { parseSuspectOptions, type SuspectCommandOptions } from './suspect-options.js';
 import { checkOutputTarget, writeFileAtomically } from './write-output.js';
@@ -24,7 +25,8 @@ export async function runSuspect(
   const progress = deps.stderr.isTTY === true && !run.quiet ? new ProgressLine(deps.stderr, deps.now) : null;
   let report: Report;
   try {
-    report = await deps.analyze(run.analyzeOptions, progress === null ? undefined : (p) => progress.update(p));
+    const hub = await hubOptionsFrom(options, deps.env);
+    report = await deps.analyze({ ...run.analyzeOptions, hub }, progress === null ? undefined : (p) => progress.update(p));
   } finally {
     progress?.finish();
   }

@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import type { AnalyzeOptions } from '../analyze.js';
 import { UsageError } from '../errors.js';
+import type { HubCommandOptions } from './hub-options.js';
 import { VERDICT_KINDS, type Thresholds } from '../report-schema.js';
 import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from '../report/renderers.js';
 import { CLAIM_GATES, type FailOnKind } from './exit-code.js';
+import { parseScaleOptions, type ScaleCommandOptions } from './scale-options.js';
 import { parseThresholds } from './threshold-options.js';
 
 /**
@@ -13,7 +15,7 @@ import { parseThresholds } from './threshold-options.js';
 export const MIN_PARENTS = 1;
 
 /** The `suspect` command's options as commander hands them over: strings, unvalidated. */
-export interface SuspectCommandOptions extends Partial<Record<keyof Thresholds, string>> {
+export interface SuspectCommandOptions extends Partial<Record<keyof Thresholds, string>>, HubCommandOptions, ScaleCommandOptions {
   parents: string[];
   base?: string;
   format: string;
@@ -69,6 +71,7 @@ export function parseSuspectOptions(
     exclude: compileAll('--exclude', options.exclude ?? []),
     thresholds: parseThresholds(options),
     command: [...command],
+    ...parseScaleOptions(options),
   };
   return {
     analyzeOptions,

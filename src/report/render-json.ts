@@ -211,6 +211,8 @@ function input(report: InputReport): InputReport {
   return {
     label: report.label,
     source: report.source,
+    // Optional within schema 1 (reports from before Hub inputs lack them).
+    ...(report.origin === undefined ? {} : { origin: report.origin, repo: report.repo ?? null, revision: report.revision ?? null }),
     layout: report.layout,
     files: report.files.map((file) => ({ path: file.path, bytes: file.bytes })),
     tensors: report.tensors,
