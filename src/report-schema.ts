@@ -131,6 +131,52 @@ export interface TensorReport {
   rss: number;
   /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
   sums?: TensorSums;
+  /**
+   * Present when the tensor was sampled (--sample): what was read and the confidence
+   * intervals of the estimates (added within schema 1: optional; docs/report-schema.md, "sampling").
+   */
+  sample?: TensorSampleReport;
+}
+
+/** What a sampled tensor's estimates rest on, and how far they can be off. */
+export interface TensorSampleReport {
+  /** Blocks read, and blocks the tensor has (of Report.sampling.blockElements elements each). */
+  blocks: number;
+  blocksTotal: number;
+  /** Elements read: every estimate of the tensor is over these. */
+  elementsRead: number;
+  /** Read whole: the estimates are exact, the intervals are points. */
+  whole: boolean;
+  /** Intervals at Report.sampling.confidence for each weight (null where no weight) and for noiseRatio. */
+  weights: ([number, number] | null)[];
+  noiseRatio: [number, number];
+  /** Share of bootstrap replicates whose verdict is this tensor's kind (1 when read whole). */
+  agreement: number;
+  /** agreement ≥ confidence: the kind would not change with more blocks, at that confidence. */
+  settled: boolean;
+}
+
+/** How a sampled report was sampled (docs/report-schema.md, "sampling"). */
+export interface SamplingReport {
+  /** 'fraction' / 'bytes': a fixed share of each tensor; 'auto': read until every verdict settled or the budget was spent. */
+  mode: 'fraction' | 'bytes' | 'auto';
+  /** The fraction of bytes asked for ('fraction', 'bytes' as a share of the total; 'auto': the budget's share). */
+  requestedFraction: number;
+  seed: number;
+  /** Level of every interval, and (auto) the agreement a verdict needs to count as settled. */
+  confidence: number;
+  /** How the intervals are computed: percentile bootstrap over groups of sampled blocks. */
+  method: 'block-bootstrap';
+  replicates: number;
+  blockElements: number;
+  /** Input bytes read (suspect and parents), of the bytes of every analysed tensor. */
+  bytesRead: number;
+  bytesTotal: number;
+  fractionRead: number;
+  /** Range reads made (after coalescing nearby blocks). */
+  requests: number;
+  tensorsSettled: number;
+  tensorsUnsettled: number;
 }
 
 export interface WeightSummary {
@@ -205,6 +251,8 @@ export interface Report {
   claims?: ClaimsReport;
   /** How the merge was made, with the evidence (added within schema 1: optional; docs/report-schema.md, "forensics"). */
   forensics?: ForensicsReport;
+  /** Present when only a sample of each tensor was read (--sample; added within schema 1: optional). */
+  sampling?: SamplingReport;
 }
 
 /** One file of an input as it was when the report was made. */
@@ -315,7 +363,7 @@ export interface ClaimsReport {
 
 // --- recipe forensics (issue 7; added within schema 1, optional) -----------------------
 
-/** How a merge tool computed Σ w_j·p_j (src/fit/recipes/merge-arithmetic.ts defines each). */
+/** How a merge tool computed Σ w_j·p_j (src/engine/recipes/merge-arithmetic.ts defines each). */
 export type MergeArithmeticName = 'exact-once' | 'float32' | 'torch-in-dtype' | 'format-steps';
 
 export interface RecipeReport {

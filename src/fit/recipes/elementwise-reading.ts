@@ -1,5 +1,5 @@
 import { solveNormalEquations } from '../normal-equations.js';
-import type { ElementwiseSums } from './elementwise-sums.js';
+import type { ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
 
 export interface ElementwiseReading {
   /** Task parents (every parent but the base), --parents order. */

@@ -1,5 +1,5 @@
-import type { ExactMatchCounts } from './exact-match-count.js';
-import type { CompiledRecipe } from './merge-arithmetic.js';
+import type { ExactMatchCounts } from '../../engine/recipes/exact-match-count.js';
+import type { CompiledRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import type { RecipeCandidate } from './snap-candidates.js';
 
 /** What exact reconstruction found for one tensor, or for the model (counts summed over tensors). */

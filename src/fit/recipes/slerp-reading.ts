@@ -2,7 +2,7 @@ import type { TensorMoments } from '../../engine/moments.js';
 import type { FloatFormat } from '../../format/dtype.js';
 import { solveNormalEquations } from '../normal-equations.js';
 import { MIN_INFORMATIVE_PER_WEIGHT } from '../tensor-fit.js';
-import { roundToFormat } from './merge-arithmetic.js';
+import { roundToFormat } from '../../engine/recipes/merge-arithmetic.js';
 
 /**
  * SLERP or linear? For two parents p0, p1 (--parents order), mergekit's

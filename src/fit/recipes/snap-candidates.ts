@@ -1,5 +1,5 @@
 import { ulpOf, type FloatFormat } from '../../format/dtype.js';
-import { roundToFormat, type MergeArithmetic, type MergeRecipe } from './merge-arithmetic.js';
+import { roundToFormat, type MergeArithmetic, type MergeRecipe } from '../../engine/recipes/merge-arithmetic.js';
 
 /**
  * Candidate recipes for exact reconstruction, from fitted weights.

@@ -1,11 +1,11 @@
-import type { ElementwiseSums } from '../../fit/recipes/elementwise-sums.js';
+import type { ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
 import { classifyElementwise, readElementwise } from '../../fit/recipes/elementwise-reading.js';
 import type { Reconstruction } from '../../fit/recipes/reconstruction.js';
 import { readSlerp, type SlerpReading } from '../../fit/recipes/slerp-reading.js';
 import type { RecipeCandidate } from '../../fit/recipes/snap-candidates.js';
 import { MAX_DISCOVERY_PARENTS, subsetFits, type SubsetFits } from '../../fit/recipes/subset-fits.js';
 import { momentsOfSums } from '../../fit/recipes/tensor-sums.js';
-import { compileRecipe } from '../../fit/recipes/merge-arithmetic.js';
+import { compileRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import { floatFormat } from '../../format/dtype.js';
 import type {
   ElementwiseReport,

@@ -1,5 +1,5 @@
-import type { TensorSketch } from '../../fit/recipes/tensor-sketch.js';
-import { sketchDistance } from '../../fit/recipes/tensor-sketch.js';
+import type { TensorSketch } from '../../engine/recipes/tensor-sketch.js';
+import { sketchDistance } from '../../engine/recipes/tensor-sketch.js';
 
 /**
  * Layer stacking: which parent tensor each suspect tensor copies, and the layer map

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { cellsOf } from '../../engine/recipes/cells.js';
 import { FLOAT_FORMATS, roundTo } from '../../../src/format/dtype.js';
-import { accumulateElementwise, addElementwiseSums, emptyElementwiseSums } from '../../../src/fit/recipes/elementwise-sums.js';
+import { accumulateElementwise, addElementwiseSums, emptyElementwiseSums } from '../../../src/engine/recipes/elementwise-sums.js';
 import { classifyElementwise, readElementwise } from '../../../src/fit/recipes/elementwise-reading.js';
 import { taskMerge, type TaskMergeRecipe } from '../../../scripts/fixture-lib/mergekit-methods.js';
 import { randomFor } from '../../../scripts/fixture-lib/random.js';
@@ -32,7 +33,8 @@ function read(recipe: Recipe, ulps: number) {
     const [base, a, b] = fineTunes(BF16, 64, 64, 3, ulps, 40 + seed);
     const suspect = recipe(base!, a!, b!, `tensor-${seed}`);
     const part = emptyElementwiseSums(3, 0);
-    accumulateElementwise(suspect, [base!, a!, b!], suspect.length, BF16, 4, new Float64Array(3), part);
+    const cells = cellsOf(BF16, suspect);
+    accumulateElementwise(suspect, cells.above, cells.below, [base!, a!, b!], suspect.length, 4, new Float64Array(3), part);
     addElementwiseSums(sums, part);
   }
   const reading = readElementwise(sums);
@@ -78,11 +80,12 @@ describe('element-wise merges', () => {
     const [base, a, b] = fineTunes(BF16, 16, 16, 3, 8, 9);
     const suspect = recipes['TIES 0.5']!(base!, a!, b!, 'x');
     const whole = emptyElementwiseSums(3, 0);
-    accumulateElementwise(suspect, [base!, a!, b!], 256, BF16, 4, new Float64Array(3), whole);
+    const cells = cellsOf(BF16, suspect);
+    accumulateElementwise(suspect, cells.above, cells.below, [base!, a!, b!], 256, 4, new Float64Array(3), whole);
     const parts = emptyElementwiseSums(3, 0);
     for (const [start, end] of [[0, 100], [100, 256]] as const) {
       const part = emptyElementwiseSums(3, 0);
-      accumulateElementwise(suspect.subarray(start), [base!, a!, b!].map((p) => p.subarray(start)), end - start, BF16, 4, new Float64Array(3), part);
+      accumulateElementwise(suspect.subarray(start), cells.above.subarray(start), cells.below.subarray(start), [base!, a!, b!].map((p) => p.subarray(start)), end - start, 4, new Float64Array(3), part);
       addElementwiseSums(parts, part);
     }
     expect({ ...parts, movedGram: [], largeGram: [] }).toEqual({ ...whole, movedGram: [], largeGram: [] });

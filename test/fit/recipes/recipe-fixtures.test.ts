@@ -7,15 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cellsOf } from '../../engine/recipes/cells.js';
 import { componentOf, layerOf } from '../../../src/align/tensor-name.js';
 import { decode, FLOAT_FORMATS, floatFormat } from '../../../src/format/dtype.js';
 import { loadModel } from '../../../src/format/load-model.js';
 import { fitTensor } from '../../../src/fit/tensor-fit.js';
-import { accumulateElementwise, addElementwiseSums, emptyElementwiseSums } from '../../../src/fit/recipes/elementwise-sums.js';
+import { accumulateElementwise, addElementwiseSums, emptyElementwiseSums } from '../../../src/engine/recipes/elementwise-sums.js';
 import { classifyElementwise, readElementwise } from '../../../src/fit/recipes/elementwise-reading.js';
 import { readSlerp } from '../../../src/fit/recipes/slerp-reading.js';
 import { subsetFits } from '../../../src/fit/recipes/subset-fits.js';
-import { accumulateSketch, emptySketch } from '../../../src/fit/recipes/tensor-sketch.js';
+import { accumulateSketch, emptySketch } from '../../../src/engine/recipes/tensor-sketch.js';
 import type { TensorReport } from '../../../src/report-schema.js';
 import { layerProfiles } from '../../../src/verdict/recipes/layer-schedule.js';
 import { findTensorSources, layerMap, type SketchedTensor } from '../../../src/verdict/recipes/layer-map.js';
@@ -106,7 +107,8 @@ describe('fixtures/recipes', () => {
         const s = suspect.get(tensor)!.values;
         const p = parents.map((m) => m.get(tensor)!.values);
         const part = emptyElementwiseSums(parents.length, reference);
-        accumulateElementwise(s, p, s.length, BF16, 4, new Float64Array(parents.length), part);
+        const cells = cellsOf(BF16, s);
+        accumulateElementwise(s, cells.above, cells.below, p, s.length, 4, new Float64Array(parents.length), part);
         addElementwiseSums(sums, part);
         const fit = fitTensor(referenceMoments(s, p, BF16, reference, 4));
         if (fit.identifiability.identifiable) {

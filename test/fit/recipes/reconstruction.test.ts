@@ -7,8 +7,8 @@ import {
   countExactMatches,
   emptyExactMatches,
   ExactMatchScratch,
-} from '../../../src/fit/recipes/exact-match-count.js';
-import { compileRecipe, recipeKey, replayRecipe } from '../../../src/fit/recipes/merge-arithmetic.js';
+} from '../../../src/engine/recipes/exact-match-count.js';
+import { compileRecipe, recipeKey, replayRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { chooseReconstruction } from '../../../src/fit/recipes/reconstruction.js';
 import { snapCandidates, type RecipeCandidate } from '../../../src/fit/recipes/snap-candidates.js';
 import { DEFAULT_THRESHOLDS } from '../../../src/verdict/thresholds.js';

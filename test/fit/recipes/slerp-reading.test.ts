@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FLOAT_FORMATS } from '../../../src/format/dtype.js';
-import { compileRecipe, replayRecipe } from '../../../src/fit/recipes/merge-arithmetic.js';
+import { compileRecipe, replayRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { readSlerp } from '../../../src/fit/recipes/slerp-reading.js';
 import { seriesAcos, seriesCos, seriesSin, slerp } from '../../../scripts/fixture-lib/mergekit-methods.js';
 import { referenceMoments } from '../../helpers/reference-moments.js';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { cellsOf } from '../../engine/recipes/cells.js';
 import { FLOAT_FORMATS } from '../../../src/format/dtype.js';
-import { accumulateElementwise, emptyElementwiseSums } from '../../../src/fit/recipes/elementwise-sums.js';
-import { countExactMatches, emptyExactMatches, ExactMatchScratch } from '../../../src/fit/recipes/exact-match-count.js';
-import { compileRecipe, replayRecipe } from '../../../src/fit/recipes/merge-arithmetic.js';
+import { accumulateElementwise, emptyElementwiseSums } from '../../../src/engine/recipes/elementwise-sums.js';
+import { countExactMatches, emptyExactMatches, ExactMatchScratch } from '../../../src/engine/recipes/exact-match-count.js';
+import { compileRecipe, replayRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { chooseReconstruction } from '../../../src/fit/recipes/reconstruction.js';
 import { readSlerp } from '../../../src/fit/recipes/slerp-reading.js';
 import { snapCandidates } from '../../../src/fit/recipes/snap-candidates.js';
@@ -55,7 +56,8 @@ describe('forensicsReport', () => {
       normalize: true,
     });
     const sums = emptyElementwiseSums(3, 0);
-    accumulateElementwise(ties, parents, ties.length, BF16, 4, new Float64Array(3), sums);
+    const cells = cellsOf(BF16, ties);
+    accumulateElementwise(ties, cells.above, cells.below, parents, ties.length, 4, new Float64Array(3), sums);
 
     const tensor = { ...report.tensors[1]!, dtype: 'BF16', elements: suspect.length };
     const found = forensicsReport({

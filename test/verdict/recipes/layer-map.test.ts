@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FLOAT_FORMATS, roundTo } from '../../../src/format/dtype.js';
-import { accumulateSketch, emptySketch, sketchDistance, type TensorSketch } from '../../../src/fit/recipes/tensor-sketch.js';
+import { accumulateSketch, emptySketch, sketchDistance, type TensorSketch } from '../../../src/engine/recipes/tensor-sketch.js';
 import { findTensorSources, layerMap, roleOf, type SketchedTensor } from '../../../src/verdict/recipes/layer-map.js';
 import { stackLayers } from '../../../scripts/fixture-lib/mergekit-methods.js';
 import { baseTensor, fineTuneDelta, random } from '../../fit/synthetic.js';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FLOAT_FORMATS, roundTo } from '../../../src/format/dtype.js';
-import { compileRecipe, replayRecipe, roundToFormat, sameBits } from '../../../src/fit/recipes/merge-arithmetic.js';
+import { compileRecipe, replayRecipe, roundToFormat, sameBits } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { blendInBf16Arithmetic, blendInFloat32 } from '../../../scripts/fixture-lib/synthesis.js';
-import { blendInFormat, blendRoundedOnce, fineTunes } from '../synthetic.js';
+import { blendInFormat, blendRoundedOnce, fineTunes } from '../../fit/synthetic.js';
 
 const BF16 = FLOAT_FORMATS.BF16;
 const F16 = FLOAT_FORMATS.F16;

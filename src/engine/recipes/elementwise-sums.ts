@@ -1,4 +1,3 @@
-import { ulpOf, type FloatFormat } from '../../format/dtype.js';
 import { sameBits } from './merge-arithmetic.js';
 
 /**
@@ -88,15 +87,17 @@ export function addElementwiseSums(into: ElementwiseSums, part: ElementwiseSums)
 }
 
 /**
- * Adds one decoded chunk. `vector` is scratch of length `parents` (the task deltas,
+ * Adds one decoded chunk (values and the suspect's rounding cells, as decodeWithCell
+ * writes them). `vector` is scratch of length `parents` (the task deltas,
  * then e). Plain sums: the chunk totals are small, and a caller splitting a large
  * tensor adds per-chunk sums as the engine does.
  */
 export function accumulateElementwise(
   suspect: Float64Array,
+  above: Float64Array,
+  below: Float64Array,
   parents: readonly Float64Array[],
   count: number,
-  suspectFormat: FloatFormat,
   informativeUlps: number,
   vector: Float64Array,
   sums: ElementwiseSums,
@@ -137,7 +138,10 @@ export function accumulateElementwise(
         if (atBase) sums.allMovedKeptBase++;
       }
     }
-    const threshold = informativeUlps * ulpOf(suspectFormat, s);
+    // The suspect's step at s: the larger side of its rounding cell (dtype.ts), as the engine's informative test.
+    const up = above[i]!;
+    const down = below[i]!;
+    const threshold = informativeUlps * (up > down ? up : down);
     if (largest === 0 || largest < threshold) continue;
     sums.large++;
     addOuter(sums.largeGram, vector, m);
