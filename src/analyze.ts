@@ -1,9 +1,12 @@
-import { alignTensors } from './align/align-tensors.js';
+import { alignModels, groupUnits, type AlignedGroup } from './align/align-models.js';
+import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
 import { readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
+import { readModelConfig } from './format/quantization/model-config.js';
+import { logicalModel, type LogicalModel } from './format/quantization/schemes.js';
 import type { ModelLayout } from './format/model-layout.js';
 import { recordedLocation, type ModelLocation } from './format/model-location.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
@@ -40,6 +43,10 @@ export interface AnalyzeOptions {
   checkpoint?: string;
   /** How to reach the Hub and its local cache for inputs that are Hub repos (default: huggingface.co, no token, no cache). */
   hub?: HubOptions;
+  /** Tensor renames applied before matching, as typed: 'regex=replacement' (--map). */
+  map?: string[];
+  /** 'all': add each parent's own rounding noise to the floor (--floor all); default 'suspect'. */
+  floor?: 'suspect' | 'all';
 }
 
 export interface AnalyzeProgress {
@@ -100,17 +107,19 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     const parents: ModelLayout[] = [];
     for (const input of options.parents) parents.push(await open(input));
 
-    const alignment = alignTensors(suspect, parents, { include, exclude });
-    const bytesTotal = alignment.tensors.reduce(
-      (sum, t) => sum + t.suspect.byteLength + t.parents.reduce((s, p) => s + p.byteLength, 0),
-      0,
-    );
+    const mapRules = (options.map ?? []).map(parseMapRule);
+    const floorOption = options.floor === 'all' ? { floor: 'all' as const } : {};
+    const models: LogicalModel[] = [];
+    for (const layout of [suspect, ...parents]) models.push(logicalModel(layout, await readModelConfig(layout)));
+    const alignment = alignModels(models[0]!, models.slice(1), { include, exclude }, mapRules);
+    const groups = groupUnits(alignment.units);
+    const bytesTotal = groups.reduce((sum, g) => sum + groupBytes(g), 0);
     const progress: AnalyzeProgress = {
       phase: 'scan',
       bytesDone: 0,
       bytesTotal,
       tensorsDone: 0,
-      tensorsTotal: alignment.tensors.length,
+      tensorsTotal: groups.length,
     };
     onProgress?.({ ...progress });
     // Retries and transfer show up while the scan waits on the network, not only per chunk.
@@ -125,17 +134,16 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
             tool: TOOL_VERSION,
             inputs: describedInputs,
             reference,
-            options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds },
+            options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds, ...floorOption },
           });
-    const selected = options.shard
-      ? shardTensors(alignment.tensors, options.shard)
-      : alignment.tensors.map((_, index) => index);
+    const selected = options.shard ? shardTensors(groups, options.shard, groupBytes) : groups.map((_, index) => index);
     let tensors: TensorReport[];
     try {
-      tensors = await tensorReports(alignment.tensors, selected, {
+      tensors = await tensorReports(groups, selected, {
         parents: k,
         reference,
         thresholds,
+        ...(options.floor === undefined ? {} : { floor: options.floor }),
         threads: options.threads ?? defaultThreads(),
         ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
         layouts: [suspect, ...parents],
@@ -169,12 +177,25 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       suspect: describeInput(suspect, 'suspect', locations.get(suspect)),
       parents: parents.map((p, j) => describeInput(p, parentLabel(j), locations.get(p))),
       reference,
-      options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds },
+      options: { include: include.map((re) => re.source), exclude: exclude.map((re) => re.source), thresholds, ...floorOption },
       verdict,
       tensors,
       unmatched: { suspectOnly: alignment.suspectOnly, parentOnly: alignment.parentOnly },
       mismatched: alignment.mismatched,
       filtered: alignment.filtered,
+      alignment: {
+        renames: alignment.renames,
+        mapRules: mapRules.map((rule) => rule.text),
+        resized: alignment.resized,
+        tied: alignment.tied,
+        inputs: models.map((model, i) => ({
+          input: i - 1,
+          quantMethod: model.quantMethod,
+          schemes: model.schemes.map((scheme) => ({ ...scheme })),
+          consumed: model.consumed.length,
+        })),
+        groups: { tensors: groups.filter((g) => g.units.length > 1).length, units: groups.reduce((n, g) => n + (g.units.length > 1 ? g.units.length : 0), 0) },
+      },
       reproducibility: {
         tool: { name: 'provcheck', version: TOOL_VERSION },
         runtime: { node: process.version, platform: process.platform, arch: process.arch },
@@ -201,3 +222,9 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     await Promise.allSettled(opened.map((layout) => layout.close()));
   }
 }
+
+/** Stored bytes a tensor's scan reads: every unit's inputs, weights and scales. */
+function groupBytes(group: AlignedGroup): number {
+  return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
+}
+

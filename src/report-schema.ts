@@ -132,6 +132,23 @@ export interface TensorReport {
   /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
   sums?: TensorSums;
   /**
+   * How each input stores this tensor, when some input is not a plain float tensor
+   * ("F8_E4M3 × F32 scale per 128×128 block"). Added within schema 1: optional.
+   */
+  encodings?: { suspect: string; parents: string[] };
+  /**
+   * The grid the suspect's values lie on when it is coarser than their storage ("BF16":
+   * a bf16 merge saved as F32); that grid's cells are the floor, the profile and the
+   * reproduction test. Added within schema 1: optional (absent: the storage's own grid).
+   */
+  grid?: string;
+  /**
+   * Per expert slice (or other unit) when the tensor was compared in parts, each fitted on
+   * its own ("expert 17 of layer 40 differs"); the tensor's own numbers are over all
+   * of them. Added within schema 1: optional.
+   */
+  slices?: SliceReport[];
+  /**
    * Present when the tensor was sampled (--sample): what was read and the confidence
    * intervals of the estimates (added within schema 1: optional; docs/report-schema.md, "sampling").
    */
@@ -233,7 +250,8 @@ export interface Report {
   parents: InputReport[];
   /** Index of the reference parent (--base, or 0). */
   reference: number;
-  options: { include: string[]; exclude: string[]; thresholds: Thresholds };
+  /** `floor`: 'all' when the parents' rounding noise was added to the floor (--floor all; absent: suspect only). */
+  options: { include: string[]; exclude: string[]; thresholds: Thresholds; floor?: 'suspect' | 'all' };
   verdict: ModelVerdict;
   tensors: TensorReport[];
   /** Tensors present on one side only. */
@@ -251,6 +269,8 @@ export interface Report {
   claims?: ClaimsReport;
   /** How the merge was made, with the evidence (added within schema 1: optional; docs/report-schema.md, "forensics"). */
   forensics?: ForensicsReport;
+  /** How the inputs were read and matched (added within schema 1: optional; docs/report-schema.md, "alignment"). */
+  alignment?: AlignmentReport;
   /** Present when only a sample of each tensor was read (--sample; added within schema 1: optional). */
   sampling?: SamplingReport;
 }
@@ -484,4 +504,37 @@ export interface TensorSums {
   floorVar: number;
   parentsEqual: number;
   informative: { count: number; gram: number[]; floor: number };
+}
+
+/** One part of a tensor compared on its own: an expert's matrix of a fused or per-expert layout. */
+export interface SliceReport {
+  /** Canonical per-expert name ("model.layers.40.mlp.experts.17.gate_proj.weight"). */
+  name: string;
+  expert: number | null;
+  elements: number;
+  kind: TensorKind;
+  parent: number | null;
+  weights: (number | null)[];
+  noiseRatio: number;
+  /** From the exact-hit profile (two parents); null otherwise. */
+  reproducedShare: number | null;
+}
+
+/**
+ * How the inputs were read and matched. Added within schema 1: optional. Input indexes:
+ * -1 the suspect, j ≥ 0 parent j.
+ */
+export interface AlignmentReport {
+  /** Wrapper prefixes normalised ("model.language_model. → model."), per input, with the tensors renamed. */
+  renames: { input: number; rule: string; tensors: number }[];
+  /** The --map rules, as typed. */
+  mapRules: string[];
+  /** Vocabulary resizes: the common rows were compared; rows per input. */
+  resized: { name: string; commonRows: number; rows: { suspect: number; parents: number[] } }[];
+  /** Inputs whose lm_head is their tied embedding. */
+  tied: number[];
+  /** Per input: the quantization schemes found and the scale tensors consumed with their weights. */
+  inputs: { input: number; quantMethod: string | null; schemes: { id: string; title: string; detail: string; tensors: number }[]; consumed: number }[];
+  /** Tensors compared in parts (expert slices), and how many parts in all. */
+  groups: { tensors: number; units: number };
 }

@@ -19,6 +19,8 @@ export interface AlignedUnit {
   readonly name: string;
   /** The canonical tensor it is part of (itself unless an expert slice). */
   readonly group: string;
+  /** That tensor's logical shape (the suspect's, or the fused parent's for per-expert suspect tensors). */
+  readonly groupShape: readonly number[];
   readonly shape: readonly number[];
   readonly suspect: LogicalTensor;
   /** In --parents order. */
@@ -108,10 +110,10 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   const matchedInParent = ps.map(() => new Set<string>());
   let filtered = 0;
 
-  const addUnit = (name: string, group: string, tensors: LogicalTensor[]): void => {
+  const addUnit = (name: string, group: string, tensors: LogicalTensor[], groupShape?: readonly number[]): void => {
     const [own, ...others] = tensors as [LogicalTensor, ...LogicalTensor[]];
     if (others.every((t) => sameShape(t.shape, own.shape))) {
-      units.push({ name, group, shape: own.shape, suspect: own, parents: others });
+      units.push({ name, group, groupShape: groupShape ?? own.shape, shape: own.shape, suspect: own, parents: others });
       return;
     }
     const rank2 = tensors.every((t) => t.shape.length === 2 && t.shape[1] === own.shape[1]);
@@ -119,7 +121,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
       const commonRows = Math.min(...tensors.map((t) => t.shape[0]!));
       const cut = (t: LogicalTensor): LogicalTensor => (t.shape[0] === commonRows ? t : sliceTensor(t, 0, [commonRows, own.shape[1]!], t.name));
       resized.push({ name, commonRows, rows: { suspect: own.shape[0]!, parents: others.map((t) => t.shape[0]!) } });
-      units.push({ name, group, shape: [commonRows, own.shape[1]!], suspect: cut(own), parents: others.map(cut) });
+      units.push({ name, group, groupShape: [commonRows, own.shape[1]!], shape: [commonRows, own.shape[1]!], suspect: cut(own), parents: others.map(cut) });
       return;
     }
     const text = (t: LogicalTensor): string => `[${t.shape.join(', ')}]`;
@@ -145,7 +147,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
       if (entry.parts && tensors.every((t) => t.shape.length === 3 && sameShape(t.shape, entry.tensor.shape))) {
         // Fused on every side: compare expert by expert, whatever the inner layout.
         const slices = tensors.map((t) => perExpert(name, t));
-        slices[0]!.forEach((part, e) => addUnit(part.name, name, slices.map((list) => list[e]!.tensor)));
+        slices[0]!.forEach((part, e) => addUnit(part.name, name, slices.map((list) => list[e]!.tensor), entry.tensor.shape));
       } else {
         addUnit(name, name, tensors);
       }
@@ -162,7 +164,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
           continue;
         }
         ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(part) ? part : lookups[j]!.get(part)!.fused));
-        addUnit(part, name, [tensor, ...(found as LogicalTensor[])]);
+        addUnit(part, name, [tensor, ...(found as LogicalTensor[])], entry.tensor.shape);
       }
       if (!complete) suspectOnly.push(name);
       continue;
@@ -171,8 +173,10 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
     const found = ps.map((p, j) => p.entries.get(name)?.tensor ?? lookups[j]!.get(name)?.tensor);
     if (found.every((t) => t !== undefined)) {
       ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(name) ? name : lookups[j]!.get(name)!.fused));
-      const fused = ps.map((_, j) => lookups[j]!.get(name)?.fused).find((f) => f !== undefined) ?? name;
-      addUnit(name, fused, [entry.tensor, ...(found as LogicalTensor[])]);
+      const fusedIn = ps.findIndex((_, j) => lookups[j]!.has(name) && !ps[j]!.entries.has(name));
+      const fused = fusedIn < 0 ? name : lookups[fusedIn]!.get(name)!.fused;
+      const fusedShape = fusedIn < 0 ? undefined : ps[fusedIn]!.entries.get(fused)!.tensor.shape;
+      addUnit(name, fused, [entry.tensor, ...(found as LogicalTensor[])], fusedShape);
       continue;
     }
     suspectOnly.push(name);
@@ -189,4 +193,26 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   const renames = [s, ...ps].flatMap((c, i) => [...c.renames].map(([rule, tensors]) => ({ input: i - 1, rule, tensors })));
   const tied = [s, ...ps].flatMap((c, i) => (c.tied ? [i - 1] : []));
   return { units, renames, suspectOnly, parentOnly, mismatched, resized, tied, filtered };
+}
+
+/** The units of one canonical tensor, analysed together (per-tensor statistics are their sums). */
+export interface AlignedGroup {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly units: AlignedUnit[];
+}
+
+/** Units grouped by `group`, in the order each group first appears (the suspect's file order). */
+export function groupUnits(units: readonly AlignedUnit[]): AlignedGroup[] {
+  const groups = new Map<string, AlignedUnit[]>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const unit of units) {
+    const list = groups.get(unit.group);
+    if (list) list.push(unit);
+    else {
+      groups.set(unit.group, [unit]);
+      shapes.set(unit.group, unit.groupShape);
+    }
+  }
+  return [...groups].map(([name, list]) => ({ name, shape: shapes.get(name)!, units: list }));
 }

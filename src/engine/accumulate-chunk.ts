@@ -10,6 +10,9 @@ export interface ChunkSums {
   readonly gram: Float64Array;
   readonly informativeGram: Float64Array;
   readonly equal: Float64Array;
+  /** Σ ulp(p_j)²/12 per parent, over used and over informative elements (`--floor all`). */
+  readonly parentFloor: Float64Array;
+  readonly informativeParentFloor: Float64Array;
   used: number;
   nonFinite: number;
   floor: number;
@@ -25,6 +28,8 @@ export function emptyChunkSums(parents: number): ChunkSums {
     gram: new Float64Array(m * m),
     informativeGram: new Float64Array(m * m),
     equal: new Float64Array(parents),
+    parentFloor: new Float64Array(parents),
+    informativeParentFloor: new Float64Array(parents),
     used: 0,
     nonFinite: 0,
     floor: 0,
@@ -39,6 +44,8 @@ export function resetChunkSums(sums: ChunkSums): void {
   sums.gram.fill(0);
   sums.informativeGram.fill(0);
   sums.equal.fill(0);
+  sums.parentFloor.fill(0);
+  sums.informativeParentFloor.fill(0);
   sums.used = 0;
   sums.nonFinite = 0;
   sums.floor = 0;
@@ -57,6 +64,48 @@ export interface DecodedChunk {
   readonly below: Float64Array;
   /** In --parents order. */
   readonly parents: Float64Array[];
+  /** The parents' rounding cells, when the floor includes the parents' noise (`--floor all`). */
+  readonly parentAbove: Float64Array[] | null;
+  readonly parentBelow: Float64Array[] | null;
+}
+
+/**
+ * The parents' own rounding noise, Σ ulp(p_j)²/12 per parent, over the elements the
+ * kernels use (finite everywhere) and over the informative ones (the kernels' test:
+ * max_j |p_j − r| ≥ T·ulp(s), not all parents equal). A second loop over the chunk, run
+ * only under `--floor all`, so the kernels stay as they are.
+ */
+export function accumulateParentFloors(chunk: DecodedChunk, reference: number, informativeUlps: number, out: ChunkSums): void {
+  const { count, suspect, above, below, parents, parentAbove, parentBelow } = chunk;
+  if (!parentAbove || !parentBelow) return;
+  const k = parents.length;
+  const refValues = parents[reference]!;
+  for (let i = 0; i < count; i++) {
+    const s = suspect[i]!;
+    let finite = Number.isFinite(s);
+    let maxD = 0;
+    const r = refValues[i]!;
+    for (let j = 0; j < k; j++) {
+      const p = parents[j]![i]!;
+      if (!Number.isFinite(p)) finite = false;
+      const d = p - r;
+      const absD = d < 0 ? -d : d;
+      if (absD > maxD) maxD = absD;
+    }
+    if (!finite) continue;
+    const up = above[i]!;
+    const down = below[i]!;
+    const ulp = up > down ? up : down;
+    const informative = maxD > 0 && maxD >= informativeUlps * ulp;
+    for (let j = 0; j < k; j++) {
+      const pu = parentAbove[j]![i]!;
+      const pd = parentBelow[j]![i]!;
+      const pulp = pu > pd ? pu : pd;
+      const term = (pulp * pulp) / 12;
+      out.parentFloor[j]! += term;
+      if (informative) out.informativeParentFloor[j]! += term;
+    }
+  }
 }
 
 /**
@@ -261,7 +310,11 @@ export class CompensatedMoments {
     mom.nonFinite += sums.nonFinite;
     mom.informative.count += sums.informative;
     mom.parentsEqual += sums.parentsEqual;
-    for (let j = 0; j < mom.parents; j++) mom.equal[j]! += sums.equal[j]!;
+    for (let j = 0; j < mom.parents; j++) {
+      mom.equal[j]! += sums.equal[j]!;
+      mom.parentFloor[j]! += sums.parentFloor[j]!;
+      mom.informative.parentFloor[j]! += sums.informativeParentFloor[j]!;
+    }
   }
 
   /** Applies the compensation and mirrors the Gram's upper triangle. */

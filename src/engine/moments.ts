@@ -23,6 +23,11 @@ export interface TensorMoments {
   floor: number;
   /** Σ ulp(s_i)⁴/180: variance of that squared error. */
   floorVar: number;
+  /**
+   * Per parent (k, --parents order): Σ ulp(p_j,i)²/12 over used elements, the parents'
+   * own rounding noise (`--floor all`; zeros when the scan did not read parent cells).
+   */
+  readonly parentFloor: Float64Array;
   /** Per parent (k, --parents order): #{i : s_i == p_j,i} over used elements. */
   readonly equal: Float64Array;
   /** #{i : all parents equal at i}: where no blend weight can be seen. */
@@ -35,6 +40,8 @@ export interface TensorMoments {
     count: number;
     readonly gram: Float64Array;
     floor: number;
+    /** As `parentFloor`, over the informative elements. */
+    readonly parentFloor: Float64Array;
   };
   /**
    * Exact-hit profile (two parents only, else null): for each informative element the
@@ -67,9 +74,10 @@ export function emptyMoments(parents: number, reference: number): TensorMoments 
     gram: new Float64Array(m * m),
     floor: 0,
     floorVar: 0,
+    parentFloor: new Float64Array(parents),
     equal: new Float64Array(parents),
     parentsEqual: 0,
-    informative: { count: 0, gram: new Float64Array(m * m), floor: 0 },
+    informative: { count: 0, gram: new Float64Array(m * m), floor: 0, parentFloor: new Float64Array(parents) },
     profile:
       parents === 2
         ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS) }
@@ -88,11 +96,13 @@ export function addMoments(into: TensorMoments, part: TensorMoments): void {
   addArray(into.gram, part.gram);
   into.floor += part.floor;
   into.floorVar += part.floorVar;
+  addArray(into.parentFloor, part.parentFloor);
   addArray(into.equal, part.equal);
   into.parentsEqual += part.parentsEqual;
   into.informative.count += part.informative.count;
   addArray(into.informative.gram, part.informative.gram);
   into.informative.floor += part.informative.floor;
+  addArray(into.informative.parentFloor, part.informative.parentFloor);
   if (into.profile && part.profile) addArray(into.profile.hits, part.profile.hits);
 }
 

@@ -1,7 +1,6 @@
-import type { AlignedTensor } from '../align/align-tensors.js';
 import { addMoments, emptyMoments, type TensorMoments } from './moments.js';
 import { piecesOf, PIECE_ELEMENTS } from './scan-plan.js';
-import { DEFAULT_CHUNK_ELEMENTS, TensorScanner, type ElementRange } from './scan-tensor.js';
+import { asScanTensor, DEFAULT_CHUNK_ELEMENTS, TensorScanner, type ElementRange, type ScanInput, type ScanTensor } from './scan-tensor.js';
 
 export interface ScanSettings {
   parents: number;
@@ -13,6 +12,8 @@ export interface ScanSettings {
   pieceElements?: number;
   /** Input bytes consumed so far, called as pieces complete. */
   onBytes?: (bytes: number) => void;
+  /** Sum the parents' rounding noise too (`--floor all`). */
+  parentCells?: boolean;
 }
 
 export interface ReproducedCount {
@@ -20,14 +21,18 @@ export interface ReproducedCount {
   reproduced: number;
 }
 
-/** One piece of work: an element range of a tensor, for moments or (with weights) for a reproduction count. */
+/**
+ * One piece of work: an element range of a tensor, for moments, for a reproduction
+ * count at `weights`, or for the grids the suspect's values lie on (bit flags).
+ */
 export interface PieceTask {
-  tensor: AlignedTensor;
+  tensor: ScanTensor;
   range: ElementRange;
+  pass: 'moments' | 'reproduced' | 'grid';
   weights: readonly number[] | null;
 }
 
-export type PieceResult = TensorMoments | ReproducedCount;
+export type PieceResult = TensorMoments | ReproducedCount | number;
 
 /**
  * Where the scanning runs: in this thread or on workers. Either way a tensor is cut into
@@ -45,18 +50,28 @@ export abstract class ScanEngine {
 
   abstract close(): Promise<void>;
 
-  async moments(tensor: AlignedTensor): Promise<TensorMoments> {
+  async moments(input: ScanInput): Promise<TensorMoments> {
+    const tensor = asScanTensor(input);
     const pieces = piecesOf(tensor.suspect.elements, this.pieceElements);
-    const parts = (await Promise.all(pieces.map((range) => this.runPiece({ tensor, range, weights: null })))) as TensorMoments[];
+    const parts = (await Promise.all(pieces.map((range) => this.runPiece({ tensor, range, pass: 'moments', weights: null })))) as TensorMoments[];
     if (parts.length === 1) return parts[0]!;
     const total = emptyMoments(this.settings.parents, this.settings.reference);
     for (const part of parts) addMoments(total, part);
     return total;
   }
 
-  async reproduced(tensor: AlignedTensor, weights: readonly number[]): Promise<ReproducedCount> {
+  /** Bit flags (scan-tensor.ts SUSPECT_GRIDS) of the grids every suspect value lies on. */
+  async suspectGrids(input: ScanInput): Promise<number> {
+    const tensor = asScanTensor(input);
     const pieces = piecesOf(tensor.suspect.elements, this.pieceElements);
-    const parts = (await Promise.all(pieces.map((range) => this.runPiece({ tensor, range, weights })))) as ReproducedCount[];
+    const parts = (await Promise.all(pieces.map((range) => this.runPiece({ tensor, range, pass: 'grid', weights: null })))) as number[];
+    return parts.reduce((all, flags) => all & flags, 7);
+  }
+
+  async reproduced(input: ScanInput, weights: readonly number[]): Promise<ReproducedCount> {
+    const tensor = asScanTensor(input);
+    const pieces = piecesOf(tensor.suspect.elements, this.pieceElements);
+    const parts = (await Promise.all(pieces.map((range) => this.runPiece({ tensor, range, pass: 'reproduced', weights })))) as ReproducedCount[];
     return parts.reduce((sum, part) => ({ informative: sum.informative + part.informative, reproduced: sum.reproduced + part.reproduced }), {
       informative: 0,
       reproduced: 0,
@@ -64,13 +79,11 @@ export abstract class ScanEngine {
   }
 }
 
-/** Bytes a piece reads: every input's share of the range. */
+/** Stored bytes a piece reads: every input's share of the range (the suspect's alone for the grid pass). */
 export function pieceBytes(task: PieceTask): number {
   const count = task.range.to - task.range.from;
-  const perElement = [task.tensor.suspect, ...task.tensor.parents].reduce(
-    (sum, t) => sum + (t.elements > 0 ? t.byteLength / t.elements : 0),
-    0,
-  );
+  const inputs = task.pass === 'grid' ? [task.tensor.suspect] : [task.tensor.suspect, ...task.tensor.parents];
+  const perElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
   return count * perElement;
 }
 
@@ -87,19 +100,30 @@ export class InProcessEngine extends ScanEngine {
       chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
       ...(settings.readBytes === undefined ? {} : { readBytes: settings.readBytes }),
       ...(settings.onBytes === undefined ? {} : { onBytes: settings.onBytes }),
+      ...(settings.parentCells === undefined ? {} : { parentCells: settings.parentCells }),
     });
   }
 
   protected runPiece(task: PieceTask): Promise<PieceResult> {
     // One scanner owns one set of buffers: pieces take turns.
-    const run = this.tail.then((): Promise<PieceResult> =>
-      task.weights === null ? this.scanner.scan(task.tensor, task.range) : this.scanner.countReproduced(task.tensor, task.weights, task.range),
-    );
+    const run = this.tail.then((): Promise<PieceResult> => runScannerPiece(this.scanner, task));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** A piece on a scanner, in this thread or a worker. */
+export function runScannerPiece(scanner: TensorScanner, task: PieceTask): Promise<PieceResult> {
+  switch (task.pass) {
+    case 'moments':
+      return scanner.scan(task.tensor, task.range);
+    case 'reproduced':
+      return scanner.countReproduced(task.tensor, task.weights ?? [], task.range);
+    case 'grid':
+      return scanner.suspectGrids(task.tensor, task.range);
   }
 }

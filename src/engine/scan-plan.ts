@@ -1,5 +1,4 @@
-import type { AlignedTensor } from '../align/align-tensors.js';
-import type { ElementRange } from './scan-tensor.js';
+import type { ElementRange, ScanInput } from './scan-tensor.js';
 
 /**
  * Tensors longer than this are cut into element ranges of this length, scanned apart
@@ -19,9 +18,10 @@ export function piecesOf(elements: number, pieceElements: number = PIECE_ELEMENT
   return pieces;
 }
 
-/** Bytes of all inputs of one aligned tensor: what scanning it reads. */
-export function tensorBytes(tensor: AlignedTensor): number {
-  return tensor.suspect.byteLength + tensor.parents.reduce((sum, p) => sum + p.byteLength, 0);
+/** Stored bytes of all inputs of one aligned tensor (weights and their scales): what scanning it reads. */
+export function tensorBytes(tensor: ScanInput): number {
+  const bytes = (t: ScanInput['suspect']): number => ('storedBytes' in t ? t.storedBytes : t.byteLength);
+  return bytes(tensor.suspect) + tensor.parents.reduce((sum: number, p: ScanInput['suspect']) => sum + bytes(p), 0);
 }
 
 export interface ShardSpec {
@@ -38,12 +38,16 @@ export interface ShardSpec {
  * more than one tensor's bytes away from an equal share. Depends only on the tensor
  * list, never on the machine.
  */
-export function shardTensors(tensors: readonly AlignedTensor[], shard: ShardSpec): number[] {
-  const total = tensors.reduce((sum, t) => sum + tensorBytes(t), 0);
+export function shardTensors<T = ScanInput>(
+  tensors: readonly T[],
+  shard: ShardSpec,
+  bytesOf: (tensor: T) => number = tensorBytes as unknown as (tensor: T) => number,
+): number[] {
+  const total = tensors.reduce((sum, t) => sum + bytesOf(t), 0);
   const chosen: number[] = [];
   let before = 0;
   tensors.forEach((tensor, index) => {
-    const bytes = tensorBytes(tensor);
+    const bytes = bytesOf(tensor);
     const midpoint = before + bytes / 2;
     before += bytes;
     const owner = total === 0 ? index % shard.count : Math.min(shard.count - 1, Math.floor((midpoint / total) * shard.count));

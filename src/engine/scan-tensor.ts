@@ -1,8 +1,10 @@
-import { decode, decodeWithCell, floatFormat, type FloatFormat } from '../format/dtype.js';
-import type { TensorDescriptor } from '../format/model-layout.js';
+import { decodeWithCell, encode, floatFormat, type FloatFormat } from '../format/dtype.js';
 import type { AlignedTensor } from '../align/align-tensors.js';
+import { plainStored, storedTensor, type LogicalTensor } from '../format/logical-tensor.js';
+import type { TensorDescriptor } from '../format/model-layout.js';
 import {
   accumulateManyParents,
+  accumulateParentFloors,
   accumulateTwoParents,
   CompensatedMoments,
   emptyChunkSums,
@@ -12,6 +14,36 @@ import {
 } from './accumulate-chunk.js';
 import { accumulateTwoParentsCodes16, accumulateTwoParentsCodes16Checked, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
 import { emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
+
+/** Grids a suspect stored wider may actually hold, coarsest first. */
+export const SUSPECT_GRIDS = ['BF16', 'F16', 'F32'] as const;
+export type SuspectGrid = (typeof SUSPECT_GRIDS)[number];
+
+/**
+ * What the engine scans: the suspect and the parents of one aligned unit, each read
+ * through a logical tensor (any storage), element for element.
+ */
+export interface ScanTensor {
+  readonly name: string;
+  readonly suspect: LogicalTensor;
+  /** In --parents order. */
+  readonly parents: readonly LogicalTensor[];
+  /**
+   * The grid the suspect's values lie on when it is coarser than its storage (a bf16
+   * merge saved as F32): its cells, not the storage's, are the rounding noise. Null or
+   * absent: the storage's own cells.
+   */
+  readonly suspectGrid?: SuspectGrid | null;
+}
+
+/** Whole stored tensors matched by name (align-tensors.ts) are scanned as they are stored. */
+export type ScanInput = ScanTensor | AlignedTensor;
+
+export function asScanTensor(input: ScanInput): ScanTensor {
+  if ('read' in input.suspect) return input as ScanTensor;
+  const aligned = input as AlignedTensor;
+  return { name: aligned.name, suspect: storedTensor(aligned.suspect), parents: aligned.parents.map((p) => storedTensor(p)) };
+}
 
 export interface ScanOptions {
   reference: number;
@@ -29,19 +61,28 @@ export interface ScanOptions {
   readBytes?: number;
   /** Called with the input bytes consumed after each read block. */
   onBytes?: (bytes: number) => void;
+  /**
+   * Read the parents' rounding cells too and sum their ulp² (moments.parentFloor), for
+   * `--floor all`. Takes the generic path.
+   */
+  parentCells?: boolean;
 }
 
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 16;
 /** 1 MiB per input and read: measured no faster at 4 or 8 MiB, and memory is 2 slots × (k+1) of it. */
 export const DEFAULT_READ_BYTES = 1 << 20;
 
-/** Reusable buffers for one read-ahead slot: raw bytes and (generic path) decoded values. */
+/** Reusable buffers for one read-ahead slot: raw bytes (fused path) or decoded values (generic path). */
 interface Slot {
   readonly raw: Uint8Array[];
   /** What the last read returned for each input (a view of `raw`, normally). */
   readonly views: Uint8Array[];
   chunk: DecodedChunk | null;
 }
+
+/** Bit flags of SUSPECT_GRIDS. */
+const GRID_BIT: Readonly<Record<SuspectGrid, number>> = { BF16: 1, F16: 2, F32: 4 };
+const ALL_GRIDS = 7;
 
 /** The element range [from, to) of a tensor; the whole tensor when omitted. */
 export interface ElementRange {
@@ -54,8 +95,10 @@ export interface ElementRange {
  * block, reading the next block of every input while the current one is computed.
  * Memory is two slots of buffers, whatever the tensor's size.
  *
- * Two parents stored in 16-bit formats (the usual bf16 checkpoint) take the fused
- * kernel over raw codes; anything else decodes to float64 first.
+ * Two parents and a suspect that are whole stored tensors of one 16-bit format (the
+ * usual bf16 checkpoint) take the fused kernel over raw codes; anything else (scaled
+ * codes, expert slices, mixed formats, a suspect on a coarser grid than its storage) is
+ * read through its logical tensor into float64 values and cells first.
  */
 export class TensorScanner {
   private readonly slots: [Slot, Slot];
@@ -84,25 +127,43 @@ export class TensorScanner {
 
   private decodedChunk(slot: Slot): DecodedChunk {
     const n = this.options.chunkElements;
+    const cells = this.options.parentCells === true;
     slot.chunk ??= {
       count: 0,
       suspect: new Float64Array(n),
       above: new Float64Array(n),
       below: new Float64Array(n),
       parents: Array.from({ length: this.parents }, () => new Float64Array(n)),
+      parentAbove: cells ? Array.from({ length: this.parents }, () => new Float64Array(n)) : null,
+      parentBelow: cells ? Array.from({ length: this.parents }, () => new Float64Array(n)) : null,
     };
     return slot.chunk;
   }
 
-  async scan(tensor: AlignedTensor, range?: ElementRange): Promise<TensorMoments> {
+  /** The stored 16-bit tensors of every input when the fused kernel can read them raw; else null. */
+  private fusedInputs(tensor: ScanTensor): { descriptors: TensorDescriptor[]; formats: FloatFormat[] } | null {
+    if (this.parents !== 2 || this.options.parentCells || tensor.suspectGrid) return null;
+    const descriptors: TensorDescriptor[] = [];
+    for (const input of [tensor.suspect, ...tensor.parents]) {
+      const descriptor = plainStored(input);
+      if (!descriptor) return null;
+      descriptors.push(descriptor);
+    }
+    const formats = descriptors.map((d) => floatFormat(d.dtype)!);
+    return formats[0]!.bytes === 2 && formats.every((f) => f === formats[0]) ? { descriptors, formats } : null;
+  }
+
+  async scan(input: ScanInput, range?: ElementRange): Promise<TensorMoments> {
+    const tensor = asScanTensor(input);
     const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
     const moments = emptyMoments(this.parents, this.options.reference);
     const accumulator = new CompensatedMoments(moments);
     moments.elements = to - from;
     this.profileDiff.fill(0);
-    const formats = formatsOf(tensor);
     const { reference, informativeUlps, chunkElements } = this.options;
-    if (this.parents === 2 && formats[0]!.bytes === 2 && formats.every((f) => f === formats[0])) {
+    const fused = this.fusedInputs(tensor);
+    if (fused) {
+      const { formats, descriptors } = fused;
       const tables = codes16Tables(formats[0]!);
       let threshold = this.thresholds.get(tables);
       if (!threshold) {
@@ -112,7 +173,7 @@ export class TensorScanner {
       const threshold16 = threshold;
       const chunkDiff = this.chunkProfileDiff;
       const profileDiff = this.profileDiff;
-      await this.stream(tensor, formats, from, to, this.readBytes / 2, (slot, count) => {
+      await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
         const codes = slot.views.map(codesOf);
         const suspectCodes = codes[0]!;
         const referenceCodes = codes[1 + reference]!;
@@ -132,7 +193,7 @@ export class TensorScanner {
         }
       });
     } else {
-      await this.scanGeneric(tensor, formats, from, to, accumulator);
+      await this.scanGeneric(tensor, from, to, accumulator);
     }
     if (moments.profile) {
       let running = 0;
@@ -145,11 +206,11 @@ export class TensorScanner {
     return accumulator.finish();
   }
 
-  private scanGeneric(tensor: AlignedTensor, formats: FloatFormat[], from: number, to: number, accumulator: CompensatedMoments): Promise<void> {
+  private scanGeneric(tensor: ScanTensor, from: number, to: number, accumulator: CompensatedMoments): Promise<void> {
     const { reference, informativeUlps } = this.options;
-    return this.stream(tensor, formats, from, to, this.options.chunkElements, (slot, count) => {
-      const chunk = this.decode(slot, formats, count);
+    return this.streamLogical(tensor, from, to, (chunk) => {
       resetChunkSums(this.sums);
+      accumulateParentFloors(chunk, reference, informativeUlps, this.sums);
       if (this.parents === 2) {
         accumulateTwoParents(chunk, reference, informativeUlps, PROFILE_LO, PROFILE_BIN, this.profileDiff, this.sums);
       } else {
@@ -165,18 +226,17 @@ export class TensorScanner {
    * Needed when no exact-hit profile exists (three or more parents).
    */
   async countReproduced(
-    tensor: AlignedTensor,
+    input: ScanInput,
     weights: readonly number[],
     range?: ElementRange,
   ): Promise<{ informative: number; reproduced: number }> {
+    const tensor = asScanTensor(input);
     const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
     const { reference, informativeUlps } = this.options;
     let informative = 0;
     let reproduced = 0;
     const k = this.parents;
-    const formats = formatsOf(tensor);
-    await this.stream(tensor, formats, from, to, this.options.chunkElements, (slot, count) => {
-      const { suspect, above, below, parents } = this.decode(slot, formats, count);
+    await this.streamLogical(tensor, from, to, ({ count, suspect, above, below, parents }) => {
       const refValues = parents[reference]!;
       for (let i = 0; i < count; i++) {
         const s = suspect[i]!;
@@ -208,15 +268,14 @@ export class TensorScanner {
    * Reads elements [from, to) of every input in blocks of `blockElements`, in file order,
    * double-buffered: the next block's reads are in flight while `visit` computes.
    */
-  private async stream(
-    tensor: AlignedTensor,
+  private stream(
+    inputs: readonly TensorDescriptor[],
     formats: FloatFormat[],
     from: number,
     to: number,
     blockElements: number,
     visit: (slot: Slot, count: number) => void,
   ): Promise<void> {
-    const inputs: TensorDescriptor[] = [tensor.suspect, ...tensor.parents];
     const bytesPerElement = formats.reduce((sum, f) => sum + f.bytes, 0);
     const read = (slot: Slot, first: number, count: number): Promise<unknown> =>
       Promise.all(
@@ -228,7 +287,60 @@ export class TensorScanner {
           });
         }),
       );
+    return this.doubleBuffered(from, to, blockElements, read, visit, bytesPerElement);
+  }
 
+  /**
+   * Reads elements [from, to) of every input through its logical tensor, a chunk at a
+   * time and double-buffered like `stream`: the suspect with its cells (re-derived on
+   * its effective grid when it has one), the parents with theirs under `--floor all`.
+   */
+  private streamLogical(tensor: ScanTensor, from: number, to: number, visit: (chunk: DecodedChunk) => void): Promise<void> {
+    const inputs = [tensor.suspect, ...tensor.parents];
+    const bytesPerElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
+    const grid = tensor.suspectGrid ? floatFormat(tensor.suspectGrid)! : null;
+    const read = async (slot: Slot, first: number, count: number): Promise<void> => {
+      const chunk = this.decodedChunk(slot);
+      chunk.count = count;
+      await Promise.all([
+        tensor.suspect.read(first, count, chunk.suspect, chunk.above, chunk.below),
+        ...tensor.parents.map((p, j) => p.read(first, count, chunk.parents[j]!, chunk.parentAbove?.[j], chunk.parentBelow?.[j])),
+      ]);
+      if (grid) cellsOnGrid(grid, chunk.suspect, count, chunk.above, chunk.below);
+    };
+    return this.doubleBuffered(from, to, this.options.chunkElements, read, (slot) => visit(slot.chunk!), bytesPerElement);
+  }
+
+  /**
+   * Which of SUSPECT_GRIDS every finite suspect value in [from, to) lies on, as bit
+   * flags (BF16 1, F16 2, F32 4); a pass over the suspect alone.
+   */
+  async suspectGrids(input: ScanInput, range?: ElementRange): Promise<number> {
+    const tensor = asScanTensor(input);
+    const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
+    let flags = ALL_GRIDS;
+    const values = new Float64Array(this.options.chunkElements);
+    for (let first = from; first < to && flags !== 0; first += values.length) {
+      const count = Math.min(values.length, to - first);
+      await tensor.suspect.read(first, count, values);
+      flags &= gridFlags(values, count);
+      this.options.onBytes?.(count * (tensor.suspect.elements > 0 ? tensor.suspect.storedBytes / tensor.suspect.elements : 0));
+    }
+    return flags;
+  }
+
+  /**
+   * Reads blocks of [from, to) in order, double-buffered: the next block's reads are in
+   * flight while `visit` computes.
+   */
+  private async doubleBuffered(
+    from: number,
+    to: number,
+    blockElements: number,
+    read: (slot: Slot, first: number, count: number) => Promise<unknown>,
+    visit: (slot: Slot, count: number) => void,
+    bytesPerElement: number,
+  ): Promise<void> {
     let first = from;
     let current = 0;
     let pending = first < to ? read(this.slots[0], first, Math.min(blockElements, to - first)) : null;
@@ -250,21 +362,48 @@ export class TensorScanner {
     }
   }
 
-  private decode(slot: Slot, formats: FloatFormat[], count: number): DecodedChunk {
-    const chunk = this.decodedChunk(slot);
-    chunk.count = count;
-    decodeWithCell(formats[0]!, slot.views[0]!, chunk.suspect, chunk.above, chunk.below, count);
-    for (let j = 0; j < this.parents; j++) decode(formats[j + 1]!, slot.views[j + 1]!, chunk.parents[j]!, count);
-    return chunk;
-  }
 }
 
-function formatsOf(tensor: AlignedTensor): FloatFormat[] {
-  return [tensor.suspect, ...tensor.parents].map((t) => {
-    const format = floatFormat(t.dtype);
-    if (!format) throw new Error(`scan: ${t.name} has undecodable dtype ${t.dtype}`);
-    return format;
-  });
+/** Bit flags of the grids (GRID_BIT) on which all finite values lie. */
+export function gridFlags(values: Float64Array, count: number): number {
+  let flags = ALL_GRIDS;
+  const word = gridWord;
+  const bits = gridBits;
+  for (let i = 0; i < count; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) continue;
+    word[0] = v;
+    if (word[0] !== v) return 0;
+    const b = bits[0]!;
+    if ((b & 0xffff) !== 0) flags &= ~GRID_BIT.BF16;
+    const magnitude = v < 0 ? -v : v;
+    // F16: normal values keep 10 mantissa bits within F16's exponent range; below
+    // 2⁻¹⁴ the grid is the subnormal step 2⁻²⁴.
+    const f16 = magnitude <= 65504 && (magnitude >= 2 ** -14 ? (b & 0x1fff) === 0 : Number.isInteger(magnitude * 2 ** 24));
+    if (!f16) flags &= ~GRID_BIT.F16;
+    if ((flags & (GRID_BIT.BF16 | GRID_BIT.F16)) === 0) return flags;
+  }
+  return flags;
+}
+
+const gridWord = new Float32Array(1);
+const gridBits = new Uint32Array(gridWord.buffer);
+
+/** The coarsest grid in `flags` that is coarser than `stored`, or null. */
+export function effectiveGrid(stored: string, flags: number): SuspectGrid | null {
+  const storedFormat = floatFormat(stored);
+  if (!storedFormat) return null;
+  for (const grid of SUSPECT_GRIDS) {
+    if ((flags & GRID_BIT[grid]) !== 0 && floatFormat(grid)!.mantissaBits < storedFormat.mantissaBits) return grid;
+  }
+  return null;
+}
+
+/** Rounding cells of values that lie on `grid`, as the grid's own storage would give them. */
+function cellsOnGrid(grid: FloatFormat, values: Float64Array, count: number, above: Float64Array, below: Float64Array): void {
+  const codes = encode(grid, values.subarray(0, count));
+  const scratch = new Float64Array(count);
+  decodeWithCell(grid, codes, scratch, above, below, count);
 }
 
 /** The codes of a read block; copied only when the view is not 2-byte aligned. */

@@ -4,14 +4,13 @@
  * (~33 KB with the exact-hit profile). Nothing is shared with the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AlignedTensor } from '../align/align-tensors.js';
 import { IoError, MalformedInputError } from '../errors.js';
+import { buildTensor, mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import { LocalFileSource } from '../source/local-file.js';
-import type { TensorMoments } from './moments.js';
-import type { ReproducedCount } from './scan-engine.js';
+import { runScannerPiece, type PieceResult } from './scan-engine.js';
 import { TensorScanner } from './scan-tensor.js';
-import type { WorkerError, WorkerInput, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /** Open file handles kept per worker; a model of thousands of shards cycles through them. */
 const MAX_OPEN_FILES = 64;
@@ -22,6 +21,7 @@ const scanner = new TensorScanner(setup.parents, {
   informativeUlps: setup.informativeUlps,
   chunkElements: setup.chunkElements,
   readBytes: setup.readBytes,
+  parentCells: setup.parentCells,
 });
 const open = new Map<string, Promise<LocalFileSource>>();
 
@@ -44,18 +44,50 @@ async function sourceOf(path: string): Promise<LocalFileSource> {
   return source;
 }
 
-async function descriptorOf(name: string, elements: number, input: WorkerInput): Promise<TensorDescriptor> {
-  const source = await sourceOf(input.path);
-  // Only the fields the scanner reads are meaningful here.
-  const shard: ShardDescriptor = { file: input.path, source, size: source.size, dataStart: 0, metadata: {}, tensorNames: [] };
-  return { name, dtype: input.dtype, shape: [elements], elements, shard, start: input.start, byteLength: input.byteLength };
+async function descriptorOf(leaf: WorkerLeaf): Promise<TensorDescriptor> {
+  const source = await sourceOf(leaf.path);
+  // Only the fields the readers use are meaningful here.
+  const shard: ShardDescriptor = { file: leaf.path, source, size: source.size, dataStart: 0, metadata: {}, tensorNames: [] };
+  const elements = leaf.shape.reduce((a, b) => a * b, 1);
+  return { name: leaf.name, dtype: leaf.dtype, shape: leaf.shape, elements, shard, start: leaf.start, byteLength: leaf.byteLength };
 }
 
-async function run(task: WorkerTask): Promise<TensorMoments | ReproducedCount> {
-  const [suspect, ...parents] = await Promise.all(task.inputs.map((input) => descriptorOf(task.name, task.elements, input)));
-  const tensor: AlignedTensor = { name: task.name, suspect: suspect!, parents };
-  const range = { from: task.from, to: task.to };
-  return task.weights === null ? scanner.scan(tensor, range) : scanner.countReproduced(tensor, task.weights, range);
+/**
+ * Readers built lately, by recipe: the pieces of one tensor (and the slices of one fused
+ * tensor) reuse a reader and its buffers instead of building one per piece. Tasks run
+ * one at a time here, so a reader never serves two reads at once. A reader is reused
+ * only while every file it reads is still open (the file cache may have closed one).
+ */
+const MAX_READERS = 32;
+const readers = new Map<string, { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> }>();
+
+function readerOf(recipe: TensorRecipe<WorkerLeaf>): Promise<LogicalTensor> {
+  const key = JSON.stringify(recipe);
+  const cached = readers.get(key);
+  if (cached) {
+    readers.delete(key);
+    if ([...cached.files].every(([path, source]) => open.get(path) === source)) {
+      for (const path of cached.files.keys()) void sourceOf(path);
+      readers.set(key, cached);
+      return cached.reader;
+    }
+  }
+  const files = new Map<string, Promise<LocalFileSource>>();
+  const reader = mapRecipe(recipe, (leaf) => {
+    const described = descriptorOf(leaf);
+    files.set(leaf.path, open.get(leaf.path)!);
+    return described;
+  }).then(buildTensor);
+  reader.catch(() => readers.delete(key));
+  if (readers.size >= MAX_READERS) readers.delete(readers.keys().next().value!);
+  readers.set(key, { reader, files });
+  return reader;
+}
+
+async function run(task: WorkerTask): Promise<PieceResult> {
+  const [suspect, ...parents] = await Promise.all(task.inputs.map(readerOf));
+  const tensor = { name: task.name, suspect: suspect!, parents, suspectGrid: task.suspectGrid };
+  return runScannerPiece(scanner, { tensor, range: { from: task.from, to: task.to }, pass: task.pass, weights: task.weights });
 }
 
 function describeError(error: unknown): WorkerError {
@@ -70,7 +102,7 @@ const port = parentPort;
 if (!port) throw new Error('scan-worker.ts runs only as a worker thread');
 port.on('message', (tasks: WorkerTask[]) => {
   void (async () => {
-    const results: { id: number; result: TensorMoments | ReproducedCount }[] = [];
+    const results: { id: number; result: PieceResult }[] = [];
     for (const task of tasks) {
       try {
         results.push({ id: task.id, result: await run(task) });

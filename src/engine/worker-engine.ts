@@ -3,7 +3,8 @@ import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
 import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
-import type { WorkerError, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import { mapRecipe } from '../format/logical-tensor.js';
+import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /**
  * Small tensors travel to a worker in batches of up to this many elements (and
@@ -51,6 +52,7 @@ export class WorkerEngine extends ScanEngine {
       informativeUlps: settings.informativeUlps,
       chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
       readBytes: settings.readBytes ?? DEFAULT_READ_BYTES,
+      parentCells: settings.parentCells ?? false,
     };
     const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
     this.slots = Array.from({ length: options.threads }, () => {
@@ -64,23 +66,31 @@ export class WorkerEngine extends ScanEngine {
     });
   }
 
-  protected runPiece(task: PieceTask): Promise<PieceResult> {
+  protected async runPiece(task: PieceTask): Promise<PieceResult> {
+    // Readers travel as recipes; their leaves as file paths and offsets.
+    const inputs = await Promise.all(
+      [task.tensor.suspect, ...task.tensor.parents].map((t) =>
+        mapRecipe(t.recipe, (d: TensorDescriptor): WorkerLeaf => ({
+          path: this.options.pathOf(d),
+          name: d.name,
+          dtype: d.dtype,
+          shape: [...d.shape],
+          start: d.start,
+          byteLength: d.byteLength,
+        })),
+      ),
+    );
     return new Promise((resolve, reject) => {
       if (this.failure !== null) return reject(this.failure);
-      const inputs = [task.tensor.suspect, ...task.tensor.parents].map((t) => ({
-        path: this.options.pathOf(t),
-        start: t.start,
-        dtype: t.dtype,
-        byteLength: t.byteLength,
-      }));
       this.queue.push({
         task: {
           id: this.nextId++,
           name: task.tensor.name,
-          elements: task.tensor.suspect.elements,
           inputs,
+          suspectGrid: task.tensor.suspectGrid ?? null,
           from: task.range.from,
           to: task.range.to,
+          pass: task.pass,
           weights: task.weights === null ? null : [...task.weights],
         },
         bytes: pieceBytes(task),

@@ -1,22 +1,26 @@
-import type { TensorMoments } from './moments.js';
-import type { ReproducedCount } from './scan-engine.js';
+import type { TensorRecipe } from '../format/logical-tensor.js';
+import type { PieceResult, PieceTask } from './scan-engine.js';
+import type { SuspectGrid } from './scan-tensor.js';
 
-/** One input of a piece, as a worker opens it itself: file path and where the tensor starts. */
-export interface WorkerInput {
+/** One stored tensor a reader is built on, as a worker opens it itself: file path and where the tensor lies. */
+export interface WorkerLeaf {
   path: string;
-  start: number;
+  name: string;
   dtype: string;
+  shape: number[];
+  start: number;
   byteLength: number;
 }
 
 export interface WorkerTask {
   id: number;
   name: string;
-  elements: number;
-  /** Suspect first, then the parents in --parents order. */
-  inputs: WorkerInput[];
+  /** How to build each input's reader: suspect first, then the parents in --parents order. */
+  inputs: TensorRecipe<WorkerLeaf>[];
+  suspectGrid: SuspectGrid | null;
   from: number;
   to: number;
+  pass: PieceTask['pass'];
   weights: number[] | null;
 }
 
@@ -26,6 +30,7 @@ export interface WorkerSetup {
   informativeUlps: number;
   chunkElements: number;
   readBytes: number;
+  parentCells: boolean;
 }
 
 /** The error classes a worker can report, rebuilt on the main thread with their type. */
@@ -37,5 +42,5 @@ export interface WorkerError {
 }
 
 export type WorkerReply =
-  | { kind: 'results'; results: { id: number; result: TensorMoments | ReproducedCount }[] }
+  | { kind: 'results'; results: { id: number; result: PieceResult }[] }
   | { kind: 'error'; id: number; error: WorkerError };

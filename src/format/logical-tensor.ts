@@ -33,6 +33,115 @@ export interface LogicalTensor {
    * into above/below when given.
    */
   read(first: number, count: number, out: Float64Array, above?: Float64Array, below?: Float64Array): Promise<void>;
+  /** How to build this reader again (on a worker thread, from its own file handles). */
+  readonly recipe: TensorRecipe<TensorDescriptor>;
+}
+
+/**
+ * A reader as data: the stored tensors at its leaves (`Leaf`: a descriptor here, a file
+ * path and offsets on the wire) and how they combine. `buildTensor` turns it back into a
+ * reader, so a worker thread reads exactly what the main thread aligned.
+ */
+export type TensorRecipe<Leaf> =
+  | { kind: 'stored'; leaf: Leaf; codes: string; shape: readonly number[] | null; name: string }
+  | {
+      kind: 'scaled';
+      name: string;
+      codes: TensorRecipe<Leaf>;
+      scales: TensorRecipe<Leaf>;
+      grid: ScaleGrid;
+      global: { tensor: TensorRecipe<Leaf>; apply: 'multiply' | 'divide' } | null;
+      encoding: string;
+    }
+  | { kind: 'slice'; inner: TensorRecipe<Leaf>; offset: number; shape: readonly number[]; name: string }
+  | { kind: 'transposed'; inner: TensorRecipe<Leaf>; name: string; bandElements: number };
+
+/** The same recipe with every leaf replaced (descriptors to wire form and back). */
+export async function mapRecipe<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B | Promise<B>): Promise<TensorRecipe<B>> {
+  switch (recipe.kind) {
+    case 'stored':
+      return { ...recipe, leaf: await leaf(recipe.leaf) };
+    case 'scaled':
+      return {
+        ...recipe,
+        codes: await mapRecipe(recipe.codes, leaf),
+        scales: await mapRecipe(recipe.scales, leaf),
+        global: recipe.global ? { apply: recipe.global.apply, tensor: await mapRecipe(recipe.global.tensor, leaf) } : null,
+      };
+    case 'slice':
+    case 'transposed':
+      return { ...recipe, inner: await mapRecipe(recipe.inner, leaf) };
+  }
+}
+
+/** The stored leaves of a recipe, in a fixed order. */
+export function recipeLeaves<Leaf>(recipe: TensorRecipe<Leaf>): Leaf[] {
+  switch (recipe.kind) {
+    case 'stored':
+      return [recipe.leaf];
+    case 'scaled':
+      return [...recipeLeaves(recipe.codes), ...recipeLeaves(recipe.scales), ...(recipe.global ? recipeLeaves(recipe.global.tensor) : [])];
+    case 'slice':
+    case 'transposed':
+      return recipeLeaves(recipe.inner);
+  }
+}
+
+/** A reader from its recipe. */
+export function buildTensor(recipe: TensorRecipe<TensorDescriptor>): LogicalTensor {
+  switch (recipe.kind) {
+    case 'stored':
+      return storedTensor(recipe.leaf, { codes: recipe.codes, ...(recipe.shape ? { shape: recipe.shape } : {}), name: recipe.name });
+    case 'scaled':
+      return scaledTensor({
+        name: recipe.name,
+        codes: buildTensor(recipe.codes),
+        scales: buildTensor(recipe.scales),
+        grid: recipe.grid,
+        ...(recipe.global ? { global: { tensor: buildTensor(recipe.global.tensor), apply: recipe.global.apply } } : {}),
+        encoding: recipe.encoding,
+      });
+    case 'slice':
+      return sliceTensor(buildTensor(recipe.inner), recipe.offset, recipe.shape, recipe.name);
+    case 'transposed':
+      return transposedTensor(buildTensor(recipe.inner), recipe.name, recipe.bandElements);
+  }
+}
+
+/**
+ * The descriptor and dtype when a reader is one whole stored float tensor read as it is
+ * (what the fused 16-bit kernel can read as raw codes); else null.
+ */
+export function plainStored(tensor: LogicalTensor): TensorDescriptor | null {
+  const recipe = tensor.recipe;
+  if (recipe.kind !== 'stored' || recipe.codes !== recipe.leaf.dtype || recipe.shape !== null) return null;
+  return floatFormat(recipe.codes) ? recipe.leaf : null;
+}
+
+/** The dtype of the codes a reader decodes in the end ("F8_E4M3" for a scaled FP8 weight). */
+export function codesDtype(recipe: TensorRecipe<unknown>): string {
+  switch (recipe.kind) {
+    case 'stored':
+      return recipe.codes;
+    case 'scaled':
+      return codesDtype(recipe.codes);
+    case 'slice':
+    case 'transposed':
+      return codesDtype(recipe.inner);
+  }
+}
+
+/** Whether values reach the reader unscaled from a float dtype (so a coarser grid can be looked for). */
+export function unscaledFloat(recipe: TensorRecipe<unknown>): string | null {
+  switch (recipe.kind) {
+    case 'stored':
+      return floatFormat(recipe.codes) ? recipe.codes : null;
+    case 'scaled':
+      return null;
+    case 'slice':
+    case 'transposed':
+      return unscaledFloat(recipe.inner);
+  }
 }
 
 function product(shape: readonly number[]): number {
@@ -92,6 +201,7 @@ class StoredTensor extends ExclusiveReader implements LogicalTensor {
   readonly name: string;
   private readonly float: FloatFormat | null;
   private readonly mini: MinifloatFormat | null;
+  readonly recipe: TensorRecipe<TensorDescriptor>;
   private raw = new Uint8Array(0);
 
   constructor(
@@ -120,6 +230,7 @@ class StoredTensor extends ExclusiveReader implements LogicalTensor {
     }
     this.encoding = codes === descriptor.dtype ? codes : `${codes} in ${descriptor.dtype}`;
     this.storedBytes = descriptor.byteLength;
+    this.recipe = { kind: 'stored', leaf: descriptor, codes, shape: shape ?? null, name: this.name };
   }
 
   read(first: number, count: number, out: Float64Array, above?: Float64Array, below?: Float64Array): Promise<void> {
@@ -210,6 +321,7 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
   readonly storedBytes: number;
   private readonly scaleRows: number;
   private readonly scaleCols: number;
+  readonly recipe: TensorRecipe<TensorDescriptor>;
   private scaleValues = new Float64Array(0);
   private globalFactor: number | null = null;
 
@@ -233,6 +345,15 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
     this.scaleRows = Math.ceil(grid.rows / grid.blockRows);
     this.scaleCols = Math.ceil(grid.cols / grid.blockCols);
     this.storedBytes = codes.storedBytes + scales.storedBytes + (global ? global.tensor.storedBytes : 0);
+    this.recipe = {
+      kind: 'scaled',
+      name,
+      codes: codes.recipe,
+      scales: scales.recipe,
+      grid,
+      global: global ? { tensor: global.tensor.recipe, apply: global.apply } : null,
+      encoding,
+    };
   }
 
   read(first: number, count: number, out: Float64Array, above?: Float64Array, below?: Float64Array): Promise<void> {
@@ -321,6 +442,7 @@ export function sliceTensor(inner: LogicalTensor, offset: number, shape: readonl
     elements,
     encoding: inner.encoding,
     storedBytes: Math.round(inner.storedBytes * share),
+    recipe: { kind: 'slice', inner: inner.recipe, offset, shape, name },
     read: (first, count, out, above, below) => {
       if (!Number.isSafeInteger(first) || first < 0 || count < 0 || first + count > elements) {
         return Promise.reject(new RangeError(`${name}: read of elements [${first}, ${first + count}) outside ${elements}`));
@@ -349,6 +471,7 @@ class TransposedTensor extends ExclusiveReader implements LogicalTensor {
   readonly elements: number;
   readonly encoding: string;
   readonly storedBytes: number;
+  readonly recipe: TensorRecipe<TensorDescriptor>;
   private readonly rows: number;
   private readonly cols: number;
   private readonly bandRows: number;
@@ -377,6 +500,7 @@ class TransposedTensor extends ExclusiveReader implements LogicalTensor {
     this.elements = inner.elements;
     this.encoding = `${inner.encoding}, transposed`;
     this.storedBytes = inner.storedBytes;
+    this.recipe = { kind: 'transposed', inner: inner.recipe, name, bandElements };
     this.bandRows = Math.max(1, Math.min(this.cols, Math.floor(bandElements / Math.max(1, this.rows))));
     const bandSize = this.bandRows * this.rows;
     this.bandValues = new Float64Array(bandSize);

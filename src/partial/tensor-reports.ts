@@ -2,13 +2,18 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AlignedTensor } from '../align/align-tensors.js';
+import type { AlignedGroup, AlignedUnit } from '../align/align-models.js';
+import { expertOf } from '../align/name-mapping.js';
 import { componentOf, layerOf } from '../align/tensor-name.js';
+import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
+import { effectiveGrid, type ScanTensor } from '../engine/scan-tensor.js';
 import { WorkerEngine } from '../engine/worker-engine.js';
-import { fitTensor } from '../fit/tensor-fit.js';
+import { withParentNoise } from '../fit/parent-noise.js';
+import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
+import { codesDtype, plainStored, recipeLeaves, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
-import type { TensorReport, Thresholds } from '../report-schema.js';
+import type { SliceReport, TensorReport, Thresholds } from '../report-schema.js';
 import { LocalFileSource } from '../source/local-file.js';
 import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -19,6 +24,8 @@ export interface TensorReportsOptions {
   thresholds: Thresholds;
   /** Worker threads; 0 scans in this thread. */
   threads: number;
+  /** 'all' adds the parents' rounding noise to the floor (--floor all). */
+  floor?: 'suspect' | 'all';
   chunkElements?: number;
   pieceElements?: number;
   /** The models, to find each tensor's file for the workers. */
@@ -34,13 +41,14 @@ export function defaultThreads(): number {
 }
 
 /**
- * Scans the tensors at `indexes` of `aligned` (in file order) and returns their reports
- * in that order. Tensors the checkpoint already holds are taken from it unread; every
+ * Scans the tensors at `indexes` of `aligned` (in file order; each a group of units, one
+ * unit unless the tensor is compared expert by expert) and returns their reports in
+ * that order. Tensors the checkpoint already holds are taken from it unread; every
  * other one is appended to it as it completes. Tensors are kept in flight a window at a
  * time, so results (33 KB of moments each) never pile up, whatever the tensor count.
  */
 export async function tensorReports(
-  aligned: readonly AlignedTensor[],
+  aligned: readonly AlignedGroup[],
   indexes: readonly number[],
   options: TensorReportsOptions,
 ): Promise<TensorReport[]> {
@@ -62,7 +70,7 @@ export async function tensorReports(
     const lane = async (): Promise<void> => {
       while (next < todo.length) {
         const index = todo[next++]!;
-        const report = await tensorReport(aligned[index]!, engine, options.thresholds);
+        const report = await tensorReport(aligned[index]!, engine, options);
         options.checkpoint?.append(report);
         results.set(index, report);
         options.onTensor();
@@ -75,40 +83,103 @@ export async function tensorReports(
   return indexes.map((index) => results.get(index)!);
 }
 
-async function tensorReport(aligned: AlignedTensor, engine: ScanEngine, thresholds: Thresholds): Promise<TensorReport> {
-  const moments = await engine.moments(aligned);
-  const fit = fitTensor(moments);
+/**
+ * One tensor: its units' moments (each on the suspect's effective grid) added into the
+ * tensor's, fitted and judged; with several units each is also fitted on its own.
+ */
+async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: TensorReportsOptions): Promise<TensorReport> {
+  const { thresholds } = options;
+  const grid = await suspectGridOf(group, engine);
+  const units: ScanTensor[] = group.units.map((u) => ({ name: u.name, suspect: u.suspect, parents: u.parents, suspectGrid: grid }));
+  const parts = await Promise.all(units.map((unit) => engine.moments(unit)));
+  let moments: TensorMoments;
+  if (parts.length === 1) moments = parts[0]!;
+  else {
+    moments = emptyMoments(options.parents, options.reference);
+    for (const part of parts) addMoments(moments, part);
+  }
+  const fit = fitWithFloor(moments, options.floor);
   if (fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read
     // counts what the fitted blend reproduces bit for bit.
-    const counted = await engine.reproduced(aligned, fit.weights as number[]);
-    fit.reproducedShare = counted.informative > 0 ? counted.reproduced / counted.informative : null;
+    const counted = await Promise.all(units.map((unit) => engine.reproduced(unit, fit.weights as number[])));
+    const informative = counted.reduce((sum, c) => sum + c.informative, 0);
+    const reproduced = counted.reduce((sum, c) => sum + c.reproduced, 0);
+    fit.reproducedShare = informative > 0 ? reproduced / informative : null;
   }
   const verdict = tensorVerdict(fit, thresholds);
-  return {
-    name: aligned.name,
-    shape: [...aligned.suspect.shape],
-    dtype: aligned.suspect.dtype,
-    parentDtypes: aligned.parents.map((p) => p.dtype),
-    component: componentOf(aligned.name),
-    layer: layerOf(aligned.name),
+  const first = group.units[0]!;
+  const report: TensorReport = {
+    name: group.name,
+    shape: [...group.shape],
+    dtype: codesDtype(first.suspect.recipe),
+    parentDtypes: first.parents.map((p) => codesDtype(p.recipe)),
+    component: componentOf(group.name),
+    layer: layerOf(group.name),
     kind: verdict.kind,
     parent: verdict.parent,
     reason: verdict.reason,
     ...fit,
   };
+  if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
+    report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
+  }
+  if (grid !== null) report.grid = grid;
+  if (group.units.length > 1) report.slices = group.units.map((unit, i) => sliceReport(unit, parts[i]!, options));
+  return report;
+}
+
+function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefined): TensorFit {
+  const fit = fitTensor(moments);
+  if (floor !== 'all') return fit;
+  // The parents' noise enters with the squares of the weights just fitted.
+  const weights = fit.weights.map((w, j) => w ?? fit.leastSquares.weights[j] ?? null);
+  return fitTensor(withParentNoise(moments, weights));
+}
+
+function sliceReport(unit: AlignedUnit, moments: TensorMoments, options: TensorReportsOptions): SliceReport {
+  const fit = fitWithFloor(moments, options.floor);
+  const verdict = tensorVerdict(fit, options.thresholds);
+  return {
+    name: unit.name,
+    expert: expertOf(unit.name),
+    elements: fit.elements,
+    kind: verdict.kind,
+    parent: verdict.parent,
+    weights: fit.weights,
+    noiseRatio: fit.noiseRatio,
+    reproducedShare: fit.reproducedShare,
+  };
+}
+
+/**
+ * The grid every suspect value of the tensor lies on, when coarser than the storage
+ * (statistics.md: a bf16 merge saved as F32 is judged against bf16's rounding): one pass
+ * over the suspect alone, only for suspects stored unscaled in F32 or F64.
+ */
+async function suspectGridOf(group: AlignedGroup, engine: ScanEngine): Promise<ReturnType<typeof effectiveGrid>> {
+  const stored = unscaledFloat(group.units[0]!.suspect.recipe);
+  if (stored !== 'F32' && stored !== 'F64') return null;
+  let flags = 7;
+  for (const unit of group.units) {
+    if (group.units.some((u) => unscaledFloat(u.suspect.recipe) !== stored)) return null;
+    flags &= await engine.suspectGrids({ name: unit.name, suspect: unit.suspect, parents: unit.parents });
+    if (flags === 0) return null;
+  }
+  return effectiveGrid(stored, flags);
 }
 
 /**
  * Workers when there is more than one tensor's worth of work and every input is a local
  * file a worker can open itself (a Hub source lives in this thread); else this thread.
  */
-function createEngine(aligned: readonly AlignedTensor[], todo: readonly number[], options: TensorReportsOptions): ScanEngine {
+function createEngine(aligned: readonly AlignedGroup[], todo: readonly number[], options: TensorReportsOptions): ScanEngine {
   const settings: ScanSettings = {
     parents: options.parents,
     reference: options.reference,
     informativeUlps: options.thresholds.informativeUlps,
     onBytes: options.onBytes,
+    parentCells: options.floor === 'all',
     ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
     ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
   };
@@ -119,7 +190,10 @@ function createEngine(aligned: readonly AlignedTensor[], todo: readonly number[]
       paths.set(shard, layout.kind === 'file' ? layout.root : join(layout.root, shard.file));
     }
   }
-  const local = todo.every((i) => [aligned[i]!.suspect, ...aligned[i]!.parents].every((t) => paths.has(t.shard)));
+  const leavesOf = (t: LogicalTensor): TensorDescriptor[] => recipeLeaves(t.recipe);
+  const local = todo.every((i) =>
+    aligned[i]!.units.every((u) => [u.suspect, ...u.parents].every((t) => leavesOf(t).every((leaf) => paths.has(leaf.shard)))),
+  );
   const script = new URL('../engine/scan-worker.js', import.meta.url);
   // Run from the TypeScript sources (tests), there is no worker script to start.
   if (options.threads === 0 || todo.length === 0 || !local || !existsSync(fileURLToPath(script))) return new InProcessEngine(settings);

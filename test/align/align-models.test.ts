@@ -3,7 +3,7 @@ import { alignModels } from '../../src/align/align-models.js';
 import { canonicalName, expertOf, fusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
 import type { LogicalTensor } from '../../src/format/logical-tensor.js';
 import type { LogicalModel } from '../../src/format/quantization/schemes.js';
-import type { ModelLayout } from '../../src/format/model-layout.js';
+import type { ModelLayout, TensorDescriptor } from '../../src/format/model-layout.js';
 import { UsageError } from '../../src/errors.js';
 
 /** A tensor whose element i holds base + i, so a slice shows where it came from. */
@@ -15,6 +15,7 @@ function counting(name: string, shape: number[], base: number): LogicalTensor {
     elements,
     encoding: 'test',
     storedBytes: elements * 2,
+    recipe: { kind: 'stored', leaf: {} as TensorDescriptor, codes: 'BF16', shape: null, name },
     read: (first, count, out) => {
       for (let i = 0; i < count; i++) out[i] = base + first + i;
       return Promise.resolve();
