@@ -1,0 +1,288 @@
+/**
+ * Sampled analysis (--sample): each tensor's statistics from seeded random blocks
+ * (engine/sample-plan.ts), with bootstrap intervals (fit/sampling-intervals.ts).
+ *
+ * Fixed size (`--sample 0.5%`, `--sample 2GB`): every tensor reads that share of its
+ * blocks, at least MIN_BLOCKS; a tensor of MIN_BLOCKS blocks or fewer is read whole.
+ *
+ * Auto (`--sample auto`), in rounds, so that the result depends on the seed alone:
+ * 1. every tensor reads MIN_BLOCKS blocks (or all of them);
+ * 2. a tensor's verdict is settled when at least `confidence` of its bootstrap
+ *    replicates give the same kind as the estimate, or when it has been read whole;
+ * 3. every unsettled tensor doubles its blocks, and 2–3 repeat, until all are settled
+ *    or the budget is spent. When a round does not fit in what is left of the budget,
+ *    the least settled tensors (lowest agreement) take their blocks first and the run
+ *    stops after that round.
+ * Settled tensors read nothing more; tensors near a threshold read until the threshold
+ * is on one side of their interval.
+ */
+import type { AlignedTensor } from '../align/align-tensors.js';
+import { componentOf, layerOf } from '../align/tensor-name.js';
+import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
+import { blockCount, blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS } from '../engine/sample-plan.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
+import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../fit/sampling-intervals.js';
+import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
+import type { SamplingReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
+import { tensorVerdict } from '../verdict/tensor-verdict.js';
+
+/** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
+export const MIN_BLOCKS = 8;
+/** Blocks fetched and scanned per step of one tensor: bounds memory at BATCH_BLOCKS × block × inputs. */
+const BATCH_BLOCKS = 32;
+/** Tensors sampled at once: overlaps one tensor's fetches with another's scan. */
+const TENSOR_WINDOW = 8;
+
+export type SampleSize =
+  | { kind: 'fraction'; fraction: number }
+  | { kind: 'bytes'; bytes: number }
+  /** Read until settled, within `budget` (a fraction of the bytes, or bytes). */
+  | { kind: 'auto'; budget: { kind: 'fraction'; fraction: number } | { kind: 'bytes'; bytes: number } };
+
+export interface SampleOptions {
+  size: SampleSize;
+  seed: number;
+  /** Interval level and (auto) the agreement that settles a verdict; default 0.95. */
+  confidence?: number;
+  blockElements?: number;
+  replicates?: number;
+}
+
+export interface SampledReportsOptions {
+  parents: number;
+  reference: number;
+  thresholds: Thresholds;
+  sample: SampleOptions;
+  maxGapBytes?: number;
+  concurrency?: number;
+  onBytes: (bytes: number) => void;
+  onTensor: () => void;
+}
+
+export interface SampledReports {
+  tensors: TensorReport[];
+  sampling: SamplingReport;
+}
+
+interface TensorSample {
+  readonly aligned: AlignedTensor;
+  readonly blocks: number;
+  /** Input bytes per element, summed over suspect and parents. */
+  readonly bytesPerElement: number;
+  order: Uint32Array | null;
+  taken: number;
+  /** Block moments dealt into groups in sampling order (block i into group i mod SAMPLE_GROUPS). */
+  readonly groups: TensorMoments[];
+  elementsRead: number;
+  assessment: Assessment | null;
+}
+
+interface Assessment {
+  fit: TensorFit;
+  kind: TensorReport['kind'];
+  replicates: TensorFit[];
+  agreement: number;
+}
+
+export async function sampledReports(
+  aligned: readonly AlignedTensor[],
+  indexes: readonly number[],
+  options: SampledReportsOptions,
+): Promise<SampledReports> {
+  const { thresholds, sample } = options;
+  const confidence = sample.confidence ?? 0.95;
+  const blockElements = sample.blockElements ?? SAMPLE_BLOCK_ELEMENTS;
+  const replicates = sample.replicates ?? BOOTSTRAP_REPLICATES;
+  let bytesRead = 0;
+  let requests = 0;
+  const scanner = new SampledScanner({
+    parents: options.parents,
+    reference: options.reference,
+    informativeUlps: thresholds.informativeUlps,
+    blockElements,
+    maxGapBytes: options.maxGapBytes ?? DEFAULT_MAX_GAP_BYTES,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    onBytes: (bytes) => {
+      bytesRead += bytes;
+      options.onBytes(bytes);
+    },
+    onRequest: () => requests++,
+  });
+
+  const states: TensorSample[] = indexes.map((index) => {
+    const tensor = aligned[index]!;
+    const inputs = [tensor.suspect, ...tensor.parents];
+    return {
+      aligned: tensor,
+      blocks: blockCount(tensor.suspect.elements, blockElements),
+      bytesPerElement: inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.byteLength / t.elements : 0), 0),
+      order: null,
+      taken: 0,
+      groups: [],
+      elementsRead: 0,
+      assessment: null,
+    };
+  });
+  const bytesTotal = states.reduce((sum, s) => sum + s.bytesPerElement * s.aligned.suspect.elements, 0);
+  const blockBytes = (state: TensorSample): number => state.bytesPerElement * blockElements;
+
+  const size = sample.size;
+  const fraction =
+    size.kind === 'fraction' ? size.fraction : size.kind === 'bytes' ? size.bytes / Math.max(1, bytesTotal) : 0;
+  const budgetBytes =
+    size.kind !== 'auto' ? Infinity : size.budget.kind === 'bytes' ? size.budget.bytes : size.budget.fraction * bytesTotal;
+  const requestedFraction = size.kind === 'auto' ? budgetBytes / Math.max(1, bytesTotal) : fraction;
+
+  const firstBlocks = (state: TensorSample): number =>
+    state.blocks <= MIN_BLOCKS ? state.blocks : Math.min(state.blocks, Math.max(MIN_BLOCKS, Math.ceil(fraction * state.blocks)));
+
+  const seed = sample.seed;
+  const takeMore = async (state: TensorSample, count: number): Promise<void> => {
+    state.order ??= blockOrder(state.aligned.name, state.blocks, seed);
+    const until = Math.min(state.blocks, state.taken + count);
+    for (let first = state.taken; first < until; first += BATCH_BLOCKS) {
+      const last = Math.min(until, first + BATCH_BLOCKS);
+      const blocks = Array.from(state.order.subarray(first, last));
+      const moments = await scanner.scanBlocks(state.aligned, blocks);
+      for (const [i, block] of moments.entries()) {
+        const group = (first + i) % SAMPLE_GROUPS;
+        const into = (state.groups[group] ??= emptyMoments(options.parents, options.reference));
+        addMoments(into, block);
+        state.elementsRead += block.elements;
+      }
+    }
+    state.taken = until;
+    state.assessment = null;
+  };
+
+  const assess = (state: TensorSample): Assessment => {
+    if (state.assessment) return state.assessment;
+    const total = emptyMoments(options.parents, options.reference);
+    for (const group of state.groups) addMoments(total, group);
+    const fit = fitTensor(total);
+    const kind = tensorVerdict(fit, thresholds).kind;
+    const fits: TensorFit[] = [];
+    let agreeing = 0;
+    if (state.taken < state.blocks) {
+      bootstrapFits(state.groups, replicates, (seed + nameHash(state.aligned.name)) >>> 0, (replicate) => {
+        fits.push(replicate);
+        if (tensorVerdict(replicate, thresholds).kind === kind) agreeing++;
+      });
+    }
+    state.assessment = { fit, kind, replicates: fits, agreement: fits.length === 0 ? 1 : agreeing / fits.length };
+    return state.assessment;
+  };
+  const settled = (state: TensorSample): boolean => state.taken >= state.blocks || assess(state).agreement >= confidence;
+
+  // A tensor is reported (and its moments dropped) as soon as it needs no more blocks,
+  // so memory holds only the tensors still being read: ~0.5 MB each.
+  const reports = new Map<TensorSample, TensorReport>();
+  const finish = async (state: TensorSample): Promise<void> => {
+    reports.set(state, await finalReport(state));
+    state.groups.length = 0;
+    state.assessment = null;
+    options.onTensor();
+  };
+  await eachInWindow(states, async (state) => {
+    await takeMore(state, firstBlocks(state));
+    if (size.kind !== 'auto' || settled(state)) await finish(state);
+  });
+
+  if (size.kind === 'auto') {
+    let open = states.filter((state) => !reports.has(state));
+    while (open.length > 0) {
+      // The least settled first, so that a budget too small for the round goes where it matters.
+      open.sort((a, b) => assess(a).agreement - assess(b).agreement);
+      const round: { state: TensorSample; count: number }[] = [];
+      let roundBytes = 0;
+      for (const state of open) {
+        const count = Math.min(state.taken, state.blocks - state.taken);
+        const bytes = count * blockBytes(state);
+        if (bytesRead + roundBytes + bytes > budgetBytes) continue;
+        round.push({ state, count });
+        roundBytes += bytes;
+      }
+      const lastRound = round.length < open.length;
+      await eachInWindow(round, async ({ state, count }) => {
+        await takeMore(state, count);
+        if (settled(state)) await finish(state);
+      });
+      open = open.filter((state) => !reports.has(state));
+      if (lastRound) break;
+    }
+    for (const state of open) await finish(state);
+  }
+
+  const tensors = states.map((state) => reports.get(state)!);
+  const unsettled = tensors.filter((t) => !t.sample!.settled).length;
+  return {
+    tensors,
+    sampling: {
+      mode: size.kind,
+      requestedFraction,
+      seed,
+      confidence,
+      method: 'block-bootstrap',
+      replicates,
+      blockElements,
+      bytesRead,
+      bytesTotal,
+      fractionRead: bytesTotal > 0 ? bytesRead / bytesTotal : 0,
+      requests,
+      tensorsSettled: states.length - unsettled,
+      tensorsUnsettled: unsettled,
+    },
+  };
+
+  async function finalReport(state: TensorSample): Promise<TensorReport> {
+    const { fit, replicates: fits, agreement } = assess(state);
+    const reported: TensorFit = { ...fit };
+    if (reported.reproducedShare === null && reported.weights.every((w) => w !== null) && reported.informative > 0) {
+      // As in a full scan (tensor-reports.ts): no profile, so a second read of the same
+      // blocks counts what the fitted blend reproduces bit for bit.
+      const counted = await scanner.countReproduced(state.aligned, Array.from(state.order!.subarray(0, state.taken)), reported.weights as number[]);
+      reported.reproducedShare = counted.informative > 0 ? counted.reproduced / counted.informative : null;
+    }
+    const verdict = tensorVerdict(reported, thresholds);
+    const whole = state.taken >= state.blocks;
+    const intervals = whole
+      ? {
+          weights: reported.weights.map((w): [number, number] | null => (w === null ? null : [w, w])),
+          noiseRatio: [reported.noiseRatio, reported.noiseRatio] as [number, number],
+        }
+      : fitIntervals(reported, fits, confidence, state.groups.length);
+    const sampleReport: TensorSampleReport = {
+      blocks: state.taken,
+      blocksTotal: state.blocks,
+      elementsRead: state.elementsRead,
+      whole,
+      weights: intervals.weights,
+      noiseRatio: intervals.noiseRatio,
+      agreement,
+      settled: whole || agreement >= confidence,
+    };
+    const aligned = state.aligned;
+    return {
+      name: aligned.name,
+      shape: [...aligned.suspect.shape],
+      dtype: aligned.suspect.dtype,
+      parentDtypes: aligned.parents.map((p) => p.dtype),
+      component: componentOf(aligned.name),
+      layer: layerOf(aligned.name),
+      kind: verdict.kind,
+      parent: verdict.parent,
+      reason: verdict.reason,
+      ...reported,
+      sample: sampleReport,
+    };
+  }
+}
+
+/** Runs `work` on every item, TENSOR_WINDOW at a time. */
+async function eachInWindow<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(TENSOR_WINDOW, items.length) }, lane));
+}
