@@ -132,6 +132,14 @@ export interface TensorReport {
   /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
   sums?: TensorSums;
   /**
+   * How `rss` (and noiseRatio, z, explained, relativeResidual) was obtained: 'direct',
+   * summed element by element in the recipe pass, or 'gram', from the moments' Gram
+   * formula (which can cancel for F32 suspects). Absent in reports from before it: 'gram'.
+   */
+  rssMethod?: 'direct' | 'gram';
+  /** What the recipe pass measured on this tensor (added within schema 1: optional). */
+  recipes?: TensorRecipesReport;
+  /**
    * How each input stores this tensor, when some input is not a plain float tensor
    * ("F8_E4M3 × F32 scale per 128×128 block"). Added within schema 1: optional.
    */
@@ -537,4 +545,45 @@ export interface AlignmentReport {
   inputs: { input: number; quantMethod: string | null; schemes: { id: string; title: string; detail: string; tensors: number }[]; consumed: number }[];
   /** Tensors compared in parts (expert slices), and how many parts in all. */
   groups: { tensors: number; units: number };
+}
+
+/** One candidate recipe replayed on a tensor. */
+export interface RecipeCandidateReport {
+  weights: number[];
+  arithmetic: MergeArithmeticName;
+  normalise: boolean;
+  origin: 'fitted' | 'decimal' | 'format-value';
+  /** Decimal digits a person typed (0.35: 2); null for format values and the raw fit. */
+  digits: number | null;
+  reproduced: number;
+  reproducedWhereParentsDiffer: number;
+}
+
+/** The element-wise sums of src/engine/recipes/elementwise-sums.ts, as plain numbers. */
+export interface ElementwiseSumsRecord {
+  parents: number;
+  reference: number;
+  finite: number;
+  changed: number;
+  changedKeptBase: number;
+  allMoved: number;
+  allMovedKeptBase: number;
+  large: number;
+  largeKeptBase: number;
+  conflicts: number;
+  conflictsAtParent: number;
+  agreements: number;
+  agreementsAtParent: number;
+  moved: number;
+  movedGram: number[];
+  largeGram: number[];
+}
+
+export interface TensorRecipesReport {
+  /** Elements the candidates were replayed on (the tensor's first ones), and those where the parents differ. */
+  replayed: number;
+  parentsDiffer: number;
+  /** The best candidates (at most eight), most elements reproduced where parents differ first. */
+  candidates: RecipeCandidateReport[];
+  elementwise: ElementwiseSumsRecord;
 }

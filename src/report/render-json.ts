@@ -7,6 +7,7 @@ import type {
   ModelVerdict,
   Report,
   ReproducibilityRecord,
+  TensorRecipesReport,
   TensorReport,
   TensorSums,
   WeightSummary,
@@ -277,6 +278,43 @@ function tensor(report: TensorReport): TensorReport {
     floor: report.floor,
     rss: report.rss,
     ...(report.sums === undefined ? {} : { sums: tensorSums(report.sums) }),
+    ...(report.rssMethod === undefined ? {} : { rssMethod: report.rssMethod }),
+    ...(report.recipes === undefined ? {} : { recipes: tensorRecipes(report.recipes) }),
+  };
+}
+
+function tensorRecipes(recipes: TensorRecipesReport): TensorRecipesReport {
+  const e = recipes.elementwise;
+  return {
+    replayed: recipes.replayed,
+    parentsDiffer: recipes.parentsDiffer,
+    candidates: recipes.candidates.map((c) => ({
+      weights: [...c.weights],
+      arithmetic: c.arithmetic,
+      normalise: c.normalise,
+      origin: c.origin,
+      digits: c.digits,
+      reproduced: c.reproduced,
+      reproducedWhereParentsDiffer: c.reproducedWhereParentsDiffer,
+    })),
+    elementwise: {
+      parents: e.parents,
+      reference: e.reference,
+      finite: e.finite,
+      changed: e.changed,
+      changedKeptBase: e.changedKeptBase,
+      allMoved: e.allMoved,
+      allMovedKeptBase: e.allMovedKeptBase,
+      large: e.large,
+      largeKeptBase: e.largeKeptBase,
+      conflicts: e.conflicts,
+      conflictsAtParent: e.conflictsAtParent,
+      agreements: e.agreements,
+      agreementsAtParent: e.agreementsAtParent,
+      moved: e.moved,
+      movedGram: [...e.movedGram],
+      largeGram: [...e.largeGram],
+    },
   };
 }
 

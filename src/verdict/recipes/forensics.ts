@@ -1,4 +1,4 @@
-import type { ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
+import { addElementwiseSums, type ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
 import { classifyElementwise, readElementwise } from '../../fit/recipes/elementwise-reading.js';
 import type { Reconstruction } from '../../fit/recipes/reconstruction.js';
 import { readSlerp, type SlerpReading } from '../../fit/recipes/slerp-reading.js';
@@ -20,6 +20,7 @@ import type {
 } from '../../report-schema.js';
 import { layerProfiles } from './layer-schedule.js';
 import type { LayerRange, TensorSource } from './layer-map.js';
+import { modelReconstruction } from './model-reconstruction.js';
 import { discoverParents } from './parent-discovery.js';
 
 /** What the analysis gathered for recipe forensics; every optional part is left out of the report when absent. */
@@ -45,10 +46,10 @@ export function forensicsReport(inputs: ForensicsInputs): ForensicsReport {
   const slerp = inputs.slerp ?? (inputs.parents === 2 ? slerpFromSums(inputs) : undefined);
   const subsets = inputs.subsetFits ?? (inputs.parents >= 3 && inputs.parents <= MAX_DISCOVERY_PARENTS ? subsetsFromSums(inputs) : undefined);
   return {
-    reconstruction: inputs.reconstruction ? reconstructionReport(inputs.reconstruction, inputs.tensors) : null,
+    reconstruction: inputs.reconstruction ? reconstructionReport(inputs.reconstruction, inputs.tensors) : modelReconstruction(inputs.tensors),
     interpolation: slerp ? interpolationReport(inputs.tensors, slerp) : null,
     taskArithmetic: taskArithmeticReport(inputs),
-    elementwise: inputs.elementwise ? elementwiseReport(inputs.elementwise) : null,
+    elementwise: elementwiseOf(inputs),
     layerProfiles: profiles(inputs),
     parentDiscovery: subsets && subsets.length > 0 && inputs.parents >= 3 ? discoverParents(subsets) : null,
     layerStacking: inputs.stacking
@@ -60,6 +61,20 @@ export function forensicsReport(inputs: ForensicsInputs): ForensicsReport {
         }
       : null,
   };
+}
+
+/** The given sums, else the tensors' recipe-pass sums added up; null when there are none. */
+function elementwiseOf(inputs: ForensicsInputs): ElementwiseReport | null {
+  if (inputs.elementwise) return elementwiseReport(inputs.elementwise);
+  let total: ElementwiseSums | null = null;
+  for (const t of inputs.tensors) {
+    const record = t.recipes?.elementwise;
+    if (!record || record.parents !== inputs.parents || record.reference !== inputs.reference) continue;
+    const sums: ElementwiseSums = { ...record, movedGram: Float64Array.from(record.movedGram), largeGram: Float64Array.from(record.largeGram) };
+    if (total === null) total = sums;
+    else addElementwiseSums(total, sums);
+  }
+  return total ? elementwiseReport(total) : null;
 }
 
 /** Undefined when no tensor carries its sums (a report from before they were recorded). */

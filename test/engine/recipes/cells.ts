@@ -1,4 +1,5 @@
 import type { FloatFormat } from '../../../src/format/dtype.js';
+import type { LogicalTensor } from '../../../src/format/logical-tensor.js';
 import { cellOf } from '../../helpers/reference-moments.js';
 
 /** The rounding cells decodeWithCell would write for these stored values. */
@@ -11,4 +12,24 @@ export function cellsOf(format: FloatFormat, values: Float64Array): { above: Flo
     below[i] = cell.below;
   });
   return { above, below };
+}
+
+/** A logical tensor over values in memory, with the cells of `format`. */
+export function inMemoryTensor(values: Float64Array, format: FloatFormat): LogicalTensor {
+  const cells = cellsOf(format, values);
+  return {
+    name: 't',
+    shape: [values.length],
+    elements: values.length,
+    encoding: format.dtype,
+    storedBytes: values.length * format.bytes,
+    // Never rebuilt on a worker in these tests.
+    recipe: undefined as never,
+    read(first, count, out, above, below) {
+      out.set(values.subarray(first, first + count));
+      above?.set(cells.above.subarray(first, first + count));
+      below?.set(cells.below.subarray(first, first + count));
+      return Promise.resolve();
+    },
+  };
 }
