@@ -2,13 +2,13 @@ import { alignModels, groupUnits, type AlignedGroup } from './align/align-models
 import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
-import { readLocalDeclaredProvenance } from './format/declared-provenance.js';
+import { readHubDeclaredProvenance, readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
 import { readModelConfig } from './format/quantization/model-config.js';
 import { logicalModel, type LogicalModel } from './format/quantization/schemes.js';
 import type { ModelLayout } from './format/model-layout.js';
-import { recordedLocation, type ModelLocation } from './format/model-location.js';
+import type { ModelLocation } from './format/model-location.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
 import type { InputReport, Report, TensorReport, Thresholds } from './report-schema.js';
 import { SCHEMA_VERSION } from './report-schema.js';
@@ -162,10 +162,13 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     }
 
     // Recorded after the scan, so the record describes the files as they were read.
-    const inputs = [await recordInput(suspect, 'suspect')];
-    for (const [j, parent] of parents.entries()) inputs.push(await recordInput(parent, parentLabel(j)));
-    [suspect, ...parents].forEach((layout, i) => Object.assign(inputs[i]!, recordedLocation(locations.get(layout))));
-    const declared = await readLocalDeclaredProvenance(modelFolder(suspect));
+    const inputs = [await recordInput(suspect, 'suspect', locations.get(suspect), hub)];
+    for (const [j, parent] of parents.entries()) inputs.push(await recordInput(parent, parentLabel(j), locations.get(parent), hub));
+    const suspectLocation = locations.get(suspect);
+    const declared =
+      suspectLocation?.kind === 'hub'
+        ? await readHubDeclaredProvenance(suspectLocation, hub)
+        : await readLocalDeclaredProvenance(modelFolder(suspect));
     const verdict = modelVerdict(tensors, k, thresholds);
     const createdAt = new Date().toISOString();
     const command = options.command ?? [];

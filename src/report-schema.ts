@@ -342,7 +342,7 @@ export type DeclaredRelation = (typeof DECLARED_RELATIONS)[number];
 
 /** What the suspect's own files say about where it came from. */
 export interface DeclaredProvenance {
-  /** Files the declaration was read from, relative to the suspect's folder. */
+  /** Files the declaration was read from, relative to the suspect's folder (or its Hub repo). */
   files: string[];
   /** The model card's `base_model` (one id or several). */
   baseModels: string[];

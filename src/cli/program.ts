@@ -42,7 +42,9 @@ Examples:
   $ provcheck reproduce report.json                  # later, or on another machine
   $ provcheck reproduce report.json --output again.json
 
-Inputs are the paths the report records, as typed, from the current folder.
+Inputs are the paths the report records, as typed, from the current folder; a Hub
+repo is read at the commit the report recorded (org/name@<sha>), with the same Hub
+settings as suspect (--offline, --token-file, HF_TOKEN, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT).
 The result matches when the verdict, its parent, every tensor's kind, and every
 weight and residual agree to 6 significant digits (1e-6 × max(1, |x|)).
 Exit codes: 0 matches; 1 differs; 2 bad report or command line; 3 read failure.`;
@@ -146,6 +148,8 @@ export function buildProgram(
     .option('--force', 'let --output replace an existing file')
     .option('--quiet', 'no progress line and no output; the exit code says it all')
     .option('--no-color', 'never colour the output (default: colour on a terminal)')
+    .option('--offline', HUB_OPTION_HELP.offline)
+    .option('--token-file <file>', HUB_OPTION_HELP.tokenFile)
     .option('--debug', 'show the full stack of an unexpected error')
     .addHelpText('after', REPRODUCE_EXAMPLES)
     .action(async (report, options) => {

@@ -5,12 +5,14 @@ import { renderJson, parseReportJson } from '../report/render-json.js';
 import { renderReproduction } from '../report/render-reproduction.js';
 import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
 import { SCHEMA_VERSION, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
+import { COMMIT_SHA, HF_SCHEME, parseRepoReference } from '../source/hub/repo-reference.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
+import { hubOptionsFrom, type HubCommandOptions } from './hub-options.js';
 import { ProgressLine } from './progress.js';
 import { checkOutputTarget, writeFileAtomically } from './write-output.js';
 
-export interface ReproduceCommandOptions {
+export interface ReproduceCommandOptions extends HubCommandOptions {
   output?: string;
   force?: boolean;
   quiet?: boolean;
@@ -21,7 +23,9 @@ export interface ReproduceCommandOptions {
 /**
  * `provcheck reproduce <report.json>`: runs the analysis the report records (same
  * inputs as typed, resolved from the current folder; same options) and says whether the
- * result matches. With --output, the new report is written there as JSON.
+ * result matches. A Hub input is read at the commit the report recorded, not at the
+ * branch it named, which may have moved since. With --output, the new report is
+ * written there as JSON.
  */
 export async function runReproduce(
   reportPath: string,
@@ -33,11 +37,12 @@ export async function runReproduce(
   const original = await readReport(reportPath);
   const record = recordOf(original, reportPath);
   const analyzeOptions = analyzeOptionsOf(record, reportPath, command);
+  const hub = await hubOptionsFrom(options, deps.env);
 
   const progress = deps.stderr.isTTY === true && options.quiet !== true ? new ProgressLine(deps.stderr, deps.now) : null;
   let rerun: Report;
   try {
-    rerun = await deps.analyze(analyzeOptions, progress === null ? undefined : (p) => progress.update(p));
+    rerun = await deps.analyze({ ...analyzeOptions, hub }, progress === null ? undefined : (p) => progress.update(p));
   } finally {
     progress?.finish();
   }
@@ -99,6 +104,16 @@ function recordOf(report: Report, path: string): ReproducibilityRecord {
     if (typeof value !== 'number' || !Number.isFinite(value)) fail(`threshold ${key} is not a number`);
   }
   if (fields.seed !== null && !Number.isInteger(fields.seed)) fail('`analysis.seed` is neither null nor an integer');
+  const inputs = (record as { inputs?: unknown }).inputs;
+  if (!Array.isArray(inputs) || inputs.length !== 1 + (fields.parents as string[]).length) {
+    fail('`inputs` does not list the suspect and each parent');
+  }
+  for (const input of inputs as unknown[]) {
+    const revision = typeof input === 'object' && input !== null ? (input as { revision?: unknown }).revision : undefined;
+    if (revision !== null && !(typeof revision === 'string' && COMMIT_SHA.test(revision))) {
+      fail('an input\'s `revision` is neither null nor a 40-hex commit sha');
+    }
+  }
   return record as ReproducibilityRecord;
 }
 
@@ -111,15 +126,33 @@ function analyzeOptionsOf(record: ReproducibilityRecord, path: string, command: 
       throw new MalformedInputError(path, `reproducibility record: '${pattern}' is not a valid regular expression`);
     }
   };
+  const pin = (input: string, index: number): string => pinnedInput(input, record.inputs[index]?.revision ?? null);
   return {
-    suspect: analysis.suspect,
-    parents: [...analysis.parents],
+    suspect: pin(analysis.suspect, 0),
+    parents: analysis.parents.map((parent, j) => pin(parent, j + 1)),
     reference: analysis.reference,
     include: analysis.include.map(compile),
     exclude: analysis.exclude.map(compile),
     thresholds: { ...analysis.thresholds } satisfies Partial<Thresholds>,
     command: [...command],
   };
+}
+
+/**
+ * A Hub input (or a cached one) pinned to the commit it was read at: `org/name@<sha>`,
+ * with the `hf://` scheme kept when it was typed. A local path, and an input that no
+ * longer reads as a repo id, stay as they were.
+ */
+export function pinnedInput(input: string, revision: string | null): string {
+  if (revision === null) return input;
+  let reference: ReturnType<typeof parseRepoReference>;
+  try {
+    reference = parseRepoReference(input);
+  } catch {
+    return input;
+  }
+  if (reference === null) return input;
+  return `${input.startsWith(HF_SCHEME) ? HF_SCHEME : ''}${reference.repo}@${revision}`;
 }
 
 function isStringArray(value: unknown): value is string[] {

@@ -2,6 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { DeclaredProvenance } from '../report-schema.js';
+import type { HubSession, RepoFile } from '../source/hub/hub-session.js';
+import { hubListing, readHubFile, type HubLocation } from './hub-files.js';
 
 /** The model card; its YAML front matter holds the Hub's metadata. */
 export const MODEL_CARD_FILE = 'README.md';
@@ -73,6 +75,46 @@ export async function readLocalDeclaredProvenance(folder: string): Promise<Decla
     if (mergekitConfig !== null) break;
   }
   return parseDeclaredProvenance({ modelCard, mergekitConfig, problems });
+}
+
+/**
+ * Reads the declaration of a Hub input from its repo at the input's sha, with the same
+ * rules as a local folder: a missing file is no declaration, one too large or that
+ * cannot be fetched is a problem noted in the result.
+ */
+export async function readHubDeclaredProvenance(location: HubLocation, hub: HubSession): Promise<DeclaredProvenance> {
+  const listed = new Map((await hubListing(location, hub)).map((file) => [file.path, file]));
+  const problems: string[] = [];
+  const read = async (name: string): Promise<{ name: string; text: string } | null> => {
+    const file = listed.get(name);
+    return file === undefined ? null : readSmallHubText(location, hub, file, problems);
+  };
+  const modelCard = await read(MODEL_CARD_FILE);
+  let mergekitConfig: DeclarationFiles['mergekitConfig'] = null;
+  for (const name of MERGEKIT_CONFIG_FILES) {
+    mergekitConfig = await read(name);
+    if (mergekitConfig !== null) break;
+  }
+  return parseDeclaredProvenance({ modelCard, mergekitConfig, problems });
+}
+
+async function readSmallHubText(
+  location: HubLocation,
+  hub: HubSession,
+  file: RepoFile,
+  problems: string[],
+): Promise<{ name: string; text: string } | null> {
+  const name = file.path;
+  if (file.size > MAX_DECLARATION_BYTES) {
+    problems.push(`${name}: ${file.size} bytes, more than the ${MAX_DECLARATION_BYTES}-byte limit for a declaration; not read`);
+    return null;
+  }
+  try {
+    return { name, text: new TextDecoder().decode(await readHubFile(location, hub, file)) };
+  } catch (error) {
+    problems.push(`${name}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    return null;
+  }
 }
 
 async function readSmallText(

@@ -63,12 +63,17 @@ export async function openModel(input: string, hub: HubSession): Promise<OpenedM
       } catch (error) {
         if (!(error instanceof MalformedInputError) || hub.offline || !(await lacksWeights(location.path))) throw error;
         const sha = await hub.resolveRevision({ repo: location.reference.repo, revision: location.sha }, input);
-        const remote: ModelLocation = { kind: 'hub', input, reference: location.reference, sha, endpoint: hub.endpointName };
-        return { location: remote, layout: await loadHubModel(remote, hub) };
+        return openHubModel({ kind: 'hub', input, reference: location.reference, sha, endpoint: hub.endpointName }, hub);
       }
     case 'hub':
-      return { location, layout: await loadHubModel(location, hub) };
+      return openHubModel(location, hub);
   }
+}
+
+/** Lists the repo once: the layout is read from the listing, and the location keeps it for the record. */
+async function openHubModel(location: ModelLocation & { kind: 'hub' }, hub: HubSession): Promise<OpenedModel> {
+  const files = await hub.listFiles(location.reference, location.sha, location.input);
+  return { location: { ...location, files }, layout: await loadHubModel(location, hub, files) };
 }
 
 /** True when a cached snapshot has no weights, or an index naming shards it does not hold. */
@@ -110,9 +115,13 @@ export async function loadModel(path: string, input: string = path): Promise<Mod
 }
 
 /** A Hub repo at a commit, as a folder: the same rules as loadFolder, over the listing. */
-export async function loadHubModel(location: ModelLocation & { kind: 'hub' }, hub: HubSession): Promise<ModelLayout> {
+export async function loadHubModel(
+  location: ModelLocation & { kind: 'hub' },
+  hub: HubSession,
+  listed?: readonly RepoFile[],
+): Promise<ModelLayout> {
   const { input, reference, sha } = location;
-  const listing = await hub.listFiles(reference, sha, input);
+  const listing = listed ?? location.files ?? (await hub.listFiles(reference, sha, input));
   const files = new Map(listing.map((f) => [f.path, f]));
   // Messages name files as org/name@<short sha>/file: enough to find them, and the
   // report carries the full sha.

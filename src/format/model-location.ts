@@ -7,7 +7,7 @@
 import { lstat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { findCachedSnapshot } from '../source/hub/hf-cache.js';
-import type { HubSession } from '../source/hub/hub-session.js';
+import type { HubSession, RepoFile } from '../source/hub/hub-session.js';
 import { HF_SCHEME, parseRepoReference, type RepoReference } from '../source/hub/repo-reference.js';
 
 export type ModelLocation =
@@ -27,6 +27,8 @@ export type ModelLocation =
       readonly sha: string;
       /** The Hub it is on, as messages show it. */
       readonly endpoint: string;
+      /** The repo's files at `sha`, once listed (their sizes and LFS hashes go into the record). */
+      readonly files?: readonly RepoFile[];
     };
 
 /**
@@ -63,11 +65,4 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Where the reproducibility record says an input was: unchanged for a local path. */
-export function recordedLocation(location: ModelLocation | undefined): { resolved: string; revision: string } | Record<string, never> {
-  if (location === undefined || location.kind === 'local') return {};
-  if (location.kind === 'hf-cache') return { resolved: location.path, revision: location.sha };
-  return { resolved: `${location.endpoint}/${location.reference.repo}`, revision: location.sha };
 }

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -69,6 +70,8 @@ function withoutInputDescriptions(report: Report): string {
 }
 
 let fromDisk: string;
+/** The three reports of the first test, for the record's checks. */
+let runs: { disk: Report; remote: Report; cached: Report };
 
 describe('one fixture from disk, from the Hub and from the cache', () => {
   it('gives byte-identical reports apart from the input descriptions', async () => {
@@ -76,6 +79,7 @@ describe('one fixture from disk, from the Hub and from the cache', () => {
     const remote = await run(REPOS);
     const cached = await run(REPOS, { cacheDir, offline: true });
     fromDisk = withoutInputDescriptions(disk);
+    runs = { disk, remote, cached };
     expect(disk.verdict.kind).toBe('blend');
     expect(withoutInputDescriptions(remote)).toBe(fromDisk);
     expect(withoutInputDescriptions(cached)).toBe(fromDisk);
@@ -83,7 +87,8 @@ describe('one fixture from disk, from the Hub and from the cache', () => {
     expect(disk.suspect).toMatchObject({ origin: 'local', repo: null, revision: null, layout: 'folder-shards' });
     expect(remote.suspect).toMatchObject({ source: 'acme/suspect', origin: 'hub', repo: 'acme/suspect', revision: shas.get('acme/suspect') });
     expect(cached.parents[1]).toMatchObject({ source: 'acme/b', origin: 'hf-cache', repo: 'acme/b', revision: shas.get('acme/b') });
-    expect(remote.reproducibility?.inputs[0]).toMatchObject({ resolved: `${hub.endpoint}/acme/suspect`, revision: shas.get('acme/suspect') });
+    expect(remote.reproducibility?.inputs[0]).toMatchObject({ resolved: 'acme/suspect', revision: shas.get('acme/suspect') });
+    expect(cached.reproducibility?.inputs[2]).toMatchObject({ resolved: 'acme/b', revision: shas.get('acme/b') });
   });
 
   it('resolves each revision once, then names the commit sha in every request', async () => {
@@ -110,6 +115,43 @@ describe('one fixture from disk, from the Hub and from the cache', () => {
     const report = await run({ suspect: LOCAL.suspect, parents: [LOCAL.parents[0]!, 'acme/b'] }, { cacheDir: join(scratch, 'partial-cache') });
     expect(report.parents[1]).toMatchObject({ origin: 'hub', revision: shas.get('acme/b') });
     expect(withoutInputDescriptions(report)).toBe(fromDisk);
+  });
+});
+
+describe('the reproducibility record and the claims of Hub inputs', () => {
+  it("records each shard's LFS SHA-256, equal to the hash of the local file's bytes, and the same hashes as from disk", async () => {
+    const hashes = (report: Report): [string, string, number, string | null][] =>
+      report.reproducibility!.inputs.flatMap((input) => input.files.map((f) => [input.label, f.path, f.bytes, f.sha256] as [string, string, number, string | null]));
+    expect(hashes(runs.remote)).toEqual(hashes(runs.disk));
+    expect(hashes(runs.cached)).toEqual(hashes(runs.disk));
+
+    const folders = [LOCAL.suspect, ...LOCAL.parents];
+    const shards = runs.remote.reproducibility!.inputs.flatMap((input, i) =>
+      input.files.filter((f) => f.path.endsWith('.safetensors')).map((f) => ({ folder: folders[i]!, file: f })),
+    );
+    expect(shards.map(({ file }) => file.path)).toEqual([
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors',
+      'model.safetensors',
+    ]);
+    for (const { folder, file } of shards) {
+      const bytes = await readFile(join(folder, file.path));
+      expect(file).toEqual({ path: file.path, bytes: bytes.byteLength, modified: null, sha256: createHash('sha256').update(bytes).digest('hex'), sha256From: 'hub-lfs' });
+    }
+    const configs = runs.remote.reproducibility!.inputs.map((input) => input.files.find((f) => f.path === 'config.json')?.sha256From);
+    expect(configs).toEqual(['content', 'content', 'content']);
+  });
+
+  it("reads a Hub suspect's model card and mergekit recipe: the claims equal those of the same suspect from disk", async () => {
+    const declared = 'fixtures/blend-bf16-arith/suspect';
+    hub.addCommit('acme/declared', await readFolder(declared));
+    const disk = await run({ suspect: declared, parents: LOCAL.parents });
+    const remote = await run({ suspect: 'acme/declared', parents: LOCAL.parents });
+    expect(remote.claims).toEqual(disk.claims);
+    expect(remote.claims?.declared.files).toEqual(['README.md', 'mergekit_config.yml']);
+    expect(remote.claims?.status).toBe('consistent');
+    expect(remote.claims?.undisclosedMerge).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ let hub: FakeHub;
 let scratch: string;
 let home: string;
 let cache: string;
+const shas = new Map<string, string>();
 
 beforeAll(async () => {
   hub = await FakeHub.start();
@@ -27,6 +28,7 @@ beforeAll(async () => {
   for (const [repo, folder, isPrivate] of [['acme/suspect', LOCAL[0], true], ['acme/a', LOCAL[1], false], ['acme/b', LOCAL[2], false]] as const) {
     const files = await readFolder(folder);
     const sha = hub.addCommit(repo, files, { isPrivate });
+    shas.set(repo, sha);
     await writeHfCacheSnapshot(cache, repo, sha, files);
   }
 });
@@ -106,6 +108,57 @@ describe('provcheck on Hub repos (built binary)', () => {
     expect(offline.code).toBe(2);
     expect(offline.stderr).toContain('--offline forbids fetching it from the Hub');
     expect(hub.requests).toHaveLength(0);
+  });
+});
+
+describe('provcheck reproduce on a Hub report (built binary)', () => {
+  it('reads each Hub input at the recorded commit, with the Hub flags and environment, and matches (exit 0)', async () => {
+    const tokenFile = join(scratch, 'token-for-reproduce.txt');
+    await writeFile(tokenFile, `${hub.token}\n`);
+    const report = join(scratch, 'hub-report.json');
+    const made = await runCli(['suspect', 'acme/suspect', '--parents', 'hf://acme/a', 'acme/b@main', '--format', 'json', '--output', report, '--quiet'], {
+      env: env({ HF_TOKEN: hub.token }),
+    });
+    expect(made.code).toBe(0);
+    const record = (JSON.parse(await readFile(report, 'utf8')) as Report).reproducibility!;
+    expect(record.inputs.map((input) => [input.resolved, input.revision])).toEqual([
+      ['acme/suspect', shas.get('acme/suspect')],
+      ['acme/a', shas.get('acme/a')],
+      ['acme/b', shas.get('acme/b')],
+    ]);
+
+    // main moves on to other weights: a re-run at the branch would read a different model.
+    const moved = hub.addCommit('acme/b', await readFolder('fixtures/blend-then-trained/suspect'));
+    try {
+      hub.requests.length = 0;
+      const again = await runCli(['reproduce', report, '--token-file', tokenFile, '--output', join(scratch, 'hub-again.json')], { env: env() });
+      expect(again.stderr).toBe('');
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/^Reproduced: the re-run matches the report\.\n/);
+      expect(again.stdout).toContain('Inputs  unchanged (7 files checked: 7 by SHA-256, 0 by size and time)');
+      const asked = hub.requests.filter((r) => r.url.includes('/revision/')).map((r) => r.url.split('?')[0]);
+      expect(asked).toEqual([
+        `/api/models/acme/suspect/revision/${shas.get('acme/suspect')}`,
+        `/api/models/acme/a/revision/${shas.get('acme/a')}`,
+        `/api/models/acme/b/revision/${shas.get('acme/b')}`,
+      ]);
+      expect(hub.requests.some((r) => r.url.includes(moved))).toBe(false);
+      expectTokenKept(again.stdout + again.stderr);
+      const rerun = JSON.parse(await readFile(join(scratch, 'hub-again.json'), 'utf8')) as Report;
+      expect(rerun.reproducibility?.analysis).toMatchObject({
+        suspect: `acme/suspect@${shas.get('acme/suspect')}`,
+        parents: [`hf://acme/a@${shas.get('acme/a')}`, `acme/b@${shas.get('acme/b')}`],
+      });
+
+      // Offline with the cache: the same commits, no network at all.
+      hub.requests.length = 0;
+      const offline = await runCli(['reproduce', report, '--offline', '--quiet'], { env: env({ HF_HUB_CACHE: cache }) });
+      expect(offline.code).toBe(0);
+      expect(hub.requests).toHaveLength(0);
+    } finally {
+      // Later tests read acme/b at main.
+      hub.addCommit('acme/b', await readFolder(LOCAL[2]));
+    }
   });
 });
 

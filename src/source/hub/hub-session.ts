@@ -46,7 +46,15 @@ export interface HubOptions {
 export interface RepoFile {
   readonly path: string;
   readonly size: number;
+  /**
+   * SHA-256 of the content, from the listing's LFS pointer (the Hub stores every large
+   * file in LFS, keyed by it); null for a file kept in git itself (its listed id is a
+   * git SHA-1 of a blob header plus the bytes, not a hash of the bytes alone).
+   */
+  readonly lfsSha256?: string | null;
 }
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * 16 MiB windows, 128 MiB in all: a window is ~0.1–1 s of transfer on a good link (few
@@ -177,7 +185,8 @@ export class HubSession {
         if (typeof entry.path !== 'string' || !Number.isSafeInteger(size) || size < 0) {
           throw new IoError(input, `${this.endpointName} listed a file without a usable path or size`);
         }
-        files.push({ path: entry.path, size });
+        const oid = entry.lfs?.oid;
+        files.push({ path: entry.path, size, lfsSha256: typeof oid === 'string' && SHA256_HEX.test(oid) ? oid : null });
       }
     } catch (error) {
       throw this.explain(error, input, reference);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IoError, MalformedInputError } from '../../../src/errors.js';
 import { HubSession, type HubOptions } from '../../../src/source/hub/hub-session.js';
@@ -77,14 +78,16 @@ describe('HubSession: revisions and listings', () => {
     expect(await s.resolveRevision({ repo: 'acme/blob', revision: taggedSha }, 'x')).toBe(taggedSha);
   });
 
-  it('lists every file recursively with its size, across tree pages', async () => {
+  it('lists every file recursively with its size and LFS SHA-256, across tree pages', async () => {
     hub.treePageSize = 1;
+    const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
     try {
       const files = await session().session.listFiles({ repo: 'acme/blob', revision: null }, mainSha, 'acme/blob');
       expect(files).toEqual([
-        { path: 'config.json', size: small.byteLength },
-        { path: 'data.bin', size: blob.byteLength },
-        { path: 'sub/extra.bin', size: 2000 },
+        // Kept in git, not LFS: the listing has no SHA-256 of its bytes.
+        { path: 'config.json', size: small.byteLength, lfsSha256: null },
+        { path: 'data.bin', size: blob.byteLength, lfsSha256: sha256(blob) },
+        { path: 'sub/extra.bin', size: 2000, lfsSha256: sha256(blob.subarray(0, 2000)) },
       ]);
     } finally {
       hub.treePageSize = 50;
