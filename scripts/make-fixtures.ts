@@ -23,6 +23,7 @@ import {
   type RelativeSizes,
   type UlpDistribution,
 } from './fixture-lib/measure.js';
+import { LAYOUT_FIXTURES_README, writeLayoutFixtures } from './fixture-lib/layout-fixtures.js';
 import { renderReadme } from './fixture-lib/readme.js';
 import { writeRecipeFixtures } from './fixture-lib/recipe-fixtures.js';
 import {
@@ -492,6 +493,9 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
     // declaration is undisclosed.
     undisclosedMerge: fixture.card?.undisclosedMerge ?? (fixture.kind === 'blend' || fixture.kind === 'modified-blend'),
   }));
+  // Checkpoints stored otherwise (FP8 blocks, fused experts, resized vocabulary, F32-stored bf16): appended.
+  const largeBlend = cases.find((c) => c.name === 'blend-large-delta')!.suspect;
+  answers.push(...(await writeLayoutFixtures(outDir, FIXTURES_PREFIX, { specs, largeBlend })));
   await writeFile(join(outDir, 'answers.json'), JSON.stringify(answers, null, 2) + '\n');
   // Recipe forensics (mergekit's methods with known parameters): their own folder and answers.
   await writeRecipeFixtures(outDir, specs, parentWeights, FIXTURES_PREFIX);
@@ -505,7 +509,7 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
     totalBytes: modelBytes,
     answers,
   };
-  await writeFile(join(outDir, 'README.md'), renderReadme(summaryWithoutReadme, parents, specs, FIXTURES_PREFIX));
+  await writeFile(join(outDir, 'README.md'), renderReadme(summaryWithoutReadme, parents, specs, FIXTURES_PREFIX) + LAYOUT_FIXTURES_README);
   const files = await listFiles(outDir);
   return { ...summaryWithoutReadme, files, totalBytes: files.reduce((sum, f) => sum + f.bytes, 0) };
 }

@@ -1,3 +1,4 @@
+import { READ_OPTION_HELP } from './read-options.js';
 import { Command } from '@commander-js/extra-typings';
 import { VERDICT_KINDS } from '../report-schema.js';
 import type { CliDependencies } from './dependencies.js';
@@ -98,6 +99,8 @@ export function buildProgram(
     .option('--fail-on <kinds...>', 'exit 1 when the model verdict is one of these kinds, or on undisclosed-merge (comma-separated)')
     .option('--include <regex...>', 'analyse only tensors whose name matches one of these')
     .option('--exclude <regex...>', 'leave out tensors whose name matches one of these')
+    .option('--map <rule...>', READ_OPTION_HELP.map)
+    .option('--floor <which>', READ_OPTION_HELP.floor)
     .option('--blend-max-noise <x>', thresholdHelp('blendMaxNoise'))
     .option('--min-weight <x>', thresholdHelp('minWeight'))
     .option('--modified-min-weight <x>', thresholdHelp('modifiedMinWeight'))

@@ -6,6 +6,7 @@ import { VERDICT_KINDS, type Thresholds } from '../report-schema.js';
 import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from '../report/renderers.js';
 import { CLAIM_GATES, type FailOnKind } from './exit-code.js';
 import { parseScaleOptions, type ScaleCommandOptions } from './scale-options.js';
+import { parseReadOptions, type ReadCommandOptions } from './read-options.js';
 import { parseThresholds } from './threshold-options.js';
 
 /**
@@ -15,7 +16,8 @@ import { parseThresholds } from './threshold-options.js';
 export const MIN_PARENTS = 1;
 
 /** The `suspect` command's options as commander hands them over: strings, unvalidated. */
-export interface SuspectCommandOptions extends Partial<Record<keyof Thresholds, string>>, HubCommandOptions, ScaleCommandOptions {
+export interface SuspectCommandOptions
+  extends Partial<Record<keyof Thresholds, string>>, HubCommandOptions, ScaleCommandOptions, ReadCommandOptions {
   parents: string[];
   base?: string;
   format: string;
@@ -72,6 +74,7 @@ export function parseSuspectOptions(
     thresholds: parseThresholds(options),
     command: [...command],
     ...parseScaleOptions(options),
+    ...parseReadOptions(options),
   };
   return {
     analyzeOptions,
