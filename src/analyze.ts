@@ -16,6 +16,7 @@ import type { TransferStats } from './source/http-range-source.js';
 import { HubSession, type HubOptions } from './source/hub/hub-session.js';
 import { checkClaims } from './verdict/claims.js';
 import { modelVerdict } from './verdict/model-verdict.js';
+import { forensicsReport } from './verdict/recipes/forensics.js';
 import { Checkpoint } from './partial/checkpoint.js';
 import { defaultThreads, tensorReports } from './partial/tensor-reports.js';
 import { DEFAULT_THRESHOLDS } from './verdict/thresholds.js';
@@ -27,6 +28,8 @@ export interface AnalyzeOptions {
   parents: string[];
   /** Index into `parents` of the reference (--base); default 0. */
   reference?: number;
+  /** The reference was named with --base (so task-vector scales are read relative to it). */
+  baseGiven?: boolean;
   /** A tensor is analysed when it matches some include (or none are given) and no exclude. */
   include?: RegExp[];
   exclude?: RegExp[];
@@ -217,6 +220,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         inputs,
       },
       claims: checkClaims({ declared, verdict, parentSources: options.parents, minWeight: thresholds.minWeight }),
+      forensics: forensicsReport({ tensors, verdict, parents: k, reference, baseGiven: options.baseGiven ?? false }),
     };
     const report: Report = { ...partial, verdict: { ...partial.verdict, summary: verdictSentence(partial) } };
     onProgress?.({ ...progress, phase: 'done' });

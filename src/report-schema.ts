@@ -469,7 +469,7 @@ export interface ElementwiseReport {
 export interface LayerProfileReport {
   parent: number;
   group: 'all' | Component;
-  points: { layer: number; weight: number; spread: number; tensors: number; elements: number }[];
+  points: { layer: number; weight: number; stdErr: number; spread: number; tensors: number; elements: number }[];
   schedule: { kind: 'constant' | 'ramp' | 'step' | 'gradient-3'; parameters: number[]; rmsResidual: number } | null;
 }
 
@@ -489,6 +489,8 @@ export interface LayerStackingReport {
 }
 
 export interface ForensicsReport {
+  /** The reference parent when --base named it (task arithmetic is read relative to it), else null. */
+  base: number | null;
   reconstruction: ReconstructionReport | null;
   interpolation: InterpolationReport | null;
   taskArithmetic: TaskArithmeticReport | null;

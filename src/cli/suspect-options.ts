@@ -69,6 +69,7 @@ export function parseSuspectOptions(
     suspect,
     parents: [...parents],
     reference: options.base === undefined ? 0 : referenceIndex(options.base, parents),
+    baseGiven: options.base !== undefined,
     include: compileAll('--include', options.include ?? []),
     exclude: compileAll('--exclude', options.exclude ?? []),
     thresholds: parseThresholds(options),

@@ -3,6 +3,7 @@ import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-se
 import type { Report } from '../report-schema.js';
 import { checkClaims } from '../verdict/claims.js';
 import { modelVerdict } from '../verdict/model-verdict.js';
+import { forensicsReport } from '../verdict/recipes/forensics.js';
 import { parseExact, stringifyExact } from './tensor-json.js';
 
 const PARTIAL_KEY = 'provcheckPartial';
@@ -56,6 +57,8 @@ function runIdentityOf(report: Report): string {
     command: _command,
     reproducibility,
     claims,
+    // Recomputed from the merged tensors, like the verdict.
+    forensics: _forensics,
     ...rest
   } = report;
   return stringifyExact({
@@ -120,6 +123,17 @@ export function mergePartials(partials: readonly { file: string; partial: Partia
             verdict,
             parentSources: base.reproducibility?.analysis.parents ?? base.parents.map((p) => p.source),
             minWeight: thresholds.minWeight,
+          }),
+        }
+      : {}),
+    ...(base.forensics
+      ? {
+          forensics: forensicsReport({
+            tensors,
+            verdict,
+            parents: base.parents.length,
+            reference: base.reference,
+            baseGiven: base.forensics.base !== null,
           }),
         }
       : {}),

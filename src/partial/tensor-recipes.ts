@@ -10,7 +10,7 @@ import type { TensorFit } from '../fit/tensor-fit.js';
 import type { ElementwiseSumsRecord, RecipeCandidateReport, TensorRecipesReport } from '../report-schema.js';
 
 /** Elements of each tensor the candidate recipes are replayed on (recipe-pass.ts: the replay is the costly part). */
-export const REPLAY_ELEMENTS = 1 << 16;
+export const REPLAY_ELEMENTS = 1 << 15;
 /** Candidates kept per tensor in the report: the model-level choice is among every tensor's best few. */
 export const CANDIDATES_KEPT = 8;
 
@@ -27,7 +27,7 @@ export async function measureRecipes(
   units: readonly RecipePassInput[],
   moments: TensorMoments,
   fit: TensorFit,
-  options: { reference: number; informativeUlps: number; replayFormat: FloatFormat | null; chunkElements?: number },
+  options: { reference: number; informativeUlps: number; replayFormat: FloatFormat | null; directResidual?: boolean; chunkElements?: number },
 ): Promise<{ fit: TensorFit; recipes: TensorRecipesReport | null }> {
   const format = options.replayFormat;
   if (units.length === 0 || moments.used === 0) return { fit, recipes: null };
@@ -64,7 +64,7 @@ export async function measureRecipes(
   }));
   measured.sort((a, b) => b.reproducedWhereParentsDiffer - a.reproducedWhereParentsDiffer || b.reproduced - a.reproduced);
   return {
-    fit: result.rss === null ? { ...fit, rssMethod: 'gram' } : withDirectResidual(fit, moments, result.rss),
+    fit: result.rss === null || options.directResidual === false ? { ...fit, rssMethod: 'gram' } : withDirectResidual(fit, moments, result.rss),
     recipes: {
       replayed: result.matches.finite,
       parentsDiffer: result.matches.parentsDiffer,

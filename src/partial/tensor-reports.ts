@@ -9,14 +9,17 @@ import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor } from '../engine/scan-tensor.js';
 import { WorkerEngine } from '../engine/worker-engine.js';
+import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import { codesDtype, plainStored, recipeLeaves, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
+import { floatFormat } from '../format/dtype.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
 import type { SliceReport, TensorReport, Thresholds } from '../report-schema.js';
 import { LocalFileSource } from '../source/local-file.js';
 import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import type { Checkpoint } from './checkpoint.js';
+import { measureRecipes } from './tensor-recipes.js';
 
 export interface TensorReportsOptions {
   parents: number;
@@ -98,7 +101,22 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     moments = emptyMoments(options.parents, options.reference);
     for (const part of parts) addMoments(moments, part);
   }
-  const fit = fitWithFloor(moments, options.floor);
+  // Recipe forensics' second read (docs/forensics.md), which also sums the residual
+  // directly; with --floor all the fit's floor is not the suspect's alone, so there the
+  // Gram residual is kept.
+  const replayDtype = grid ?? unscaledFloat(group.units[0]!.suspect.recipe);
+  const { fit, recipes } = await measureRecipes(
+    group.units.map((u) => ({ suspect: u.suspect, parents: u.parents })),
+    moments,
+    fitWithFloor(moments, options.floor),
+    {
+      reference: options.reference,
+      informativeUlps: thresholds.informativeUlps,
+      replayFormat: replayDtype === null ? null : floatFormat(replayDtype),
+      directResidual: options.floor !== 'all',
+      ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+    },
+  );
   if (fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read
     // counts what the fitted blend reproduces bit for bit.
@@ -120,7 +138,9 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     parent: verdict.parent,
     reason: verdict.reason,
     ...fit,
+    sums: sumsOfMoments(moments),
   };
+  if (recipes !== null) report.recipes = recipes;
   if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
     report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
   }

@@ -16,6 +16,7 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
   const d = f.parentDiscovery;
   const s = f.layerStacking;
   return {
+    base: f.base,
     reconstruction: c && {
       recipe: recipe(c.recipe),
       elements: c.elements,
@@ -56,7 +57,7 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
     layerProfiles: f.layerProfiles.map((p) => ({
       parent: p.parent,
       group: p.group,
-      points: p.points.map((q) => ({ layer: q.layer, weight: q.weight, spread: q.spread, tensors: q.tensors, elements: q.elements })),
+      points: p.points.map((q) => ({ layer: q.layer, weight: q.weight, stdErr: q.stdErr, spread: q.spread, tensors: q.tensors, elements: q.elements })),
       schedule: p.schedule && { kind: p.schedule.kind, parameters: [...p.schedule.parameters], rmsResidual: p.schedule.rmsResidual },
     })),
     parentDiscovery: d && {

@@ -29,6 +29,7 @@ describe('parseSuspectOptions', () => {
         suspect: 's',
         parents: ['a', 'b'],
         reference: 0,
+        baseGiven: false,
         include: [],
         exclude: [],
         thresholds: {},

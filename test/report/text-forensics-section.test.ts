@@ -6,6 +6,7 @@ import { parseReportJson, renderJson } from '../../src/report/render-json.js';
 import { sampleReport } from '../helpers/sample-report.js';
 
 const forensics: ForensicsReport = {
+  base: null,
   reconstruction: {
     recipe: { weights: [0.4, 0.6], arithmetic: 'torch-in-dtype', normalise: true, effectiveWeights: [0.400390625, 0.6015625], origin: 'decimal' },
     elements: 4_157_632,
@@ -32,7 +33,7 @@ const forensics: ForensicsReport = {
     {
       parent: 1,
       group: 'all',
-      points: [0, 1, 2].map((layer) => ({ layer, weight: 0.2 + 0.3 * layer, spread: 0, tensors: 2, elements: 100 })),
+      points: [0, 1, 2].map((layer) => ({ layer, weight: 0.2 + 0.3 * layer, stdErr: 0.001, spread: 0, tensors: 2, elements: 100 })),
       schedule: { kind: 'ramp', parameters: [0.2, 0.8], rmsResidual: 0 },
     },
   ],

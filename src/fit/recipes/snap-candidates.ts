@@ -8,9 +8,8 @@ import { roundToFormat, type MergeArithmetic, type MergeRecipe } from '../../eng
  * in bf16 then really uses the bf16 value nearest each (0.6 → 0.6015625). A fit lands
  * within a few standard errors of the weights really used, which for a bf16 merge can
  * be up to half a bf16 step (2⁻⁹ near 0.6) from the typed decimal. So each weight is
- * snapped to the short decimals within a window of max(4·stdErr, one step of the
- * format at the weight, 0.002), and to the format's values next to it (for a merge done
- * in float32 with weights someone already rounded).
+ * snapped to the short decimals within a window (below), and to the format's values
+ * next to it (for a merge done in float32 with weights someone already rounded).
  */
 
 /** Denominators of "short decimals", coarsest first: tenths, twentieths, hundredths, two-hundredths, thousandths. */
@@ -43,11 +42,13 @@ function decimalDigits(x: number): number {
  *
  * Weight vectors, deduplicated:
  * - per decimal precision (tenths … thousandths): every weight but the largest rounded
- *   to that precision and the largest taking the rest, so the vector sums to 1 (a
- *   blend); and, when the fitted weights do not sum to 1 within the window, every
+ *   down or up to that precision and the largest taking the rest, so the vector sums to
+ *   1 (a blend); and, when the fitted weights do not sum to 1 within the window, every
  *   weight rounded on its own (SLERP coefficients, task-arithmetic scales). A vector is
  *   kept only when every weight is within the window of its fit, so a precision too
- *   coarse for the data proposes nothing;
+ *   coarse for the data proposes nothing. The window, max(5·stdErr, two format steps,
+ *   0.006), is wide because an exact-hit profile's peak can sit on a resonant weight:
+ *   a bf16 merge at 0.88/0.12 of parents 6 steps apart peaks at 0.875/0.125;
  * - the format's value nearest each weight (the largest again taking the rest), and
  *   each other weight one format step up or down.
  * Decimal vectors are replayed under every arithmetic, format-value vectors under the
@@ -61,7 +62,7 @@ export function snapCandidates(
   if (weights.length === 0 || weights.some((w) => w === null || !Number.isFinite(w))) return [];
   const w = weights as number[];
   const k = w.length;
-  const window = w.map((x, j) => Math.max(4 * (stdErr[j] ?? 0), ulpOf(format, x), 0.002));
+  const window = w.map((x, j) => Math.max(5 * (stdErr[j] ?? 0), 2 * ulpOf(format, x), 0.006));
   let largest = 0;
   for (let j = 1; j < k; j++) if (w[j]! > w[largest]!) largest = j;
   const fittedSum = w.reduce((a, b) => a + b, 0);
@@ -81,11 +82,21 @@ export function snapCandidates(
   };
   const digitsOf = (vector: number[]): number => Math.max(...vector.map(decimalDigits));
 
+  // Both neighbours at each precision (0.125 is as near 0.12 as 0.13) while that keeps
+  // the combinations few (three parents or fewer), else the nearest.
+  const both = k <= 3;
   for (const den of DECIMAL_DENOMINATORS) {
-    const rounded = w.map((x) => tidy(Math.round(x * den) / den));
-    const blend = completed(rounded.slice());
-    add(blend, digitsOf(blend));
-    if (Math.abs(fittedSum - 1) > sumWindow) add(rounded, digitsOf(rounded));
+    const choices = w.map((x) => [...new Set(both ? [Math.floor(x * den), Math.ceil(x * den)] : [Math.round(x * den)])].map((q) => tidy(q / den)));
+    const combine = (j: number, vector: number[]): void => {
+      if (j === k) {
+        const blend = completed(vector.slice());
+        add(blend, digitsOf(blend));
+        if (Math.abs(fittedSum - 1) > sumWindow) add(vector, digitsOf(vector));
+        return;
+      }
+      for (const value of choices[j]!) combine(j + 1, [...vector, value]);
+    };
+    combine(0, []);
   }
   const nearest = w.map((x) => roundToFormat(format, x));
   add(completed(nearest.slice()), null);

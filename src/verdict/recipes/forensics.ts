@@ -46,6 +46,7 @@ export function forensicsReport(inputs: ForensicsInputs): ForensicsReport {
   const slerp = inputs.slerp ?? (inputs.parents === 2 ? slerpFromSums(inputs) : undefined);
   const subsets = inputs.subsetFits ?? (inputs.parents >= 3 && inputs.parents <= MAX_DISCOVERY_PARENTS ? subsetsFromSums(inputs) : undefined);
   return {
+    base: inputs.baseGiven ? inputs.reference : null,
     reconstruction: inputs.reconstruction ? reconstructionReport(inputs.reconstruction, inputs.tensors) : modelReconstruction(inputs.tensors),
     interpolation: slerp ? interpolationReport(inputs.tensors, slerp) : null,
     taskArithmetic: taskArithmeticReport(inputs),

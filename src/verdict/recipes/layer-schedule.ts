@@ -15,6 +15,8 @@ export interface LayerPoint {
   layer: number;
   /** Element-weighted mean of the tensors' weights in this layer (and component group). */
   weight: number;
+  /** Its standard error from the tensors' own, sqrt(Σ n_t² se_t²)/Σ n_t (0 where no tensor has one). */
+  stdErr: number;
   /** Element-weighted spread of the tensors' weights around it (0 for one tensor). */
   spread: number;
   tensors: number;
@@ -51,7 +53,9 @@ export interface LayerProfile {
  * Below this RMS a schedule's misfit is indistinguishable from estimation noise
  * (weights of one tensor are known to ~1e-3 at worst on the fixtures; statistics.md):
  * it bounds the residual variance used by the criterion, so a schedule with more
- * parameters cannot win by fitting the noise of exact data.
+ * parameters cannot win by fitting the noise of exact data. Where the layer means are
+ * less certain than that (small tensors: the fixtures' 64-element norms have standard
+ * errors ~0.02), their median standard error is the bound instead.
  */
 export const SCHEDULE_NOISE = 2e-3;
 
@@ -87,7 +91,8 @@ function layerPoints(tensors: readonly TensorReport[], parent: number): LayerPoi
       const elements = list.reduce((s, t) => s + t.elements, 0);
       const weight = list.reduce((s, t) => s + t.elements * t.weights[parent]!, 0) / elements;
       const variance = list.reduce((s, t) => s + t.elements * (t.weights[parent]! - weight) ** 2, 0) / elements;
-      return { layer, weight, spread: Math.sqrt(variance), tensors: list.length, elements };
+      const errorVariance = list.reduce((s, t) => s + (t.elements * (t.weightsStdErr[parent] ?? 0)) ** 2, 0);
+      return { layer, weight, stdErr: Math.sqrt(errorVariance) / elements, spread: Math.sqrt(variance), tensors: list.length, elements };
     });
 }
 
@@ -124,8 +129,9 @@ function leastSquares(xs: readonly number[], ys: readonly number[], basis: reado
 
 /**
  * Fits every schedule to the layer means (each layer counts once: a schedule is per
- * layer, not per element) and orders them by BIC, n·ln(max(rss/n, SCHEDULE_NOISE²)) +
- * p·ln(n); ties go to fewer parameters. Layer positions are relative, x = (layer −
+ * layer, not per element) and orders them by BIC, n·ln(max(rss/n, noise²)) + p·ln(n),
+ * noise the larger of SCHEDULE_NOISE and the layer means' median standard error; ties
+ * go to fewer parameters. Layer positions are relative, x = (layer −
  * first)/(last − first), as mergekit spreads gradient anchors over the layer range.
  */
 export function fitSchedules(points: readonly LayerPoint[]): ScheduleFit[] {
@@ -136,8 +142,10 @@ export function fitSchedules(points: readonly LayerPoint[]): ScheduleFit[] {
   const xs = points.map((p) => (p.layer - first) / (last - first));
   const ys = points.map((p) => p.weight);
   const fits: ScheduleFit[] = [];
+  const errors = points.map((p) => p.stdErr).sort((a, b) => a - b);
+  const noise = Math.max(SCHEDULE_NOISE, errors[errors.length >> 1] ?? 0);
   const add = (kind: ScheduleKind, parameters: number[], rss: number, p: number): void => {
-    const variance = Math.max(rss / n, SCHEDULE_NOISE * SCHEDULE_NOISE);
+    const variance = Math.max(rss / n, noise * noise);
     fits.push({ kind, parameters, rmsResidual: Math.sqrt(rss / n), criterion: n * Math.log(variance) + p * Math.log(n) });
   };
   const constant = leastSquares(xs, ys, [() => 1]);

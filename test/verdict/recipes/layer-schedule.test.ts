@@ -53,7 +53,13 @@ describe('layerProfiles', () => {
 
   it('keeps the simple schedule when the weights only scatter within estimation noise', () => {
     const jitter = [0.0011, -0.0009, 0.0004, -0.0012, 0.0008, -0.0003, 0.001, -0.0007];
-    const points = jitter.map((j, layer) => ({ layer, weight: 0.6 + j, spread: 0, tensors: 1, elements: 1 }));
+    const points = jitter.map((j, layer) => ({ layer, weight: 0.6 + j, stdErr: 0, spread: 0, tensors: 1, elements: 1 }));
+    expect(fitSchedules(points)[0]!.kind).toBe('constant');
+  });
+
+  it('does not read a schedule into layer means that scatter within their standard errors', () => {
+    const scatter = [0.615, 0.567, 0.632, 0.59];
+    const points = scatter.map((weight, layer) => ({ layer, weight, stdErr: 0.02, spread: 0, tensors: 1, elements: 64 }));
     expect(fitSchedules(points)[0]!.kind).toBe('constant');
   });
 
