@@ -1,5 +1,8 @@
 import { UsageError } from '../errors.js';
+import { storageSummary } from '../align/model-storage.js';
 import { summarizeModel } from '../format/model-summary.js';
+import { readModelConfig } from '../format/quantization/model-config.js';
+import { logicalModel } from '../format/quantization/schemes.js';
 import { INSPECT_FORMATS, INSPECT_RENDERERS, isInspectFormat } from '../report/renderers.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
@@ -21,7 +24,10 @@ export async function runInspect(model: string, options: InspectCommandOptions, 
   const layout = await deps.loadModel(model, await hubOptionsFrom(options, deps.env));
   try {
     const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
-    deps.stdout.write(INSPECT_RENDERERS[format](summarizeModel(layout), { style: textStyle(color), all: options.all === true }));
+    // The readers a comparison would build: scheme, scales consumed, experts, renames.
+    const storage = storageSummary(logicalModel(layout, await readModelConfig(layout)));
+    const summary = { ...summarizeModel(layout), storage };
+    deps.stdout.write(INSPECT_RENDERERS[format](summary, { style: textStyle(color), all: options.all === true }));
   } finally {
     await layout.close();
   }

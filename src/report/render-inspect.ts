@@ -1,3 +1,4 @@
+import type { StorageSummary } from '../align/model-storage.js';
 import type { ModelSummary, TensorSummary } from '../format/model-summary.js';
 import { formatBytes, formatCompact, formatCount } from './format-numbers.js';
 import { MAX_LINE_WIDTH, renderTable, truncateMiddle, wrap, type Column } from './text-layout.js';
@@ -11,7 +12,10 @@ export const INSPECT_SCHEMA_VERSION = 1;
  * order src/format/model-summary.ts declares them (docs/report-schema.md, "inspect").
  * Every number in it is a finite count or size.
  */
-export function renderInspectJson(summary: ModelSummary): string {
+/** The header summary, and how the weights are stored when the inspect command read that too. */
+export type InspectSummary = ModelSummary & { readonly storage?: StorageSummary };
+
+export function renderInspectJson(summary: InspectSummary): string {
   return `${JSON.stringify({ schemaVersion: INSPECT_SCHEMA_VERSION, ...summary }, null, 2)}\n`;
 }
 
@@ -28,7 +32,7 @@ const MAX_GROUPED_ROWS = 80;
 /** Metadata values can be whole JSON configs; a line shows only their start. */
 const METADATA_VALUE_WIDTH = 60;
 
-export function renderInspectText(summary: ModelSummary, options: InspectTextOptions): string {
+export function renderInspectText(summary: InspectSummary, options: InspectTextOptions): string {
   const { style } = options;
   const totalTensors = summary.tensors.length;
   const sections: string[][] = [
@@ -59,6 +63,7 @@ export function renderInspectText(summary: ModelSummary, options: InspectTextOpt
       ),
     ],
     metadataSection(summary, style),
+    storageSection(summary.storage, style),
     [
       style.bold('Dtypes'),
       ...renderTable(
@@ -78,6 +83,28 @@ export function renderInspectText(summary: ModelSummary, options: InspectTextOpt
     .filter((lines) => lines.length > 0)
     .map((lines) => lines.join('\n'))
     .join('\n\n')}\n`;
+}
+
+/** Scheme, layout and name mapping: what a comparison will read and match. */
+function storageSection(storage: StorageSummary | undefined, style: TextStyle): string[] {
+  if (!storage) return [];
+  const lines: string[] = [];
+  if (storage.schemes.length === 0) lines.push(`  scheme: plain floats${storage.quantMethod ? ` (config quant_method ${storage.quantMethod}: no tensors stored that way)` : ''}`);
+  for (const scheme of storage.schemes) {
+    lines.push(`  scheme: ${scheme.title}, ${scheme.detail}: ${formatCount(scheme.tensors)} weights`);
+  }
+  lines.push(
+    `  ${formatCount(storage.logicalTensors)} weights to compare` +
+      (storage.consumed > 0 ? `; ${formatCount(storage.consumed)} scale tensors read with their weights` : ''),
+  );
+  const { fusedTensors, fusedSlices, perExpertTensors } = storage.experts;
+  if (fusedTensors > 0) lines.push(`  experts: ${formatCount(fusedTensors)} fused tensors (${formatCount(fusedSlices)} per-expert matrices)`);
+  if (perExpertTensors > 0) lines.push(`  experts: ${formatCount(perExpertTensors)} per-expert tensors`);
+  if (storage.tieWordEmbeddings) lines.push('  lm_head: tied to model.embed_tokens (config tie_word_embeddings)');
+  for (const rename of storage.renames) lines.push(`  names: ${rename.rule} (${formatCount(rename.tensors)} tensors)`);
+  for (const u of storage.unsupported.slice(0, 5)) lines.push(truncateMiddle(`  unreadable: ${u.name} (${u.dtype}): ${u.reason}`, MAX_LINE_WIDTH));
+  if (storage.unsupported.length > 5) lines.push(`  … ${formatCount(storage.unsupported.length - 5)} more unreadable tensors`);
+  return [style.bold('Storage'), ...lines];
 }
 
 function metadataSection(summary: ModelSummary, style: TextStyle): string[] {

@@ -22,6 +22,7 @@ import {
 import { MAX_LINE_WIDTH, renderTable, truncateMiddle, wrap } from './text-layout.js';
 import { claimsTextSection, reproducibilityTextSection } from './text-record-sections.js';
 import { forensicsTextSection } from './text-forensics-section.js';
+import { readingTextSection } from './text-reading-section.js';
 import type { TextStyle } from './text-style.js';
 import { TENSOR_KINDS, VERDICT_WORDS } from './verdict-sentence.js';
 
@@ -79,6 +80,7 @@ export function renderText(report: Report, options: TextRenderOptions): string {
     componentSection(report, style),
     layerSection(report, style),
     worstTensorsSection(report, style),
+    readingTextSection(report, style),
     notComparedSection(report, style),
     reproducibilityTextSection(report, style),
     footerSection(report, style),

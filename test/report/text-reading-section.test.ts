@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { readingTextSection } from '../../src/report/text-reading-section.js';
+import { textStyle } from '../../src/cli/color.js';
+import type { Report, SliceReport } from '../../src/report-schema.js';
+import { sampleReport } from '../helpers/sample-report.js';
+
+const plain = textStyle(false);
+
+function slice(expert: number, kind: SliceReport['kind'], noiseRatio: number): SliceReport {
+  return { name: `model.layers.40.mlp.experts.${expert}.gate_proj.weight`, expert, elements: 100, kind, parent: null, weights: [0.4, 0.6], noiseRatio, reproducedShare: null };
+}
+
+describe('the reading section of the text report', () => {
+  it('is empty for same-name plain tensors', () => {
+    expect(readingTextSection(sampleReport(), plain)).toEqual([]);
+  });
+
+  it('names the expert that differs from its tensor, the renames and the grid', () => {
+    const report: Report = sampleReport();
+    const tensor = { ...report.tensors[0]!, name: 'model.layers.40.mlp.experts.gate_up_proj', layer: 40, kind: 'blend' as const, dtype: 'F32', grid: 'BF16' };
+    tensor.slices = [slice(16, 'blend', 1.0), slice(17, 'modified-blend', 3.2)];
+    report.tensors = [tensor];
+    report.alignment = {
+      renames: [{ input: -1, rule: 'model.language_model. → model.', tensors: 20 }],
+      mapRules: [],
+      resized: [],
+      tied: [],
+      inputs: [],
+      groups: { tensors: 1, units: 2 },
+    };
+    const text = readingTextSection(report, plain).join('\n').replace(/\n\s+/g, ' ');
+    expect(text).toContain('suspect names: model.language_model. → model. (20 tensors)');
+    expect(text).toContain('suspect stored F32 on the BF16 grid: 1 tensors judged on that grid');
+    expect(text).toContain('experts compared one by one: 1 tensors, 2 parts; 1 differ from their tensor:');
+    expect(text).toContain('expert 17 of layer 40 (model.layers.40.mlp.experts.17.gate_proj.weight): modified-blend, 3.20σ (tensor: blend)');
+    expect(text).not.toContain('expert 16');
+  });
+});
