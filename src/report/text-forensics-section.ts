@@ -76,7 +76,12 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
     if (next) item(`next best: ${recipeWords(report, next.recipe)}: ${formatShare(next.share)}`);
   }
 
-  const i = forensics.interpolation;
+  // Weights, their schedule and SLERP's t describe a blend; for a fine-tune, a copy or an
+  // unrelated model they are noise around 0 or 1, and for an element-wise merge they are
+  // not the recipe's weights (the JSON report keeps them all).
+  const blendLike = report.verdict.kind === 'blend' || report.verdict.kind === 'modified-blend' || report.verdict.kind === 'mixed';
+  const elementwise = forensics.elementwise?.method !== null && forensics.elementwise !== null;
+  const i = blendLike ? forensics.interpolation : null;
   if (i) {
     const names = i.consistent.map((h) => HYPOTHESIS_WORDS[h]).join(' or ') || 'neither linear nor SLERP';
     const detail =
@@ -102,7 +107,7 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
     item(`element-wise merge: ${style.yellow(METHOD_WORDS[e.method])}, density ≈ ${e.density?.toFixed(2) ?? '?'} (${evidence.join('; ')})`);
   }
 
-  for (const profile of forensics.layerProfiles) {
+  for (const profile of blendLike && !elementwise ? forensics.layerProfiles : []) {
     const words = scheduleWords(profile);
     if (!words) continue;
     const all = forensics.layerProfiles.find((p) => p.parent === profile.parent && p.group === 'all');
@@ -119,7 +124,7 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
     const names = (list: number[]): string => list.map((j) => label(report, j)).join(', ');
     const without = d.withoutEach.map((w) => `without ${label(report, w.parent)}: ${formatSigma(w.noiseRatio)}σ`).join(', ');
     const verb = d.addNothing.length === 1 ? 'adds' : 'add';
-    const nothing = d.addNothing.length > 0 ? `; ${names(d.addNothing)} ${verb} nothing (all candidates: ${formatSigma(d.noiseRatioAll)}σ)` : '';
+    const nothing = d.addNothing.length > 0 ? `; ${names([...d.addNothing].sort((a, b) => a - b))} ${verb} nothing (all candidates: ${formatSigma(d.noiseRatioAll)}σ)` : '';
     item(`parents: ${names(d.explaining)} explain it at ${formatSigma(d.noiseRatioExplaining)}σ${without ? ` (${without})` : ''}${nothing}`);
   }
 

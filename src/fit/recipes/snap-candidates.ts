@@ -47,8 +47,10 @@ function decimalDigits(x: number): number {
  *   weight rounded on its own (SLERP coefficients, task-arithmetic scales). A vector is
  *   kept only when every weight is within the window of its fit, so a precision too
  *   coarse for the data proposes nothing. The window, max(5·stdErr, two format steps,
- *   0.006), is wide because an exact-hit profile's peak can sit on a resonant weight:
- *   a bf16 merge at 0.88/0.12 of parents 6 steps apart peaks at 0.875/0.125;
+ *   0.012), is wide because fits are biased where parents differ by few steps: an
+ *   exact-hit peak can sit on a resonant weight (a bf16 merge at 0.88/0.12 of parents
+ *   6 steps apart peaks at 0.875/0.125), and with candidates that are not in the mix
+ *   fixtures/blend-small-delta's 0.4 reads 0.407;
  * - the format's value nearest each weight (the largest again taking the rest), and
  *   each other weight one format step up or down.
  * Decimal vectors are replayed under every arithmetic, format-value vectors under the
@@ -62,7 +64,7 @@ export function snapCandidates(
   if (weights.length === 0 || weights.some((w) => w === null || !Number.isFinite(w))) return [];
   const w = weights as number[];
   const k = w.length;
-  const window = w.map((x, j) => Math.max(5 * (stdErr[j] ?? 0), 2 * ulpOf(format, x), 0.006));
+  const window = w.map((x, j) => Math.max(5 * (stdErr[j] ?? 0), 2 * ulpOf(format, x), 0.012));
   let largest = 0;
   for (let j = 1; j < k; j++) if (w[j]! > w[largest]!) largest = j;
   const fittedSum = w.reduce((a, b) => a + b, 0);
@@ -114,10 +116,16 @@ export function snapCandidates(
     { weights: w.slice(), arithmetic: 'exact-once', normalise: false, digits: null, origin: 'fitted' },
   ];
   for (const { vector, digits } of vectors.values()) {
+    // The fit itself may already be a short decimal (a profile peak at 0.6): one candidate.
+    const isFit = vector.every((x, j) => x === w[j]);
     const origin = digits === null || digits > 3 ? 'format-value' : 'decimal';
     const arithmetics: MergeArithmetic[] =
       origin === 'decimal' ? ['exact-once', 'float32', 'torch-in-dtype', 'format-steps'] : ['exact-once', 'float32'];
     for (const arithmetic of arithmetics) {
+      if (isFit && arithmetic === 'exact-once') {
+        candidates[0] = { ...candidates[0]!, digits: origin === 'decimal' ? digits : null, origin };
+        continue;
+      }
       candidates.push({
         weights: vector,
         arithmetic,

@@ -32,8 +32,12 @@ export function modelReconstruction(tensors: readonly TensorReport[]): Reconstru
     dtype ??= t.dtype;
     replayed += recipes.replayed;
     parentsDiffer += recipes.parentsDiffer;
+    const seen = new Set<string>();
     for (const c of recipes.candidates) {
       const key = keyOf(c);
+      // One tally per recipe and tensor, whatever the tensor's list holds.
+      if (seen.has(key)) continue;
+      seen.add(key);
       const tally = tallies.get(key) ?? { candidate: c, reproduced: 0, whereParentsDiffer: 0 };
       tally.reproduced += c.reproduced;
       tally.whereParentsDiffer += c.reproducedWhereParentsDiffer;

@@ -49,6 +49,13 @@ describe('snapCandidates', () => {
     expect(candidates[0]!.origin).toBe('fitted');
   });
 
+  it('offers a fit that is already a short decimal once, as that decimal', () => {
+    const candidates = snapCandidates([0.4, 0.6], [0.0002, 0.0002], BF16);
+    const keys = candidates.map(recipeKey);
+    expect(keys.filter((k) => k === 'exact-once:0.4,0.6')).toHaveLength(1);
+    expect(candidates[0]).toMatchObject({ weights: [0.4, 0.6], origin: 'decimal', digits: 1 });
+  });
+
   it('offers nothing when a weight is not identifiable', () => {
     expect(snapCandidates([null, 0.5], [null, 0.01], BF16)).toEqual([]);
   });

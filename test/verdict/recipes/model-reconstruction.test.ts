@@ -55,4 +55,11 @@ describe('modelReconstruction', () => {
   it('is null when no tensor replayed a recipe', () => {
     expect(modelReconstruction([template, tensor([])])).toBeNull();
   });
+
+  it('counts a recipe once per tensor even when a tensor lists it twice', () => {
+    const twice = candidate([0.4, 0.6], 'exact-once', 1000);
+    const found = modelReconstruction([tensor([twice, { ...twice, origin: 'fitted', digits: null }])])!;
+    expect(found.reproduced).toBe(1000);
+    expect(found.reproducedShare).toBe(1);
+  });
 });
