@@ -121,3 +121,14 @@ describe('inferScaleGrid', () => {
     expect(inferScaleGrid([10, 10], [6, 6], null)).toBe('scale shape [6, 6] fits no block size for weight [10, 10]');
   });
 });
+
+describe('inferScaleGrid with a configured block', () => {
+  it('describes a matrix smaller than the block by the block, one scale per block it touches', () => {
+    const hint = { rows: 128, cols: 128 };
+    expect(inferScaleGrid([64, 64], [1, 1], hint)).toMatchObject({ blockRows: 128, blockCols: 128 });
+    expect(inferScaleGrid([256, 64], [2, 1], hint)).toMatchObject({ blockRows: 128, blockCols: 128 });
+    expect(inferScaleGrid([64, 172], [1, 2], hint)).toMatchObject({ blockRows: 128, blockCols: 128 });
+    // A group hint (one row) does not widen a per-channel scale.
+    expect(inferScaleGrid([300, 200], [300, 1], { rows: 1, cols: 16 })).toMatchObject({ blockRows: 1, blockCols: 200 });
+  });
+});

@@ -99,7 +99,13 @@ function matrixOf(shape: readonly number[]): { batch: number; rows: number; cols
 export function inferScaleGrid(weightShape: readonly number[], scaleShape: readonly number[], hint: BlockHint | null): ScaleGrid | string {
   const { batch, rows, cols } = matrixOf(weightShape);
   const scaleElements = scaleShape.reduce((a, b) => a * b, 1);
-  if (scaleElements === 1) return { batch, rows, cols, blockRows: rows, blockCols: cols, sharedAcrossBatch: batch > 1 };
+  // A configured block (rows > 1) that the whole matrix fits in is still that block: a
+  // 64×64 weight of a 128×128-block checkpoint has one scale, and is described as such.
+  const block = hint !== null && hint.rows > 1 ? hint : null;
+  if (scaleElements === 1) {
+    const fits = block !== null && block.rows >= rows && block.cols >= cols;
+    return { batch, rows, cols, blockRows: fits ? block.rows : rows, blockCols: fits ? block.cols : cols, sharedAcrossBatch: batch > 1 };
+  }
   const trimmed = [...scaleShape];
   // A per-channel scale may be stored [rows] rather than [rows, 1].
   if (trimmed.length === Math.max(1, weightShape.length - 1) && trimmed[trimmed.length - 1] === rows) trimmed.push(1);
@@ -108,7 +114,9 @@ export function inferScaleGrid(weightShape: readonly number[], scaleShape: reado
   const scaleBatch = scaleElements / (scaleRows * scaleCols);
   if (scaleBatch !== batch && scaleBatch !== 1) return `scale shape [${scaleShape.join(', ')}] does not match weight [${weightShape.join(', ')}]`;
   const pick = (size: number, count: number, hinted: number | undefined): number | null => {
-    const candidates = [count === 1 ? size : undefined, count === size ? 1 : undefined, hinted, 128, 32, 16, size % count === 0 ? size / count : undefined, Math.ceil(size / count)];
+    // A configured block comes first, so a matrix smaller than the block (one scale per
+    // row or column) keeps the block's size rather than its own.
+    const candidates = [block ? hinted : undefined, count === 1 ? size : undefined, count === size ? 1 : undefined, hinted, 128, 32, 16, size % count === 0 ? size / count : undefined, Math.ceil(size / count)];
     for (const b of candidates) if (b !== undefined && b > 0 && Math.ceil(size / b) === count) return b;
     return null;
   };
