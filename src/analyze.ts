@@ -5,7 +5,7 @@ import { UsageError } from './errors.js';
 import { readHubDeclaredProvenance, readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
-import { readModelConfig } from './format/quantization/model-config.js';
+import { readHubModelConfig, readModelConfig } from './format/quantization/model-config.js';
 import { logicalModel, type LogicalModel } from './format/quantization/schemes.js';
 import type { ModelLayout } from './format/model-layout.js';
 import type { ModelLocation } from './format/model-location.js';
@@ -113,7 +113,11 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     const mapRules = (options.map ?? []).map(parseMapRule);
     const floorOption = options.floor === 'all' ? { floor: 'all' as const } : {};
     const models: LogicalModel[] = [];
-    for (const layout of [suspect, ...parents]) models.push(logicalModel(layout, await readModelConfig(layout)));
+    for (const layout of [suspect, ...parents]) {
+      const location = locations.get(layout);
+      const config = location?.kind === 'hub' ? await readHubModelConfig(location, hub) : await readModelConfig(layout);
+      models.push(logicalModel(layout, config));
+    }
     const alignment = alignModels(models[0]!, models.slice(1), { include, exclude }, mapRules);
     const groups = groupUnits(alignment.units);
     const bytesTotal = groups.reduce((sum, g) => sum + groupBytes(g), 0);
