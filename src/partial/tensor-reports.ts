@@ -180,13 +180,9 @@ function sliceReport(unit: AlignedUnit, moments: TensorMoments, options: TensorR
 async function suspectGridOf(group: AlignedGroup, engine: ScanEngine): Promise<ReturnType<typeof effectiveGrid>> {
   const stored = unscaledFloat(group.units[0]!.suspect.recipe);
   if (stored !== 'F32' && stored !== 'F64') return null;
-  let flags = 7;
-  for (const unit of group.units) {
-    if (group.units.some((u) => unscaledFloat(u.suspect.recipe) !== stored)) return null;
-    flags &= await engine.suspectGrids({ name: unit.name, suspect: unit.suspect, parents: unit.parents });
-    if (flags === 0) return null;
-  }
-  return effectiveGrid(stored, flags);
+  if (group.units.some((u) => unscaledFloat(u.suspect.recipe) !== stored)) return null;
+  const flags = await Promise.all(group.units.map((u) => engine.suspectGrids({ name: u.name, suspect: u.suspect, parents: u.parents })));
+  return effectiveGrid(stored, flags.reduce((all, f) => all & f, 7));
 }
 
 /**
