@@ -1,16 +1,19 @@
 import { alignModels, groupUnits, type AlignedGroup } from './align/align-models.js';
+import type { AlignedTensor } from './align/align-tensors.js';
 import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
 import { readHubDeclaredProvenance, readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
+import { plainStored, type LogicalTensor } from './format/logical-tensor.js';
 import { readHubModelConfig, readModelConfig } from './format/quantization/model-config.js';
 import { logicalModel, type LogicalModel } from './format/quantization/schemes.js';
-import type { ModelLayout } from './format/model-layout.js';
+import { floatFormat } from './format/dtype.js';
+import type { ModelLayout, TensorDescriptor } from './format/model-layout.js';
 import type { ModelLocation } from './format/model-location.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
-import type { InputReport, Report, TensorReport, Thresholds } from './report-schema.js';
+import type { InputReport, Report, SamplingReport, TensorReport, Thresholds } from './report-schema.js';
 import { SCHEMA_VERSION } from './report-schema.js';
 import type { TransferStats } from './source/http-range-source.js';
 import { HubSession, type HubOptions } from './source/hub/hub-session.js';
@@ -19,6 +22,7 @@ import { modelVerdict } from './verdict/model-verdict.js';
 import { forensicsReport } from './verdict/recipes/forensics.js';
 import { Checkpoint } from './partial/checkpoint.js';
 import { defaultThreads, tensorReports } from './partial/tensor-reports.js';
+import { sampledReports, type SampleOptions } from './partial/sampled-reports.js';
 import { DEFAULT_THRESHOLDS } from './verdict/thresholds.js';
 import { TOOL_VERSION } from './version.js';
 
@@ -46,6 +50,8 @@ export interface AnalyzeOptions {
   checkpoint?: string;
   /** How to reach the Hub and its local cache for inputs that are Hub repos (default: huggingface.co, no token, no cache). */
   hub?: HubOptions;
+  /** Read only seeded random blocks of each tensor, and report intervals (--sample; partial/sampled-reports.ts). */
+  sample?: SampleOptions;
   /** Tensor renames applied before matching, as typed: 'regex=replacement' (--map). */
   map?: string[];
   /** 'all': add each parent's own rounding noise to the floor (--floor all); default 'suspect'. */
@@ -94,6 +100,9 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
   }
   const include = options.include ?? [];
   const exclude = options.exclude ?? [];
+  if (options.sample && options.checkpoint !== undefined) {
+    throw new UsageError('--checkpoint: not with --sample (a sampled run is short: run it again instead)');
+  }
 
   const opened: ModelLayout[] = [];
   const hub = new HubSession(options.hub);
@@ -145,8 +154,26 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
           });
     const selected = options.shard ? shardTensors(groups, options.shard, groupBytes) : groups.map((_, index) => index);
     let tensors: TensorReport[];
+    let sampling: SamplingReport | undefined;
     try {
-      tensors = await tensorReports(groups, selected, {
+      if (options.sample) {
+        const sampled = await sampledReports(storedTensors(groups), selected, {
+          parents: k,
+          reference,
+          thresholds,
+          sample: options.sample,
+          onBytes: (bytes) => {
+            progress.bytesDone += bytes;
+            onProgress?.({ ...progress });
+          },
+          onTensor: () => {
+            progress.tensorsDone++;
+            onProgress?.({ ...progress });
+          },
+        });
+        tensors = sampled.tensors;
+        sampling = sampled.sampling;
+      } else tensors = await tensorReports(groups, selected, {
         parents: k,
         reference,
         thresholds,
@@ -219,12 +246,13 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
           include: include.map((re) => re.source),
           exclude: exclude.map((re) => re.source),
           thresholds,
-          seed: null,
+          seed: options.sample ? options.sample.seed : null,
         },
         inputs,
       },
       claims: checkClaims({ declared, verdict, parentSources: options.parents, minWeight: thresholds.minWeight }),
       forensics: forensicsReport({ tensors, verdict, parents: k, reference, baseGiven: options.baseGiven ?? false }),
+      ...(sampling ? { sampling } : {}),
     };
     const report: Report = { ...partial, verdict: { ...partial.verdict, summary: verdictSentence(partial) } };
     onProgress?.({ ...progress, phase: 'done' });
@@ -239,3 +267,37 @@ function groupBytes(group: AlignedGroup): number {
   return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
 }
 
+/** The stored float tensor that `slices` (in order) cut up completely, or null. */
+function slicedWhole(slices: readonly LogicalTensor[]): TensorDescriptor | null {
+  let whole: TensorDescriptor | null = null;
+  let next = 0;
+  for (const slice of slices) {
+    const recipe = slice.recipe;
+    if (recipe.kind !== 'slice' || recipe.inner.kind !== 'stored' || recipe.inner.shape !== null) return null;
+    const leaf = recipe.inner.leaf;
+    if (recipe.inner.codes !== leaf.dtype || (whole !== null && leaf !== whole) || recipe.offset !== next) return null;
+    whole = leaf;
+    next += slice.elements;
+  }
+  return whole !== null && next === whole.elements && floatFormat(whole.dtype) ? whole : null;
+}
+
+/**
+ * The tensors as whole stored tensors, for --sample (which fetches byte ranges of
+ * stored tensors itself): refused when some tensor is quantized, sliced or resized.
+ */
+function storedTensors(groups: readonly AlignedGroup[]): AlignedTensor[] {
+  return groups.map((group) => {
+    const unit = group.units[0]!;
+    // A fused expert tensor compared expert by expert is sampled as the one stored
+    // tensor its slices cut up (the report then judges it whole, not per expert).
+    const stored = (t: LogicalTensor, input: number): TensorDescriptor | null =>
+      group.units.length === 1 ? plainStored(t) : slicedWhole(group.units.map((u) => [u.suspect, ...u.parents][input]!));
+    const suspect = stored(unit.suspect, 0);
+    const parents = unit.parents.map((p, j) => stored(p, j + 1));
+    if (!suspect || parents.some((p) => p === null)) {
+      throw new UsageError(`--sample reads whole stored float tensors only; ${group.name} is ${unit.suspect.encoding} or compared in parts (leave out --sample)`);
+    }
+    return { name: group.name, suspect, parents: parents as TensorDescriptor[] };
+  });
+}

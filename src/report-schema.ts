@@ -132,14 +132,6 @@ export interface TensorReport {
   /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
   sums?: TensorSums;
   /**
-   * How `rss` (and noiseRatio, z, explained, relativeResidual) was obtained: 'direct',
-   * summed element by element in the recipe pass, or 'gram', from the moments' Gram
-   * formula (which can cancel for F32 suspects). Absent in reports from before it: 'gram'.
-   */
-  rssMethod?: 'direct' | 'gram';
-  /** What the recipe pass measured on this tensor (added within schema 1: optional). */
-  recipes?: TensorRecipesReport;
-  /**
    * How each input stores this tensor, when some input is not a plain float tensor
    * ("F8_E4M3 × F32 scale per 128×128 block"). Added within schema 1: optional.
    */
@@ -156,6 +148,14 @@ export interface TensorReport {
    * of them. Added within schema 1: optional.
    */
   slices?: SliceReport[];
+  /**
+   * How `rss` (and noiseRatio, z, explained, relativeResidual) was obtained: 'direct',
+   * summed element by element in the recipe pass, or 'gram', from the moments' Gram
+   * formula (which can cancel for F32 suspects). Absent in reports from before it: 'gram'.
+   */
+  rssMethod?: 'direct' | 'gram';
+  /** What the recipe pass measured on this tensor (added within schema 1: optional). */
+  recipes?: TensorRecipesReport;
   /**
    * Present when the tensor was sampled (--sample): what was read and the confidence
    * intervals of the estimates (added within schema 1: optional; docs/report-schema.md, "sampling").
@@ -516,39 +516,6 @@ export interface TensorSums {
   informative: { count: number; gram: number[]; floor: number };
 }
 
-/** One part of a tensor compared on its own: an expert's matrix of a fused or per-expert layout. */
-export interface SliceReport {
-  /** Canonical per-expert name ("model.layers.40.mlp.experts.17.gate_proj.weight"). */
-  name: string;
-  expert: number | null;
-  elements: number;
-  kind: TensorKind;
-  parent: number | null;
-  weights: (number | null)[];
-  noiseRatio: number;
-  /** From the exact-hit profile (two parents); null otherwise. */
-  reproducedShare: number | null;
-}
-
-/**
- * How the inputs were read and matched. Added within schema 1: optional. Input indexes:
- * -1 the suspect, j ≥ 0 parent j.
- */
-export interface AlignmentReport {
-  /** Wrapper prefixes normalised ("model.language_model. → model."), per input, with the tensors renamed. */
-  renames: { input: number; rule: string; tensors: number }[];
-  /** The --map rules, as typed. */
-  mapRules: string[];
-  /** Vocabulary resizes: the common rows were compared; rows per input. */
-  resized: { name: string; commonRows: number; rows: { suspect: number; parents: number[] } }[];
-  /** Inputs whose lm_head is their tied embedding. */
-  tied: number[];
-  /** Per input: the quantization schemes found and the scale tensors consumed with their weights. */
-  inputs: { input: number; quantMethod: string | null; schemes: { id: string; title: string; detail: string; tensors: number }[]; consumed: number }[];
-  /** Tensors compared in parts (expert slices), and how many parts in all. */
-  groups: { tensors: number; units: number };
-}
-
 /** One candidate recipe replayed on a tensor. */
 export interface RecipeCandidateReport {
   weights: number[];
@@ -588,4 +555,37 @@ export interface TensorRecipesReport {
   /** The best candidates (at most eight), most elements reproduced where parents differ first. */
   candidates: RecipeCandidateReport[];
   elementwise: ElementwiseSumsRecord;
+}
+
+/** One part of a tensor compared on its own: an expert's matrix of a fused or per-expert layout. */
+export interface SliceReport {
+  /** Canonical per-expert name ("model.layers.40.mlp.experts.17.gate_proj.weight"). */
+  name: string;
+  expert: number | null;
+  elements: number;
+  kind: TensorKind;
+  parent: number | null;
+  weights: (number | null)[];
+  noiseRatio: number;
+  /** From the exact-hit profile (two parents); null otherwise. */
+  reproducedShare: number | null;
+}
+
+/**
+ * How the inputs were read and matched. Added within schema 1: optional. Input indexes:
+ * -1 the suspect, j ≥ 0 parent j.
+ */
+export interface AlignmentReport {
+  /** Wrapper prefixes normalised ("model.language_model. → model."), per input, with the tensors renamed. */
+  renames: { input: number; rule: string; tensors: number }[];
+  /** The --map rules, as typed. */
+  mapRules: string[];
+  /** Vocabulary resizes: the common rows were compared; rows per input. */
+  resized: { name: string; commonRows: number; rows: { suspect: number; parents: number[] } }[];
+  /** Inputs whose lm_head is their tied embedding. */
+  tied: number[];
+  /** Per input: the quantization schemes found and the scale tensors consumed with their weights. */
+  inputs: { input: number; quantMethod: string | null; schemes: { id: string; title: string; detail: string; tensors: number }[]; consumed: number }[];
+  /** Tensors compared in parts (expert slices), and how many parts in all. */
+  groups: { tensors: number; units: number };
 }

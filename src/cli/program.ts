@@ -8,6 +8,7 @@ import { runInspect } from './inspect-command.js';
 import { runReproduce } from './reproduce-command.js';
 import { runMerge } from './merge-command.js';
 import { OUTPUT_FORMATS } from '../report/renderers.js';
+import { SAMPLE_OPTION_HELP } from './sample-options.js';
 import { SCALE_OPTION_HELP } from './scale-options.js';
 import { runShard } from './shard-command.js';
 import { runSuspect } from './suspect-command.js';
@@ -114,6 +115,11 @@ export function buildProgram(
     .option('--threads <n>', SCALE_OPTION_HELP.threads)
     .option('--shard <i/N>', SCALE_OPTION_HELP.shard)
     .option('--checkpoint <file>', SCALE_OPTION_HELP.checkpoint)
+    .option('--sample <size>', SAMPLE_OPTION_HELP.sample)
+    .option('--seed <n>', SAMPLE_OPTION_HELP.seed)
+    .option('--confidence <level>', SAMPLE_OPTION_HELP.confidence)
+    .option('--sample-budget <size>', SAMPLE_OPTION_HELP.sampleBudget)
+    .option('--sample-block <elements>', SAMPLE_OPTION_HELP.sampleBlock)
     .option('--debug', 'show the full stack of an unexpected error')
     .addHelpText('after', SUSPECT_EXAMPLES + HUB_ENVIRONMENT_HELP)
     .action(async (suspect, options) => {

@@ -5,6 +5,7 @@ import type { HubCommandOptions } from './hub-options.js';
 import { VERDICT_KINDS, type Thresholds } from '../report-schema.js';
 import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from '../report/renderers.js';
 import { CLAIM_GATES, type FailOnKind } from './exit-code.js';
+import { parseSampleOptions, type SampleCommandOptions } from './sample-options.js';
 import { parseScaleOptions, type ScaleCommandOptions } from './scale-options.js';
 import { parseReadOptions, type ReadCommandOptions } from './read-options.js';
 import { parseThresholds } from './threshold-options.js';
@@ -17,7 +18,7 @@ export const MIN_PARENTS = 1;
 
 /** The `suspect` command's options as commander hands them over: strings, unvalidated. */
 export interface SuspectCommandOptions
-  extends Partial<Record<keyof Thresholds, string>>, HubCommandOptions, ScaleCommandOptions, ReadCommandOptions {
+  extends Partial<Record<keyof Thresholds, string>>, HubCommandOptions, ScaleCommandOptions, SampleCommandOptions, ReadCommandOptions {
   parents: string[];
   base?: string;
   format: string;
@@ -75,6 +76,7 @@ export function parseSuspectOptions(
     thresholds: parseThresholds(options),
     command: [...command],
     ...parseScaleOptions(options),
+    ...parseSampleOptions(options),
     ...parseReadOptions(options),
   };
   return {

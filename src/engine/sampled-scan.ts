@@ -17,7 +17,8 @@ import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.j
 import type { ByteSource } from '../source/byte-source.js';
 import type { TensorMoments } from './moments.js';
 import { blockRange, coalesceRanges, type ByteRange } from './sample-plan.js';
-import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from './scan-tensor.js';
+import { DEFAULT_CHUNK_ELEMENTS, effectiveGrid, TensorScanner, type SuspectGrid } from './scan-tensor.js';
+import { storedTensor } from '../format/logical-tensor.js';
 
 export interface SampledScanSettings {
   parents: number;
@@ -53,13 +54,30 @@ export class SampledScanner {
     });
   }
 
-  /** Moments of each block in `blocks` (block indexes of `tensor`), in that order. */
-  async scanBlocks(tensor: AlignedTensor, blocks: readonly number[]): Promise<TensorMoments[]> {
+  /**
+   * Moments of each block in `blocks` (block indexes of `tensor`), in that order, with
+   * the suspect on `grid`; 'detect' (for the first blocks of a tensor) finds the grid
+   * as a full scan does (tensor-reports.ts), but on these blocks, and returns it.
+   */
+  async scanBlocks(
+    tensor: AlignedTensor,
+    blocks: readonly number[],
+    grid: SuspectGrid | null | 'detect',
+  ): Promise<{ moments: TensorMoments[]; grid: SuspectGrid | null }> {
     const view = await this.prefetch(tensor, blocks);
+    const range = (block: number) => blockRange(block, tensor.suspect.elements, this.settings.blockElements);
     return this.serially(async () => {
+      let used: SuspectGrid | null = grid === 'detect' ? null : grid;
+      const dtype = tensor.suspect.dtype;
+      if (grid === 'detect' && (dtype === 'F32' || dtype === 'F64')) {
+        let flags = 7;
+        for (const block of blocks) flags &= await this.scanner.suspectGrids(view, range(block));
+        used = effectiveGrid(dtype, flags);
+      }
+      const input = { name: view.name, suspect: storedTensor(view.suspect), parents: view.parents.map((p) => storedTensor(p)), suspectGrid: used };
       const moments: TensorMoments[] = [];
-      for (const block of blocks) moments.push(await this.scanner.scan(view, blockRange(block, tensor.suspect.elements, this.settings.blockElements)));
-      return moments;
+      for (const block of blocks) moments.push(await this.scanner.scan(input, range(block)));
+      return { moments, grid: used };
     });
   }
 
@@ -93,7 +111,8 @@ export class SampledScanner {
         const { from, to } = blockRange(block, elements, this.settings.blockElements);
         return { start: t.start + from * bytesPerElement, end: t.start + to * bytesPerElement };
       });
-      const merged = coalesceRanges(ranges, this.settings.maxGapBytes);
+      // A gap wider than a block would cost more bytes than the blocks themselves.
+      const merged = coalesceRanges(ranges, Math.min(this.settings.maxGapBytes, this.settings.blockElements * bytesPerElement));
       const data = await Promise.all(merged.map((range) => this.limited(() => this.fetchRange(t.shard.source, range))));
       const source = new FetchedRanges(t.shard.source, merged, data);
       const shard: ShardDescriptor = { ...t.shard, source };

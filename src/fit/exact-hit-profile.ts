@@ -148,7 +148,39 @@ export function aboveChance(profile: ExactHitProfile): boolean {
 
 function median(values: number[]): number {
   if (values.length === 0) return 0;
-  const sorted = values.slice().sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  // Selection, not a sort: O(n) where a sort is O(n log n), and the fit is repeated
+  // (the bootstrap of a sampled tensor refits it a hundred times).
+  const work = Float64Array.from(values);
+  const mid = work.length >> 1;
+  const upper = selectInPlace(work, mid);
+  if (work.length % 2 === 1) return upper;
+  let lower = -Infinity;
+  for (let i = 0; i < mid; i++) if (work[i]! > lower) lower = work[i]!;
+  return (lower + upper) / 2;
+}
+
+/** Hoare's quickselect: rearranges `a` so that a[k] is the k-th smallest, smaller ones before it; returns a[k]. */
+function selectInPlace(a: Float64Array, k: number): number {
+  let left = 0;
+  let right = a.length - 1;
+  while (left < right) {
+    const pivot = a[(left + right) >> 1]!;
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const swap = a[i]!;
+        a[i] = a[j]!;
+        a[j] = swap;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else break;
+  }
+  return a[k]!;
 }

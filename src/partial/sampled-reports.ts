@@ -21,6 +21,7 @@ import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockCount, blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS } from '../engine/sample-plan.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
+import type { SuspectGrid } from '../engine/scan-tensor.js';
 import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../fit/sampling-intervals.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import type { SamplingReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
@@ -71,6 +72,8 @@ interface TensorSample {
   readonly bytesPerElement: number;
   order: Uint32Array | null;
   taken: number;
+  /** The suspect's grid, detected on the first blocks read (see SampledScanner.scanBlocks). */
+  grid: SuspectGrid | null | 'detect';
   /** Block moments dealt into groups in sampling order (block i into group i mod SAMPLE_GROUPS). */
   readonly groups: TensorMoments[];
   elementsRead: number;
@@ -118,6 +121,7 @@ export async function sampledReports(
       bytesPerElement: inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.byteLength / t.elements : 0), 0),
       order: null,
       taken: 0,
+      grid: 'detect',
       groups: [],
       elementsRead: 0,
       assessment: null,
@@ -143,7 +147,9 @@ export async function sampledReports(
     for (let first = state.taken; first < until; first += BATCH_BLOCKS) {
       const last = Math.min(until, first + BATCH_BLOCKS);
       const blocks = Array.from(state.order.subarray(first, last));
-      const moments = await scanner.scanBlocks(state.aligned, blocks);
+      const scanned = await scanner.scanBlocks(state.aligned, blocks, state.grid);
+      state.grid = scanned.grid;
+      const moments = scanned.moments;
       for (const [i, block] of moments.entries()) {
         const group = (first + i) % SAMPLE_GROUPS;
         const into = (state.groups[group] ??= emptyMoments(options.parents, options.reference));
@@ -273,6 +279,7 @@ export async function sampledReports(
       parent: verdict.parent,
       reason: verdict.reason,
       ...reported,
+      ...(state.grid !== null && state.grid !== 'detect' ? { grid: state.grid } : {}),
       sample: sampleReport,
     };
   }

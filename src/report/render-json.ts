@@ -1,4 +1,5 @@
 import type {
+  AlignmentReport,
   ClaimsReport,
   ExactHitProfile,
   FitReport,
@@ -7,8 +8,11 @@ import type {
   ModelVerdict,
   Report,
   ReproducibilityRecord,
+  SamplingReport,
+  SliceReport,
   TensorRecipesReport,
   TensorReport,
+  TensorSampleReport,
   TensorSums,
   WeightSummary,
 } from '../report-schema.js';
@@ -93,6 +97,20 @@ const NUMERIC_KEYS: ReadonlySet<string> = new Set([
   'modifiedMinWeight',
   'informativeUlps',
   'agreement',
+  'requestedFraction',
+  'seed',
+  'confidence',
+  'replicates',
+  'blockElements',
+  'bytesRead',
+  'bytesTotal',
+  'fractionRead',
+  'requests',
+  'tensorsSettled',
+  'tensorsUnsettled',
+  'blocks',
+  'blocksTotal',
+  'elementsRead',
 ]);
 
 function decodeNumbers(key: string, value: unknown): unknown {
@@ -131,6 +149,7 @@ function inSchemaOrder(report: Report): Report {
         informativeUlps: report.options.thresholds.informativeUlps,
         agreement: report.options.thresholds.agreement,
       },
+      ...(report.options.floor === undefined ? {} : { floor: report.options.floor }),
     },
     verdict: verdict(report.verdict),
     tensors: report.tensors.map(tensor),
@@ -143,6 +162,46 @@ function inSchemaOrder(report: Report): Report {
     ...(report.reproducibility === undefined ? {} : { reproducibility: reproducibility(report.reproducibility) }),
     ...(report.claims === undefined ? {} : { claims: claims(report.claims) }),
     ...(report.forensics === undefined ? {} : { forensics: forensicsJson(report.forensics) }),
+    ...(report.alignment === undefined ? {} : { alignment: alignment(report.alignment) }),
+    ...(report.sampling === undefined ? {} : { sampling: sampling(report.sampling) }),
+  };
+}
+
+function alignment(report: AlignmentReport): AlignmentReport {
+  return {
+    renames: report.renames.map((r) => ({ input: r.input, rule: r.rule, tensors: r.tensors })),
+    mapRules: [...report.mapRules],
+    resized: report.resized.map((r) => ({
+      name: r.name,
+      commonRows: r.commonRows,
+      rows: { suspect: r.rows.suspect, parents: [...r.rows.parents] },
+    })),
+    tied: [...report.tied],
+    inputs: report.inputs.map((i) => ({
+      input: i.input,
+      quantMethod: i.quantMethod,
+      schemes: i.schemes.map((s) => ({ id: s.id, title: s.title, detail: s.detail, tensors: s.tensors })),
+      consumed: i.consumed,
+    })),
+    groups: { tensors: report.groups.tensors, units: report.groups.units },
+  };
+}
+
+function sampling(report: SamplingReport): SamplingReport {
+  return {
+    mode: report.mode,
+    requestedFraction: report.requestedFraction,
+    seed: report.seed,
+    confidence: report.confidence,
+    method: report.method,
+    replicates: report.replicates,
+    blockElements: report.blockElements,
+    bytesRead: report.bytesRead,
+    bytesTotal: report.bytesTotal,
+    fractionRead: report.fractionRead,
+    requests: report.requests,
+    tensorsSettled: report.tensorsSettled,
+    tensorsUnsettled: report.tensorsUnsettled,
   };
 }
 
@@ -278,8 +337,38 @@ function tensor(report: TensorReport): TensorReport {
     floor: report.floor,
     rss: report.rss,
     ...(report.sums === undefined ? {} : { sums: tensorSums(report.sums) }),
+    ...(report.encodings === undefined ? {} : { encodings: { suspect: report.encodings.suspect, parents: [...report.encodings.parents] } }),
+    ...(report.grid === undefined ? {} : { grid: report.grid }),
+    ...(report.slices === undefined ? {} : { slices: report.slices.map(slice) }),
     ...(report.rssMethod === undefined ? {} : { rssMethod: report.rssMethod }),
     ...(report.recipes === undefined ? {} : { recipes: tensorRecipes(report.recipes) }),
+    ...(report.sample === undefined ? {} : { sample: tensorSample(report.sample) }),
+  };
+}
+
+function slice(report: SliceReport): SliceReport {
+  return {
+    name: report.name,
+    expert: report.expert,
+    elements: report.elements,
+    kind: report.kind,
+    parent: report.parent,
+    weights: [...report.weights],
+    noiseRatio: report.noiseRatio,
+    reproducedShare: report.reproducedShare,
+  };
+}
+
+function tensorSample(report: TensorSampleReport): TensorSampleReport {
+  return {
+    blocks: report.blocks,
+    blocksTotal: report.blocksTotal,
+    elementsRead: report.elementsRead,
+    whole: report.whole,
+    weights: report.weights.map((w) => (w === null ? null : [w[0], w[1]])),
+    noiseRatio: [report.noiseRatio[0], report.noiseRatio[1]],
+    agreement: report.agreement,
+    settled: report.settled,
   };
 }
 

@@ -107,6 +107,13 @@ function verdictSection(report: Report, style: TextStyle): string[] {
   const compared = `${formatCount(report.tensors.length)} tensors compared, ${formatCompact(elements)} elements`;
   lines.push(...wrap(kinds.length > 0 ? `${compared}: ${kinds.join(', ')}` : compared, MAX_LINE_WIDTH, '  '));
   if (verdict.reason !== null) lines.push(...wrap(`why: ${verdict.reason}`, MAX_LINE_WIDTH, '  '));
+  const sampling = report.sampling;
+  if (sampling) {
+    const settled = `${formatCount(sampling.tensorsSettled)} of ${formatCount(sampling.tensorsSettled + sampling.tensorsUnsettled)} tensor verdicts settled`;
+    const read = `read ${formatBytes(sampling.bytesRead)} of ${formatBytes(sampling.bytesTotal)} (${formatShare(sampling.fractionRead)})`;
+    const text = `sampled (--seed ${sampling.seed}): ${read}; ${formatShare(sampling.confidence)} block-bootstrap intervals; ${settled}`;
+    lines.push(...wrap(text, MAX_LINE_WIDTH, '  '));
+  }
   return lines;
 }
 

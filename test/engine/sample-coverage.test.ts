@@ -41,7 +41,7 @@ describe('sampled intervals', () => {
   it('95% block-bootstrap intervals contain the full-scan weights and noiseRatio in at least 93% of seeds', async () => {
     const tensor = trainedBlend();
     const scanner = new SampledScanner({ parents: 2, reference: 0, informativeUlps: 4, blockElements: BLOCK, maxGapBytes: 0, concurrency: 4 });
-    const perBlock = await scanner.scanBlocks(tensor, Array.from({ length: BLOCKS }, (_, i) => i));
+    const { moments: perBlock } = await scanner.scanBlocks(tensor, Array.from({ length: BLOCKS }, (_, i) => i), null);
     const all = emptyMoments(2, 0);
     for (const block of perBlock) addMoments(all, block);
     const full = fitTensor(all);
