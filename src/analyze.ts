@@ -56,6 +56,12 @@ export interface AnalyzeOptions {
   map?: string[];
   /** 'all': add each parent's own rounding noise to the floor (--floor all); default 'suspect'. */
   floor?: 'suspect' | 'all';
+  /**
+   * false: skip the recipe pass (the second read: bit-for-bit replay of merge recipes,
+   * element-wise merge sums) except where the direct residual is needed (a suspect on
+   * a 32- or 64-bit grid, where the Gram residual cancels). Default true.
+   */
+  recipes?: boolean;
 }
 
 export interface AnalyzeProgress {
@@ -178,6 +184,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         reference,
         thresholds,
         ...(options.floor === undefined ? {} : { floor: options.floor }),
+        ...(options.recipes === false ? { recipes: false } : {}),
         threads: options.threads ?? defaultThreads(),
         ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
         layouts: [suspect, ...parents],
@@ -247,6 +254,11 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
           exclude: exclude.map((re) => re.source),
           thresholds,
           seed: options.sample ? options.sample.seed : null,
+          map: [...(options.map ?? [])],
+          floor: options.floor ?? 'suspect',
+          recipes: options.recipes !== false,
+          sample: options.sample ?? null,
+          baseGiven: options.baseGiven ?? false,
         },
         inputs,
       },

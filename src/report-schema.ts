@@ -331,9 +331,35 @@ export interface ReproducibilityRecord {
     thresholds: Thresholds;
     /** Seed of the block sampler; null: every element was read. */
     seed: number | null;
+    /**
+     * The rest of what decides the numbers (added within schema 1; a report without them
+     * was made with the defaults): --map rules, --floor, --no-recipes, --sample, and
+     * whether --base was typed (it changes the forensics' readings, not the fits).
+     */
+    map?: string[];
+    floor?: 'suspect' | 'all';
+    recipes?: boolean;
+    sample?: SampleOptions | null;
+    baseGiven?: boolean;
   };
   /** The suspect first, then the parents in --parents order. */
   inputs: InputRecord[];
+}
+
+/** How much of each tensor a sampled analysis reads (--sample). */
+export type SampleSize =
+  | { kind: 'fraction'; fraction: number }
+  | { kind: 'bytes'; bytes: number }
+  /** Read until settled, within `budget` (a fraction of the bytes, or bytes). */
+  | { kind: 'auto'; budget: { kind: 'fraction'; fraction: number } | { kind: 'bytes'; bytes: number } };
+
+export interface SampleOptions {
+  size: SampleSize;
+  seed: number;
+  /** Interval level and (auto) the agreement that settles a verdict; default 0.95. */
+  confidence?: number;
+  blockElements?: number;
+  replicates?: number;
 }
 
 /** Relations a model card's `base_model_relation` may state (the Hugging Face Hub's values). */

@@ -102,6 +102,7 @@ export function buildProgram(
     .option('--exclude <regex...>', 'leave out tensors whose name matches one of these')
     .option('--map <rule...>', READ_OPTION_HELP.map)
     .option('--floor <which>', READ_OPTION_HELP.floor)
+    .option('--no-recipes', READ_OPTION_HELP.recipes)
     .option('--blend-max-noise <x>', thresholdHelp('blendMaxNoise'))
     .option('--min-weight <x>', thresholdHelp('minWeight'))
     .option('--modified-min-weight <x>', thresholdHelp('modifiedMinWeight'))

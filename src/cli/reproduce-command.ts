@@ -134,6 +134,11 @@ function analyzeOptionsOf(record: ReproducibilityRecord, path: string, command: 
     include: analysis.include.map(compile),
     exclude: analysis.exclude.map(compile),
     thresholds: { ...analysis.thresholds } satisfies Partial<Thresholds>,
+    ...(analysis.map && analysis.map.length > 0 ? { map: [...analysis.map] } : {}),
+    ...(analysis.floor ? { floor: analysis.floor } : {}),
+    ...(analysis.recipes === false ? { recipes: false } : {}),
+    ...(analysis.sample ? { sample: analysis.sample } : {}),
+    ...(analysis.baseGiven ? { baseGiven: true } : {}),
     command: [...command],
   };
 }

@@ -34,20 +34,9 @@ const BATCH_BLOCKS = 32;
 /** Tensors sampled at once: overlaps one tensor's fetches with another's scan. */
 const TENSOR_WINDOW = 8;
 
-export type SampleSize =
-  | { kind: 'fraction'; fraction: number }
-  | { kind: 'bytes'; bytes: number }
-  /** Read until settled, within `budget` (a fraction of the bytes, or bytes). */
-  | { kind: 'auto'; budget: { kind: 'fraction'; fraction: number } | { kind: 'bytes'; bytes: number } };
-
-export interface SampleOptions {
-  size: SampleSize;
-  seed: number;
-  /** Interval level and (auto) the agreement that settles a verdict; default 0.95. */
-  confidence?: number;
-  blockElements?: number;
-  replicates?: number;
-}
+// Defined with the report, whose reproducibility record carries them.
+export type { SampleOptions, SampleSize } from '../report-schema.js';
+import type { SampleOptions } from '../report-schema.js';
 
 export interface SampledReportsOptions {
   parents: number;

@@ -29,6 +29,8 @@ export interface TensorReportsOptions {
   threads: number;
   /** 'all' adds the parents' rounding noise to the floor (--floor all). */
   floor?: 'suspect' | 'all';
+  /** false: no recipe pass unless the suspect's grid needs the direct residual (--no-recipes). */
+  recipes?: boolean;
   chunkElements?: number;
   pieceElements?: number;
   /** The models, to find each tensor's file for the workers. */
@@ -105,7 +107,13 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
   // directly; with --floor all the fit's floor is not the suspect's alone, so there the
   // Gram residual is kept.
   const replayDtype = grid ?? unscaledFloat(group.units[0]!.suspect.recipe);
-  const { fit, recipes } = await measureRecipes(
+  // On a 32- or 64-bit grid the floor is ~1e-15 of ‖s‖² and the Gram residual cancels:
+  // the direct residual of the second read is needed for a right noiseRatio.
+  const needsDirectResidual = options.floor !== 'all' && (replayDtype === 'F32' || replayDtype === 'F64');
+  const skipRecipes = options.recipes === false && !needsDirectResidual;
+  const { fit, recipes } = skipRecipes
+    ? { fit: fitWithFloor(moments, options.floor), recipes: null }
+    : await measureRecipes(
     group.units.map((u) => ({ suspect: u.suspect, parents: u.parents })),
     moments,
     fitWithFloor(moments, options.floor),

@@ -221,6 +221,11 @@ function reproducibility(record: ReproducibilityRecord): ReproducibilityRecord {
       exclude: [...analysis.exclude],
       thresholds: { ...analysis.thresholds },
       seed: analysis.seed,
+      ...(analysis.map === undefined ? {} : { map: [...analysis.map] }),
+      ...(analysis.floor === undefined ? {} : { floor: analysis.floor }),
+      ...(analysis.recipes === undefined ? {} : { recipes: analysis.recipes }),
+      ...(analysis.sample === undefined ? {} : { sample: analysis.sample === null ? null : structuredClone(analysis.sample) }),
+      ...(analysis.baseGiven === undefined ? {} : { baseGiven: analysis.baseGiven }),
     },
     inputs: record.inputs.map((input) => ({
       label: input.label,

@@ -79,6 +79,19 @@ describe('provcheck suspect', () => {
     expect(Math.abs(report.verdict.weights![0]! - 0.4)).toBeLessThan(0.01);
   });
 
+  it('--no-recipes skips the second read but keeps the verdict, and the record says so', async () => {
+    const full = JSON.parse((await runCli([...demo, '--format', 'json'])).stdout) as Report;
+    const result = await runCli([...demo, '--format', 'json', '--no-recipes']);
+    expect(result.code).toBe(0);
+    const quick = JSON.parse(result.stdout) as Report;
+    expect(quick.verdict.kind).toBe(full.verdict.kind);
+    quick.verdict.weights!.forEach((w, j) => expect(w).toBeCloseTo(full.verdict.weights![j]!, 6));
+    expect(full.tensors.some((t) => t.recipes !== undefined)).toBe(true);
+    expect(quick.tensors.every((t) => t.recipes === undefined)).toBe(true);
+    expect(quick.reproducibility?.analysis.recipes).toBe(false);
+    expect(full.reproducibility?.analysis.recipes).toBe(true);
+  });
+
   it('--include/--exclude select tensors by name', async () => {
     const result = await runCli([...demo, '--format', 'json', '--include', 'mlp', '--exclude', 'down_proj']);
     const report = JSON.parse(result.stdout) as Report;
