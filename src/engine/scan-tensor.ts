@@ -140,12 +140,12 @@ export class TensorScanner {
     return slot.chunk;
   }
 
-  /** The stored 16-bit tensors of every input when the fused kernel can read them raw; else null. */
+  /** The stored 16-bit tensors (or contiguous slices of them) of every input when the fused kernel can read them raw; else null. */
   private fusedInputs(tensor: ScanTensor): { descriptors: TensorDescriptor[]; formats: FloatFormat[] } | null {
     if (this.parents !== 2 || this.options.parentCells || tensor.suspectGrid) return null;
     const descriptors: TensorDescriptor[] = [];
     for (const input of [tensor.suspect, ...tensor.parents]) {
-      const descriptor = plainStored(input);
+      const descriptor = plainStored(input) ?? plainSlice(input);
       if (!descriptor) return null;
       descriptors.push(descriptor);
     }
@@ -410,4 +410,27 @@ function cellsOnGrid(grid: FloatFormat, values: Float64Array, count: number, abo
 function codesOf(view: Uint8Array): Uint16Array {
   if (view.byteOffset % 2 === 0) return new Uint16Array(view.buffer, view.byteOffset, view.byteLength >> 1);
   return new Uint16Array(view.slice().buffer);
+}
+
+/**
+ * One expert of a fused expert tensor stored plainly is a contiguous run of the stored
+ * codes: as a descriptor of its own (start moved to the slice), the fused 16-bit kernel
+ * can read it raw. Fused experts are most of a MoE checkpoint's bytes, so without this
+ * they all took the generic decode-then-accumulate path.
+ */
+function plainSlice(input: LogicalTensor): TensorDescriptor | null {
+  const recipe = input.recipe;
+  if (recipe.kind !== 'slice') return null;
+  const inner = recipe.inner;
+  if (inner.kind !== 'stored' || inner.codes !== inner.leaf.dtype || inner.shape !== null) return null;
+  const format = floatFormat(inner.codes);
+  if (!format) return null;
+  const leaf = inner.leaf;
+  return {
+    ...leaf,
+    shape: [...recipe.shape],
+    elements: input.elements,
+    start: leaf.start + recipe.offset * format.bytes,
+    byteLength: input.elements * format.bytes,
+  };
 }
