@@ -47,6 +47,8 @@ export async function measureRecipes(
     if (result === null) result = part;
     else {
       result.used += part.used;
+      result.informative += part.informative;
+      result.reproduced += part.reproduced;
       result.rss = result.rss === null || part.rss === null ? null : result.rss + part.rss;
       addElementwiseSums(result.elementwise, part.elementwise);
       addExactMatches(result.matches, part.matches);
@@ -63,8 +65,14 @@ export async function measureRecipes(
     reproducedWhereParentsDiffer: result.matches.reproducedWhereParentsDiffer[r]!,
   }));
   measured.sort((a, b) => b.reproducedWhereParentsDiffer - a.reproducedWhereParentsDiffer || b.reproduced - a.reproduced);
+  const measuredFit = result.rss === null || options.directResidual === false ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
+  // Without an exact-hit profile (three or more parents, or no clear peak), what the
+  // fitted blend reproduces comes from this same read.
+  if (measuredFit.reproducedShare === null && weights !== null && result.informative > 0) {
+    measuredFit.reproducedShare = result.reproduced / result.informative;
+  }
   return {
-    fit: result.rss === null || options.directResidual === false ? { ...fit, rssMethod: 'gram' } : withDirectResidual(fit, moments, result.rss),
+    fit: measuredFit,
     recipes: {
       replayed: result.matches.finite,
       parentsDiffer: result.matches.parentsDiffer,

@@ -125,7 +125,8 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
       ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
     },
   );
-  if (fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
+  // Only when the recipe pass (which counts it in the same read) did not run.
+  if (recipes === null && fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read
     // counts what the fitted blend reproduces bit for bit.
     const counted = await Promise.all(units.map((unit) => engine.reproduced(unit, fit.weights as number[])));

@@ -11,6 +11,9 @@ import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
  *   float64 (each chunk summed plainly, the chunk totals with Neumaier compensation).
  *   The Gram formula ‖e‖² − 2βᵀDᵀe + βᵀDᵀDβ cancels catastrophically when the residual
  *   is 1e-8 of ‖e‖² (an F32 suspect of far-apart parents); this does not;
+ * - how many informative elements (parents ≥ informativeUlps of the suspect's step
+ *   apart) the blend at those weights reproduces bit for bit — what the engine's
+ *   countReproduced measures, here without a read of its own;
  * - the element-wise sums relative to the reference (TIES, DARE, breadcrumbs);
  * - for each candidate recipe, the elements it reproduces bit for bit — over the first
  *   `replayElements` elements of the range only: replaying ~30 recipes costs ~1 µs an
@@ -33,6 +36,9 @@ export interface RecipePassResult {
   /** Elements finite in the suspect and every parent, and the direct residual over them (null when not asked). */
   used: number;
   rss: number | null;
+  /** Informative elements, and those the blend at `weights` reproduces (0 and 0 when not asked). */
+  informative: number;
+  reproduced: number;
   elementwise: ElementwiseSums;
   matches: ExactMatchCounts;
 }
@@ -60,6 +66,8 @@ export async function recipePass(input: RecipePassInput, request: RecipePassRequ
   const matches = emptyExactMatches(compiled.length);
   const weights = request.weights;
   let used = 0;
+  let informative = 0;
+  let reproduced = 0;
   // Neumaier-compensated total of the per-chunk residual sums.
   let rss = 0;
   let rssCompensation = 0;
@@ -80,20 +88,33 @@ export async function recipePass(input: RecipePassInput, request: RecipePassRequ
       // e − Σ β_j d_j on differences from the reference (statistics.md): the weights sum
       // to 1, and the large common part r cancels exactly before any product is formed.
       let change = 0;
+      let largestDifference = 0;
       let finite = true;
       for (let j = 0; j < k; j++) {
         const p = parents[j]![i]!;
         if (!Number.isFinite(p)) finite = false;
-        if (weights && j !== request.reference) change += weights[j]! * (p - r);
+        if (j === request.reference) continue;
+        const d = p - r;
+        const absD = d < 0 ? -d : d;
+        if (absD > largestDifference) largestDifference = absD;
+        if (weights) change += weights[j]! * d;
       }
       if (!finite) continue;
       used++;
       const residual = s - r - change;
       chunkRss += residual * residual;
+      if (!weights || largestDifference === 0) continue;
+      const up = above[i]!;
+      const down = below[i]!;
+      if (largestDifference < request.informativeUlps * (up > down ? up : down)) continue;
+      informative++;
+      // The blend r + Σ w_j d_j inside the suspect value's rounding cell: reproduced.
+      // blend ≥ s − below/2 and blend ≤ s + above/2, with s − blend = residual.
+      if (residual <= down / 2 && residual >= -up / 2) reproduced++;
     }
     const total = rss + chunkRss;
     rssCompensation += Math.abs(rss) >= Math.abs(chunkRss) ? rss - total + chunkRss : chunkRss - total + rss;
     rss = total;
   }
-  return { used, rss: weights ? rss + rssCompensation : null, elementwise, matches };
+  return { used, rss: weights ? rss + rssCompensation : null, informative, reproduced, elementwise, matches };
 }

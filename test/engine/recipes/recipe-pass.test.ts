@@ -45,4 +45,40 @@ describe('recipePass', () => {
     accumulateElementwise(suspect, cells.above, cells.below, parents, suspect.length, 4, new Float64Array(2), whole);
     expect({ ...result.elementwise, movedGram: [], largeGram: [] }).toEqual({ ...whole, movedGram: [], largeGram: [] });
   });
+
+  it('counts what the blend at the weights reproduces, as the engine\'s own second read defines it', async () => {
+    const parents = fineTunes(BF16, 32, 64, 3, 6, 11);
+    const weights = [0.5, 0.3, 0.2];
+    const suspect = new Float64Array(parents[0]!.length);
+    replayRecipe(compileRecipe({ weights, arithmetic: 'float32', normalise: false }, BF16), parents, suspect.length, suspect);
+    const result = await recipePass(
+      { suspect: inMemory(suspect, BF16), parents: parents.map((p) => inMemory(p, BF16)) },
+      { reference: 0, informativeUlps: 4, weights, recipes: [], format: BF16, replayElements: 0, chunkElements: 300 },
+    );
+    // Per element, by the definitions: informative when the parents are ≥ 4 suspect steps
+    // apart, reproduced when r + Σ w_j (p_j − r) lies in the suspect value's cell.
+    const cells = cellsOf(BF16, suspect);
+    let informative = 0;
+    let reproduced = 0;
+    // A float32 blend can land on a bf16 tie: the exact blend then sits within float64
+    // rounding of a cell edge, where summation order decides. Those may differ, no others.
+    let atEdge = 0;
+    for (let i = 0; i < suspect.length; i++) {
+      const r = parents[0]![i]!;
+      const d = [1, 2].map((j) => parents[j]![i]! - r);
+      const ulp = Math.max(cells.above[i]!, cells.below[i]!);
+      const largest = Math.max(...d.map(Math.abs));
+      if (largest === 0 || largest < 4 * ulp) continue;
+      informative++;
+      const blend = r + weights[1]! * d[0]! + weights[2]! * d[1]!;
+      const low = suspect[i]! - cells.below[i]! / 2;
+      const high = suspect[i]! + cells.above[i]! / 2;
+      if (blend >= low && blend <= high) reproduced++;
+      if (Math.min(Math.abs(blend - low), Math.abs(blend - high)) < 1e-9 * ulp) atEdge++;
+    }
+    expect(informative).toBeGreaterThan(suspect.length / 2);
+    expect(result.informative).toBe(informative);
+    expect(Math.abs(result.reproduced - reproduced)).toBeLessThanOrEqual(atEdge);
+    expect(reproduced).toBeGreaterThan(0.9 * informative);
+  });
 });
