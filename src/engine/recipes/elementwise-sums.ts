@@ -1,3 +1,4 @@
+import type { ElementwiseSumsRecord } from '../../report-schema.js';
 import { sameBits } from './merge-arithmetic.js';
 
 /**
@@ -23,22 +24,13 @@ import { sameBits } from './merge-arithmetic.js';
  *   DARE divides survivors by p: e regressed on d_j over moved elements gives about
  *   λ_j/p, over all large elements λ_j.
  */
-export interface ElementwiseSums {
+/**
+ * The sums in memory: the report's record (src/report-schema.ts, where every field is
+ * described) with its two Gram matrices as typed arrays.
+ */
+export interface ElementwiseSums extends Omit<ElementwiseSumsRecord, 'parents' | 'reference' | 'movedGram' | 'largeGram'> {
   readonly parents: number;
   readonly reference: number;
-  /** Finite in the suspect and every parent. */
-  finite: number;
-  changed: number;
-  changedKeptBase: number;
-  allMoved: number;
-  allMovedKeptBase: number;
-  large: number;
-  largeKeptBase: number;
-  conflicts: number;
-  conflictsAtParent: number;
-  agreements: number;
-  agreementsAtParent: number;
-  moved: number;
   /** m+1 square (m = parents − 1), row-major. */
   readonly movedGram: Float64Array;
   readonly largeGram: Float64Array;
