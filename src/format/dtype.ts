@@ -262,10 +262,40 @@ function roundHalfEven(q: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+const roundWord = new Float64Array(1);
+/** The float64's two 32-bit halves; the fast rounding below assumes little-endian order, as every Node platform has. */
+const roundHalves = new Uint32Array(roundWord.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Largest binary exponent of a normal value, per 16-bit format. */
+const maxExponents = new Map<SupportedFloatDType, number>();
+
 /** The value of `format` nearest to x (ties to even), as IEEE round-to-nearest gives. */
 export function roundTo(format: FloatFormat, x: number): number {
   if (format.dtype === 'F64') return x;
   if (format.dtype === 'F32') return Math.fround(x);
+  if (format.mantissaBits <= 20 && LITTLE_ENDIAN) {
+    // BF16 and F16 keep at most 10 fraction bits, all in the float64's high word: round
+    // there, on the bits (ties to even, the low word and the dropped high bits as the
+    // sticky part). A carry out of the fraction moves to the next binade, as it should.
+    // Only for results that are normal in the format; the rest takes the general path.
+    roundWord[0] = x;
+    const high = roundHalves[1]!;
+    const exponent = ((high >>> 20) & 0x7ff) - 1023;
+    let maxExponent = maxExponents.get(format.dtype);
+    if (maxExponent === undefined) maxExponents.set(format.dtype, (maxExponent = exponentOf(format.maxFinite)));
+    if (exponent >= 1 - format.bias && exponent <= maxExponent) {
+      const shift = 20 - format.mantissaBits;
+      const half = 1 << (shift - 1);
+      const rest = high & ((1 << shift) - 1);
+      const up = rest > half || (rest === half && (roundHalves[0] !== 0 || ((high >>> shift) & 1) === 1));
+      roundHalves[1] = ((high >>> shift) + (up ? 1 : 0)) << shift;
+      roundHalves[0] = 0;
+      const rounded = roundWord[0]!;
+      if (rounded > format.maxFinite) return Infinity;
+      if (rounded < -format.maxFinite) return -Infinity;
+      return rounded;
+    }
+  }
   if (!Number.isFinite(x) || x === 0) return x;
   const magnitude = Math.abs(x);
   const e = Math.max(exponentOf(magnitude), 1 - format.bias);

@@ -196,6 +196,43 @@ describe('decodeWithCell golden vectors', () => {
   }
 });
 
+/** Round half to even by the definition: the two neighbours on the format's grid, compared exactly. */
+function roundByDefinition(format: typeof F16, x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const magnitude = Math.abs(x);
+  const exponent = Math.max(Math.floor(Math.log2(magnitude)) + (2 ** Math.floor(Math.log2(magnitude)) > magnitude ? -1 : 0), 1 - format.bias);
+  const step = 2 ** (exponent - format.mantissaBits);
+  // magnitude / step is exact (a power-of-two scaling); floor and the rest are exact too.
+  const q = magnitude / step;
+  const low = Math.floor(q);
+  const rest = q - low;
+  const n = rest > 0.5 || (rest === 0.5 && low % 2 === 1) ? low + 1 : low;
+  const value = n * step;
+  const limited = value > format.maxFinite ? Infinity : value;
+  return x < 0 ? -limited : limited;
+}
+
+describe('roundTo matches rounding by the definition', () => {
+  it('for BF16 and F16 at any magnitude, ties included', () => {
+    for (const format of [BF16, F16]) {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.double({ noNaN: true, noDefaultInfinity: true }),
+            fc.double({ min: -70000, max: 70000, noNaN: true }),
+            // Exact ties and near-ties: a grid value plus half a step, ± a tiny bit.
+            fc.tuple(fc.integer({ min: -(2 ** 11), max: 2 ** 11 }), fc.integer({ min: -30, max: 15 }), fc.constantFrom(0, 1, -1)).map(
+              ([m, e, nudge]) => (m + 0.5) * 2 ** (e - format.mantissaBits) * (1 + nudge * 2 ** -40),
+            ),
+          ),
+          (x) => Object.is(roundTo(format, x), roundByDefinition(format, x)),
+        ),
+        { numRuns: 20000 },
+      );
+    }
+  });
+});
+
 describe('roundTo golden vectors', () => {
   it('F16 ties go to the even neighbour', () => {
     expect(roundTo(F16, 1 + 2 ** -11)).toBe(1);
