@@ -20,6 +20,14 @@ export interface ChunkSums {
   informative: number;
   informativeFloor: number;
   parentsEqual: number;
+  /**
+   * Two 16-bit parents only (the fused kernel), for the element-wise sums: elements
+   * where the suspect keeps the reference's bits while the other parent differs, those
+   * of them that are informative, and Σ d² over the latter.
+   */
+  keptBase: number;
+  keptBaseInformative: number;
+  keptBaseInformativeDd: number;
 }
 
 export function emptyChunkSums(parents: number): ChunkSums {
@@ -37,6 +45,9 @@ export function emptyChunkSums(parents: number): ChunkSums {
     informative: 0,
     informativeFloor: 0,
     parentsEqual: 0,
+    keptBase: 0,
+    keptBaseInformative: 0,
+    keptBaseInformativeDd: 0,
   };
 }
 
@@ -53,6 +64,9 @@ export function resetChunkSums(sums: ChunkSums): void {
   sums.informative = 0;
   sums.informativeFloor = 0;
   sums.parentsEqual = 0;
+  sums.keptBase = 0;
+  sums.keptBaseInformative = 0;
+  sums.keptBaseInformativeDd = 0;
 }
 
 /** Decoded values of one chunk: the suspect with its rounding cells, and the parents. */

@@ -93,6 +93,7 @@ export function accumulateTwoParentsCodes16(
   let used = 0; const nonFinite = 0;
   let floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
   let equalRef = 0, equalOther = 0, parentsEqual = 0;
+  let keptBase = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
   const lastBin = PROFILE_BINS - 1;
   for (let i = from; i < to; i++) {
     const cs = suspectCodes[i]!;
@@ -113,12 +114,19 @@ export function accumulateTwoParentsCodes16(
     floor += ulp2;
     floorVar += ulp2 * ulp2;
     // Equal values: equal codes, or +0 and -0. (x - 1) >>> 31 is 1 exactly when x == 0.
-    equalRef += (((cs ^ cr) - 1) >>> 31) | ((((cs | cr) & 0x7fff) - 1) >>> 31);
+    const sameBitsAsReference = ((cs ^ cr) - 1) >>> 31;
+    equalRef += sameBitsAsReference | ((((cs | cr) & 0x7fff) - 1) >>> 31);
     equalOther += (((cs ^ cp) - 1) >>> 31) | ((((cs | cp) & 0x7fff) - 1) >>> 31);
-    parentsEqual += (((cr ^ cp) - 1) >>> 31) | ((((cr | cp) & 0x7fff) - 1) >>> 31);
+    const parentsSame = (((cr ^ cp) - 1) >>> 31) | ((((cr | cp) & 0x7fff) - 1) >>> 31);
+    parentsEqual += parentsSame;
+    keptBase += sameBitsAsReference & (parentsSame ^ 1);
     const absD = d < 0 ? -d : d;
     if (absD < threshold[cs]! || d === 0) continue;
     informative++;
+    if (cs === cr) {
+      keptBaseInformative++;
+      keptBaseInformativeDd += d * d;
+    }
     informativeFloor += ulp2;
     irr += r * r;
     ird += r * d;
@@ -144,6 +152,9 @@ export function accumulateTwoParentsCodes16(
   out.equal[reference] = equalRef;
   out.equal[1 - reference] = equalOther;
   out.parentsEqual = parentsEqual;
+  out.keptBase = keptBase;
+  out.keptBaseInformative = keptBaseInformative;
+  out.keptBaseInformativeDd = keptBaseInformativeDd;
   return true;
 }
 
@@ -177,11 +188,13 @@ export function accumulateTwoParentsCodes16Checked(
   let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
   let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
   let equalRef = 0, equalOther = 0, parentsEqual = 0;
+  let keptBase = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
   const lastBin = PROFILE_BINS - 1;
   for (let i = from; i < to; i++) {
     const cs = suspectCodes[i]!;
     const s = sValue[cs]!;
-    const r = parentValue[referenceCodes[i]!]!;
+    const cr = referenceCodes[i]!;
+    const r = parentValue[cr]!;
     const p = parentValue[otherCodes[i]!]!;
     // x - x is 0 for finite x and NaN for ±Infinity and NaN: one test for all three.
     if ((s - s) + (r - r) + (p - p) !== 0) {
@@ -206,9 +219,14 @@ export function accumulateTwoParentsCodes16Checked(
       parentsEqual++;
       continue;
     }
+    if (cs === cr) keptBase++;
     const absD = d < 0 ? -d : d;
     if (absD < threshold[cs]!) continue;
     informative++;
+    if (cs === cr) {
+      keptBaseInformative++;
+      keptBaseInformativeDd += d * d;
+    }
     informativeFloor += ulp2;
     irr += r * r;
     ird += r * d;
@@ -232,4 +250,7 @@ export function accumulateTwoParentsCodes16Checked(
   out.equal[reference] = equalRef;
   out.equal[1 - reference] = equalOther;
   out.parentsEqual = parentsEqual;
+  out.keptBase = keptBase;
+  out.keptBaseInformative = keptBaseInformative;
+  out.keptBaseInformativeDd = keptBaseInformativeDd;
 }

@@ -1,3 +1,5 @@
+import { addElementwiseSums, emptyElementwiseSums, type ElementwiseSums } from './recipes/elementwise-sums.js';
+
 /**
  * The narrow waist: per-tensor sums from which every statistic is derived
  * (statistics.md). All fields are additive, so a tensor split into element ranges,
@@ -50,6 +52,11 @@ export interface TensorMoments {
    * weight at the centre of bin b. Bins: [lo + b·width, lo + (b+1)·width).
    */
   readonly profile: { readonly lo: number; readonly width: number; readonly hits: Float64Array } | null;
+  /**
+   * The element-wise evidence of TIES/DARE-style merges (elementwise-sums.ts), summed in
+   * the same read: it needs no fitted weight, so it costs no second pass.
+   */
+  readonly elementwise: ElementwiseSums;
 }
 
 export const PROFILE_BIN = 0.0005;
@@ -82,6 +89,7 @@ export function emptyMoments(parents: number, reference: number): TensorMoments 
       parents === 2
         ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS) }
         : null,
+    elementwise: emptyElementwiseSums(parents, reference),
   };
 }
 
@@ -104,6 +112,7 @@ export function addMoments(into: TensorMoments, part: TensorMoments): void {
   into.informative.floor += part.informative.floor;
   addArray(into.informative.parentFloor, part.informative.parentFloor);
   if (into.profile && part.profile) addArray(into.profile.hits, part.profile.hits);
+  addElementwiseSums(into.elementwise, part.elementwise);
 }
 
 function addArray(into: Float64Array, part: Float64Array): void {

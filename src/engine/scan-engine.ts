@@ -1,4 +1,5 @@
 import { addMoments, emptyMoments, type TensorMoments } from './moments.js';
+import { addRecipePassResults, emptyRecipePassResult, type RecipePassRequest, type RecipePassResult } from './recipes/recipe-pass.js';
 import { piecesOf, PIECE_ELEMENTS } from './scan-plan.js';
 import { asScanTensor, DEFAULT_CHUNK_ELEMENTS, TensorScanner, type ElementRange, type ScanInput, type ScanTensor } from './scan-tensor.js';
 
@@ -23,16 +24,18 @@ export interface ReproducedCount {
 
 /**
  * One piece of work: an element range of a tensor, for moments, for a reproduction
- * count at `weights`, or for the grids the suspect's values lie on (bit flags).
+ * count at `weights`, for the grids the suspect's values lie on (bit flags), or for the
+ * recipe pass (`recipes`).
  */
 export interface PieceTask {
   tensor: ScanTensor;
   range: ElementRange;
-  pass: 'moments' | 'reproduced' | 'grid';
+  pass: 'moments' | 'reproduced' | 'grid' | 'recipes';
   weights: readonly number[] | null;
+  recipes?: RecipePassRequest;
 }
 
-export type PieceResult = TensorMoments | ReproducedCount | number;
+export type PieceResult = TensorMoments | ReproducedCount | number | RecipePassResult;
 
 /**
  * Where the scanning runs: in this thread or on workers. Either way a tensor is cut into
@@ -68,6 +71,28 @@ export abstract class ScanEngine {
     return parts.reduce((all, flags) => all & flags, 7);
   }
 
+  /**
+   * The recipe pass over elements [from, to) of a tensor, cut where the moments' pieces
+   * are cut and added in order; the recipes are replayed on the range's first
+   * `request.replayElements`.
+   */
+  async recipes(input: ScanInput, request: RecipePassRequest, range: ElementRange): Promise<RecipePassResult> {
+    const tensor = asScanTensor(input);
+    const replayEnd = range.from + request.replayElements;
+    const parts = (await Promise.all(
+      piecesOf(tensor.suspect.elements, this.pieceElements)
+        .filter((piece) => piece.from < range.to && piece.to > range.from)
+        .map((piece) => {
+          const part = { from: Math.max(piece.from, range.from), to: Math.min(piece.to, range.to) };
+          const replayElements = Math.max(0, Math.min(part.to, replayEnd) - part.from);
+          return this.runPiece({ tensor, range: part, pass: 'recipes', weights: null, recipes: { ...request, replayElements } });
+        }),
+    )) as RecipePassResult[];
+    const total = emptyRecipePassResult(request.recipes.length, request.residual && request.weights !== null);
+    for (const part of parts) addRecipePassResults(total, part);
+    return total;
+  }
+
   async reproduced(input: ScanInput, weights: readonly number[]): Promise<ReproducedCount> {
     const tensor = asScanTensor(input);
     const pieces = piecesOf(tensor.suspect.elements, this.pieceElements);
@@ -79,8 +104,13 @@ export abstract class ScanEngine {
   }
 }
 
-/** Stored bytes a piece reads: every input's share of the range (the suspect's alone for the grid pass). */
+/**
+ * Stored bytes a piece reads: every input's share of the range (the suspect's alone for
+ * the grid pass). The recipe pass re-reads what the moments read, and is not counted
+ * again in the progress.
+ */
 export function pieceBytes(task: PieceTask): number {
+  if (task.pass === 'recipes') return 0;
   const count = task.range.to - task.range.from;
   const inputs = task.pass === 'grid' ? [task.tensor.suspect] : [task.tensor.suspect, ...task.tensor.parents];
   const perElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
@@ -125,5 +155,8 @@ export function runScannerPiece(scanner: TensorScanner, task: PieceTask): Promis
       return scanner.countReproduced(task.tensor, task.weights ?? [], task.range);
     case 'grid':
       return scanner.suspectGrids(task.tensor, task.range);
+    case 'recipes':
+      if (!task.recipes) throw new Error('runScannerPiece: a recipe piece without its request');
+      return scanner.recipes(task.tensor, task.recipes, task.range);
   }
 }

@@ -1,4 +1,4 @@
-import { decodeWithCell, encode, floatFormat, type FloatFormat } from '../format/dtype.js';
+import { floatFormat, type FloatFormat } from '../format/dtype.js';
 import type { AlignedTensor } from '../align/align-tensors.js';
 import { plainStored, storedTensor, type LogicalTensor } from '../format/logical-tensor.js';
 import type { TensorDescriptor } from '../format/model-layout.js';
@@ -14,6 +14,9 @@ import {
 } from './accumulate-chunk.js';
 import { accumulateTwoParentsCodes16, accumulateTwoParentsCodes16Checked, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
 import { emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
+import { cellsOnGrid } from './grid-cells.js';
+import { accumulateElementwise } from './recipes/elementwise-sums.js';
+import { recipePass, RecipePassScratch, type RecipePassRequest, type RecipePassResult } from './recipes/recipe-pass.js';
 
 /** Grids a suspect stored wider may actually hold, coarsest first. */
 export const SUSPECT_GRIDS = ['BF16', 'F16', 'F32'] as const;
@@ -104,6 +107,7 @@ export class TensorScanner {
   private readonly slots: [Slot, Slot];
   private readonly sums: ChunkSums;
   private readonly vector: Float64Array;
+  private readonly elementwiseVector: Float64Array;
   private readonly profileDiff = new Float64Array(PROFILE_BINS + 1);
   /** One chunk's profile, kept apart so that a chunk can be summed again from scratch. */
   private readonly chunkProfileDiff = new Float64Array(PROFILE_BINS + 1);
@@ -118,6 +122,7 @@ export class TensorScanner {
     this.slots = [this.makeSlot(), this.makeSlot()];
     this.sums = emptyChunkSums(parents);
     this.vector = new Float64Array(parents + 1);
+    this.elementwiseVector = new Float64Array(parents);
   }
 
   private makeSlot(): Slot {
@@ -173,6 +178,7 @@ export class TensorScanner {
       const threshold16 = threshold;
       const chunkDiff = this.chunkProfileDiff;
       const profileDiff = this.profileDiff;
+      const kept = { base: 0, informative: 0, informativeDd: 0 };
       await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
         const codes = slot.views.map(codesOf);
         const suspectCodes = codes[0]!;
@@ -190,8 +196,13 @@ export class TensorScanner {
           }
           for (let b = 0; b <= PROFILE_BINS; b++) profileDiff[b]! += chunkDiff[b]!;
           accumulator.addChunk(this.sums);
+          kept.base += this.sums.keptBase;
+          kept.informative += this.sums.keptBaseInformative;
+          kept.informativeDd += this.sums.keptBaseInformativeDd;
         }
       });
+      accumulator.finish();
+      elementwiseOfTwoParents(moments, kept);
     } else {
       await this.scanGeneric(tensor, from, to, accumulator);
     }
@@ -203,7 +214,7 @@ export class TensorScanner {
         hits[b] = running;
       }
     }
-    return accumulator.finish();
+    return fused ? moments : accumulator.finish();
   }
 
   private scanGeneric(tensor: ScanTensor, from: number, to: number, accumulator: CompensatedMoments): Promise<void> {
@@ -217,8 +228,18 @@ export class TensorScanner {
         accumulateManyParents(chunk, reference, informativeUlps, this.vector, this.sums);
       }
       accumulator.addChunk(this.sums);
+      accumulateElementwise(chunk.suspect, chunk.above, chunk.below, chunk.parents, chunk.count, informativeUlps, this.elementwiseVector, accumulator.moments.elementwise);
     });
   }
+
+  /** The recipe pass (recipes/recipe-pass.ts) over elements [from, to), with this scanner's buffers. */
+  recipes(input: ScanInput, request: RecipePassRequest, range: ElementRange): Promise<RecipePassResult> {
+    const tensor = asScanTensor(input);
+    this.recipeScratch ??= new RecipePassScratch(this.parents, this.options.chunkElements);
+    return recipePass(tensor, request, range.from, range.to, this.recipeScratch);
+  }
+
+  private recipeScratch: RecipePassScratch | null = null;
 
   /**
    * A second pass: how many informative elements (as `scan` defines them) the blend
@@ -364,6 +385,32 @@ export class TensorScanner {
 
 }
 
+/**
+ * The element-wise sums (elementwise-sums.ts) of two parents in one 16-bit format, from
+ * the finished moments and the fused kernel's kept-base tallies: with one task parent
+ * every changed element moved all parents, "large" is the moments' informative test,
+ * the large Gram is the [d, e] block of the informative Gram, and the moved Gram differs
+ * from it only in Σd² (e is 0 where the suspect kept the base's bits). No conflicts or
+ * agreements exist with a single task delta.
+ */
+function elementwiseOfTwoParents(moments: TensorMoments, kept: { base: number; informative: number; informativeDd: number }): void {
+  const sums = moments.elementwise;
+  const g = moments.informative.gram;
+  const changed = moments.used - moments.parentsEqual;
+  sums.finite = moments.used;
+  sums.changed = changed;
+  sums.changedKeptBase = kept.base;
+  sums.allMoved = changed;
+  sums.allMovedKeptBase = kept.base;
+  sums.large = moments.informative.count;
+  sums.largeKeptBase = kept.informative;
+  sums.moved = moments.informative.count - kept.informative;
+  // [d, e] rows of the [r, d, e] Gram.
+  const dd = g[4]!, de = g[5]!, ee = g[8]!;
+  sums.largeGram.set([dd, de, de, ee]);
+  sums.movedGram.set([dd - kept.informativeDd, de, de, ee]);
+}
+
 /** Bit flags of the grids (GRID_BIT) on which all finite values lie. */
 export function gridFlags(values: Float64Array, count: number): number {
   let flags = ALL_GRIDS;
@@ -397,13 +444,6 @@ export function effectiveGrid(stored: string, flags: number): SuspectGrid | null
     if ((flags & GRID_BIT[grid]) !== 0 && floatFormat(grid)!.mantissaBits < storedFormat.mantissaBits) return grid;
   }
   return null;
-}
-
-/** Rounding cells of values that lie on `grid`, as the grid's own storage would give them. */
-function cellsOnGrid(grid: FloatFormat, values: Float64Array, count: number, above: Float64Array, below: Float64Array): void {
-  const codes = encode(grid, values.subarray(0, count));
-  const scratch = new Float64Array(count);
-  decodeWithCell(grid, codes, scratch, above, below, count);
 }
 
 /** The codes of a read block; copied only when the view is not 2-byte aligned. */

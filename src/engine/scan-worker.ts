@@ -87,7 +87,13 @@ function readerOf(recipe: TensorRecipe<WorkerLeaf>): Promise<LogicalTensor> {
 async function run(task: WorkerTask): Promise<PieceResult> {
   const [suspect, ...parents] = await Promise.all(task.inputs.map(readerOf));
   const tensor = { name: task.name, suspect: suspect!, parents, suspectGrid: task.suspectGrid };
-  return runScannerPiece(scanner, { tensor, range: { from: task.from, to: task.to }, pass: task.pass, weights: task.weights });
+  return runScannerPiece(scanner, {
+    tensor,
+    range: { from: task.from, to: task.to },
+    pass: task.pass,
+    weights: task.weights,
+    ...(task.recipes === null ? {} : { recipes: task.recipes }),
+  });
 }
 
 function describeError(error: unknown): WorkerError {

@@ -92,6 +92,7 @@ export class WorkerEngine extends ScanEngine {
           to: task.range.to,
           pass: task.pass,
           weights: task.weights === null ? null : [...task.weights],
+          recipes: task.recipes ?? null,
         },
         bytes: pieceBytes(task),
         resolve,

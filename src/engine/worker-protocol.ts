@@ -1,4 +1,5 @@
 import type { TensorRecipe } from '../format/logical-tensor.js';
+import type { RecipePassRequest } from './recipes/recipe-pass.js';
 import type { PieceResult, PieceTask } from './scan-engine.js';
 import type { SuspectGrid } from './scan-tensor.js';
 
@@ -22,6 +23,7 @@ export interface WorkerTask {
   to: number;
   pass: PieceTask['pass'];
   weights: number[] | null;
+  recipes: RecipePassRequest | null;
 }
 
 export interface WorkerSetup {

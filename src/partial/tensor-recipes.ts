@@ -1,60 +1,70 @@
 import type { TensorMoments } from '../engine/moments.js';
-import { addElementwiseSums, type ElementwiseSums } from '../engine/recipes/elementwise-sums.js';
-import { addExactMatches } from '../engine/recipes/exact-match-count.js';
-import { recipePass, type RecipePassInput, type RecipePassResult } from '../engine/recipes/recipe-pass.js';
-import { DEFAULT_CHUNK_ELEMENTS } from '../engine/scan-tensor.js';
+import type { ElementwiseSums } from '../engine/recipes/elementwise-sums.js';
+import { addRecipePassResults, emptyRecipePassResult, type RecipePassResult } from '../engine/recipes/recipe-pass.js';
+import type { ScanEngine } from '../engine/scan-engine.js';
+import type { ScanTensor } from '../engine/scan-tensor.js';
 import type { FloatFormat } from '../format/dtype.js';
 import { withDirectResidual } from '../fit/recipes/direct-residual.js';
 import { snapCandidates } from '../fit/recipes/snap-candidates.js';
 import type { TensorFit } from '../fit/tensor-fit.js';
 import type { ElementwiseSumsRecord, RecipeCandidateReport, TensorRecipesReport } from '../report-schema.js';
 
-/** Elements of each tensor the candidate recipes are replayed on (recipe-pass.ts: the replay is the costly part). */
-export const REPLAY_ELEMENTS = 1 << 15;
+/**
+ * Where the candidate recipes are replayed (recipe-pass.ts: the replay is the costly
+ * part, ~25 candidates an element): REPLAY_BLOCKS blocks of REPLAY_BLOCK_ELEMENTS spread
+ * evenly over each tensor, 8,192 elements in all, so that a tensor's first rows (an
+ * embedding's special tokens, often untouched) do not stand for the whole of it.
+ */
+export const REPLAY_BLOCKS = 8;
+export const REPLAY_BLOCK_ELEMENTS = 1024;
 /** Candidates kept per tensor in the report: the model-level choice is among every tensor's best few. */
 export const CANDIDATES_KEPT = 8;
 
 /**
- * The recipe pass for one tensor (docs/forensics.md): a second read that measures the
- * residual directly at the fitted weights, the element-wise sums, and the candidate
- * recipes' exact reproduction. `units` are the tensor's aligned pieces (one, or several
- * for a fused tensor's slices), read through their logical readers. `replayFormat` is
- * the grid the suspect's values lie on; null when they cannot be replayed exactly (a
- * scaled or packed suspect), and then no candidate is tried. Returns the fit with the
- * direct residual when the weights are known, and what the pass measured.
+ * The recipe pass for one tensor (docs/forensics.md): a second read, on the engine's
+ * threads, of what needs the fitted weights. The element-wise sums came with the moments.
+ * `units` are the tensor's aligned pieces (one, or several for a fused tensor's slices).
+ * `replayFormat` is the grid the suspect's values lie on; null when they cannot be
+ * replayed exactly (a scaled or packed suspect), and then no candidate is tried.
+ *
+ * The whole tensor is read again only when a number needs it: the direct residual
+ * (`directResidual`: a 32- or 64-bit grid, where the Gram residual cancels) or the
+ * share the fitted blend reproduces when the exact-hit profile gave none (three or more
+ * parents, no clear peak). Otherwise only the replay's blocks (replayBlocks) are read.
+ * Returns the fit with what the pass measured, and the recipes report.
  */
 export async function measureRecipes(
-  units: readonly RecipePassInput[],
+  engine: ScanEngine,
+  units: readonly ScanTensor[],
   moments: TensorMoments,
   fit: TensorFit,
-  options: { reference: number; informativeUlps: number; replayFormat: FloatFormat | null; directResidual?: boolean; chunkElements?: number },
+  options: { reference: number; informativeUlps: number; replayFormat: FloatFormat | null; directResidual: boolean },
 ): Promise<{ fit: TensorFit; recipes: TensorRecipesReport | null }> {
   const format = options.replayFormat;
   if (units.length === 0 || moments.used === 0) return { fit, recipes: null };
   const weights = fit.weights.every((w) => w !== null) ? (fit.weights as number[]) : null;
   const candidates = weights && format ? snapCandidates(weights, fit.weightsStdErr, format) : [];
-  let result: RecipePassResult | null = null;
-  for (const unit of units) {
-    const part = await recipePass(unit, {
-      reference: options.reference,
-      informativeUlps: options.informativeUlps,
-      weights,
-      recipes: candidates,
-      format,
-      replayElements: Math.max(0, REPLAY_ELEMENTS - (result?.matches.finite ?? 0)),
-      chunkElements: options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
-    });
-    if (result === null) result = part;
-    else {
-      result.used += part.used;
-      result.informative += part.informative;
-      result.reproduced += part.reproduced;
-      result.rss = result.rss === null || part.rss === null ? null : result.rss + part.rss;
-      addElementwiseSums(result.elementwise, part.elementwise);
-      addExactMatches(result.matches, part.matches);
+  const countReproduced = fit.reproducedShare === null && weights !== null && fit.informative > 0;
+  const residual = weights !== null && (options.directResidual || countReproduced);
+  const request = {
+    reference: options.reference,
+    informativeUlps: options.informativeUlps,
+    weights,
+    recipes: candidates,
+    replayDtype: format?.dtype ?? null,
+  };
+  const result = emptyRecipePassResult(candidates.length, residual);
+  const reads: Promise<RecipePassResult>[] = [];
+  if (residual) {
+    for (const unit of units) reads.push(engine.recipes(unit, { ...request, replayElements: 0, residual: true }, { from: 0, to: unit.suspect.elements }));
+  }
+  if (candidates.length > 0) {
+    for (const block of replayBlocks(units.map((u) => u.suspect.elements))) {
+      const range = { from: block.from, to: block.to };
+      reads.push(engine.recipes(units[block.unit]!, { ...request, replayElements: block.to - block.from, residual: false }, range));
     }
   }
-  if (result === null) return { fit, recipes: null };
+  for (const part of await Promise.all(reads)) addRecipePassResults(result, part);
   const measured: RecipeCandidateReport[] = candidates.map((c, r) => ({
     weights: [...c.weights],
     arithmetic: c.arithmetic,
@@ -65,21 +75,43 @@ export async function measureRecipes(
     reproducedWhereParentsDiffer: result.matches.reproducedWhereParentsDiffer[r]!,
   }));
   measured.sort((a, b) => b.reproducedWhereParentsDiffer - a.reproducedWhereParentsDiffer || b.reproduced - a.reproduced);
-  const measuredFit = result.rss === null || options.directResidual === false ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
+  const measuredFit = result.rss === null || !options.directResidual ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
   // Without an exact-hit profile (three or more parents, or no clear peak), what the
   // fitted blend reproduces comes from this same read.
-  if (measuredFit.reproducedShare === null && weights !== null && result.informative > 0) {
-    measuredFit.reproducedShare = result.reproduced / result.informative;
-  }
+  if (countReproduced && result.informative > 0) measuredFit.reproducedShare = result.reproduced / result.informative;
   return {
     fit: measuredFit,
     recipes: {
       replayed: result.matches.finite,
       parentsDiffer: result.matches.parentsDiffer,
       candidates: measured.slice(0, CANDIDATES_KEPT),
-      elementwise: elementwiseRecord(result.elementwise),
+      elementwise: elementwiseRecord(moments.elementwise),
     },
   };
+}
+
+/**
+ * The replay's blocks over a group's units laid end to end: REPLAY_BLOCKS blocks centred
+ * at evenly spaced points, each cut at its unit's end; the whole group when it is no
+ * longer than the blocks together.
+ */
+export function replayBlocks(unitElements: readonly number[]): { unit: number; from: number; to: number }[] {
+  const total = unitElements.reduce((a, b) => a + b, 0);
+  const blocks: { unit: number; from: number; to: number }[] = [];
+  if (total <= REPLAY_BLOCKS * REPLAY_BLOCK_ELEMENTS) {
+    unitElements.forEach((elements, unit) => {
+      if (elements > 0) blocks.push({ unit, from: 0, to: elements });
+    });
+    return blocks;
+  }
+  for (let b = 0; b < REPLAY_BLOCKS; b++) {
+    // Blocks do not overlap: the centres are total/REPLAY_BLOCKS apart, more than a block.
+    let start = Math.floor(((b + 0.5) * total) / REPLAY_BLOCKS) - REPLAY_BLOCK_ELEMENTS / 2;
+    let unit = 0;
+    while (start >= unitElements[unit]!) start -= unitElements[unit++]!;
+    blocks.push({ unit, from: start, to: Math.min(start + REPLAY_BLOCK_ELEMENTS, unitElements[unit]!) });
+  }
+  return blocks;
 }
 
 export function elementwiseRecord(sums: ElementwiseSums): ElementwiseSumsRecord {

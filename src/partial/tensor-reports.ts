@@ -103,28 +103,23 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     moments = emptyMoments(options.parents, options.reference);
     for (const part of parts) addMoments(moments, part);
   }
-  // Recipe forensics' second read (docs/forensics.md), which also sums the residual
-  // directly; with --floor all the fit's floor is not the suspect's alone, so there the
-  // Gram residual is kept.
+  // Recipe forensics' second read (docs/forensics.md), on the engine's threads.
   const replayDtype = grid ?? unscaledFloat(group.units[0]!.suspect.recipe);
   // On a 32- or 64-bit grid the floor is ~1e-15 of ‖s‖² and the Gram residual cancels:
-  // the direct residual of the second read is needed for a right noiseRatio.
+  // the direct residual of the second read is needed for a right noiseRatio. With
+  // --floor all the fit's floor is not the suspect's alone, so there the Gram residual is kept.
   const needsDirectResidual = options.floor !== 'all' && (replayDtype === 'F32' || replayDtype === 'F64');
-  const skipRecipes = options.recipes === false && !needsDirectResidual;
-  const { fit, recipes } = skipRecipes
-    ? { fit: fitWithFloor(moments, options.floor), recipes: null }
-    : await measureRecipes(
-    group.units.map((u) => ({ suspect: u.suspect, parents: u.parents })),
-    moments,
-    fitWithFloor(moments, options.floor),
-    {
-      reference: options.reference,
-      informativeUlps: thresholds.informativeUlps,
-      replayFormat: replayDtype === null ? null : floatFormat(replayDtype),
-      directResidual: options.floor !== 'all',
-      ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
-    },
-  );
+  const replay = options.recipes !== false;
+  const { fit, recipes: measured } =
+    !replay && !needsDirectResidual
+      ? { fit: fitWithFloor(moments, options.floor), recipes: null }
+      : await measureRecipes(engine, units, moments, fitWithFloor(moments, options.floor), {
+          reference: options.reference,
+          informativeUlps: thresholds.informativeUlps,
+          replayFormat: replay && replayDtype !== null ? floatFormat(replayDtype) : null,
+          directResidual: needsDirectResidual,
+        });
+  const recipes = replay ? measured : null;
   // Only when the recipe pass (which counts it in the same read) did not run.
   if (recipes === null && fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read

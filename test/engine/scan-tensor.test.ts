@@ -35,6 +35,11 @@ function expectMomentsClose(actual: TensorMoments, expected: TensorMoments): voi
   close(actual.floor, expected.floor, expected.floor);
   close(actual.floorVar, expected.floorVar, expected.floorVar);
   close(actual.informative.floor, expected.informative.floor, expected.floor);
+  const { movedGram, largeGram, ...counts } = expected.elementwise;
+  expect({ ...actual.elementwise, movedGram: null, largeGram: null }).toEqual({ ...counts, movedGram: null, largeGram: null });
+  const elementwiseScale = Math.max(...Array.from(largeGram, Math.abs), 1e-30);
+  actual.elementwise.movedGram.forEach((v, i) => close(v, movedGram[i]!, elementwiseScale));
+  actual.elementwise.largeGram.forEach((v, i) => close(v, largeGram[i]!, elementwiseScale));
   if (expected.profile) {
     expect(actual.profile).not.toBeNull();
     // Exact, bin for bin: the kernel settles intervals that end exactly on a bin centre
@@ -99,6 +104,30 @@ describe('TensorScanner', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('sums the element-wise evidence of a TIES/DARE-style merge in the first read, whichever kernel reads it', async () => {
+    // Half the elements keep the base's bits (dropped deltas), the rest take parent B's
+    // change rescaled by 2 (DARE at density 0.5), so kept-base informative elements and
+    // the moved Gram's Σd² correction are exercised; a NaN sends one chunk to the checked kernel.
+    const n = 3000;
+    const base = Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) * 0.02);
+    const b = base.map((v, i) => v + Math.cos(i * 7) * 0.002);
+    const s = base.map((v, i) => (i % 2 === 0 ? v : v + 2 * (b[i]! - v)));
+    s[1234] = NaN;
+    for (const [dtype, parentDtype] of [['BF16', 'BF16'], ['F16', 'F16'], ['BF16', 'F32']] as const) {
+      for (const reference of [0, 1]) {
+        const tensor: AlignedTensor = {
+          name: 't',
+          suspect: await tensorOf('s', dtype, s),
+          parents: [await tensorOf('a', parentDtype, base), await tensorOf('b', parentDtype, b)],
+        };
+        const actual = await new TensorScanner(2, { reference, informativeUlps: 4, chunkElements: 512 }).scan(tensor);
+        const expected = referenceMoments(stored(dtype, s), [stored(parentDtype, base), stored(parentDtype, b)], FLOAT_FORMATS[dtype], reference, 4);
+        if (reference === 0 && dtype === parentDtype) expect(expected.elementwise.largeKeptBase).toBeGreaterThan(100);
+        expectMomentsClose(actual, expected);
+      }
+    }
   });
 
   it('gives the same moments whole as split into element ranges and added', async () => {

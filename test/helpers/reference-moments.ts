@@ -1,5 +1,6 @@
 import { emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from '../../src/engine/moments.js';
 import { ulpOf, type FloatFormat } from '../../src/format/dtype.js';
+import { accumulateElementwise } from '../../src/engine/recipes/elementwise-sums.js';
 
 /**
  * The moments of one tensor computed the slow, obvious way: one element at a time, in
@@ -18,6 +19,8 @@ import { ulpOf, type FloatFormat } from '../../src/format/dtype.js';
  *   as at the top of src/format/dtype.ts; every bin whose centre
  *   w_b = PROFILE_LO + (b + ½)·PROFILE_BIN satisfies s − below/2 ≤ a + w_b·(b − a) ≤
  *   s + above/2, in exact real arithmetic, gets one hit.
+ *
+ * - elementwise: accumulateElementwise over the whole tensor, one element at a time.
  *
  * Exactness: counts and the profile are exact — the profile compares exact integers
  * (every float64 is an integer multiple of 2^−1076 here, and the bin centres are
@@ -97,6 +100,17 @@ export function referenceMoments(
   moments.floor = floor!;
   moments.floorVar = floorVar!;
   moments.informative.floor = informativeFloor!;
+  // The element-wise sums by their definition (elementwise-sums.ts), element by element
+  // over the whole tensor with the suspect's rounding cells.
+  const above = new Float64Array(n);
+  const below = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(suspect[i]!)) continue;
+    const cell = cellOf(suspectFormat, suspect[i]!);
+    above[i] = cell.above;
+    below[i] = cell.below;
+  }
+  accumulateElementwise(suspect, above, below, parents, n, informativeUlps, new Float64Array(k), moments.elementwise);
   return moments;
 }
 

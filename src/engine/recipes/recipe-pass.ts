@@ -1,12 +1,13 @@
-import type { FloatFormat } from '../../format/dtype.js';
+import { floatFormat } from '../../format/dtype.js';
 import type { LogicalTensor } from '../../format/logical-tensor.js';
-import { accumulateElementwise, emptyElementwiseSums, type ElementwiseSums } from './elementwise-sums.js';
-import { countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from './exact-match-count.js';
+import { cellsOnGrid } from '../grid-cells.js';
+import { addExactMatches, countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from './exact-match-count.js';
 import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
 
 /**
- * The recipe pass: a second read of one tensor, after its fit, that measures what the
- * moments cannot (docs/forensics.md):
+ * The recipe pass: a second read of one tensor (or of an element range of it: the
+ * results are additive), after its fit, that measures what the moments cannot, because
+ * it needs the fitted weights (docs/forensics.md):
  * - the residual ‖s − Σ w_j p_j‖² at the reported blend weights, element by element in
  *   float64 (each chunk summed plainly, the chunk totals with Neumaier compensation).
  *   The Gram formula ‖e‖² − 2βᵀDᵀe + βᵀDᵀDβ cancels catastrophically when the residual
@@ -14,7 +15,6 @@ import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
  * - how many informative elements (parents ≥ informativeUlps of the suspect's step
  *   apart) the blend at those weights reproduces bit for bit — what the engine's
  *   countReproduced measures, here without a read of its own;
- * - the element-wise sums relative to the reference (TIES, DARE, breadcrumbs);
  * - for each candidate recipe, the elements it reproduces bit for bit — over the first
  *   `replayElements` elements of the range only: replaying ~30 recipes costs ~1 µs an
  *   element, the rest of the pass ~10 ns, so the replay is a sample (the report says how
@@ -26,10 +26,15 @@ export interface RecipePassRequest {
   /** Blend weights per parent (--parents order, summing to 1) at which to measure the residual; null: skip it. */
   weights: readonly number[] | null;
   recipes: readonly MergeRecipe[];
-  /** The grid the suspect's values lie on: the recipes are replayed into it (null only without recipes). */
-  format: FloatFormat | null;
+  /** The format the recipes are replayed into: the grid the suspect's values lie on (null only without recipes). */
+  replayDtype: string | null;
+  /** Elements from the start of the range on which the recipes are replayed. */
   replayElements: number;
-  chunkElements: number;
+  /**
+   * Measure the residual and the reproduced share at `weights` over the whole range; when
+   * false only the replay's elements are read (the range should then end there).
+   */
+  residual: boolean;
 }
 
 export interface RecipePassResult {
@@ -39,7 +44,6 @@ export interface RecipePassResult {
   /** Informative elements, and those the blend at `weights` reproduces (0 and 0 when not asked). */
   informative: number;
   reproduced: number;
-  elementwise: ElementwiseSums;
   matches: ExactMatchCounts;
 }
 
@@ -47,24 +51,66 @@ export interface RecipePassInput {
   readonly suspect: LogicalTensor;
   /** In --parents order. */
   readonly parents: readonly LogicalTensor[];
+  /** A grid coarser than the suspect's storage that its values lie on: its cells are the suspect's (scan-tensor.ts). */
+  readonly suspectGrid?: string | null;
+}
+
+/**
+ * Decoded-chunk buffers for `recipePass`, kept by the caller (one per scanning thread)
+ * so that thousands of small tensors do not each allocate a chunk's worth of arrays.
+ */
+export class RecipePassScratch {
+  readonly suspect: Float64Array;
+  readonly above: Float64Array;
+  readonly below: Float64Array;
+  readonly parents: Float64Array[];
+  readonly matches: ExactMatchScratch;
+  constructor(
+    parents: number,
+    readonly chunkElements: number,
+  ) {
+    this.suspect = new Float64Array(chunkElements);
+    this.above = new Float64Array(chunkElements);
+    this.below = new Float64Array(chunkElements);
+    this.parents = Array.from({ length: parents }, () => new Float64Array(chunkElements));
+    this.matches = new ExactMatchScratch(chunkElements);
+  }
+}
+
+export function emptyRecipePassResult(recipes: number, residual: boolean): RecipePassResult {
+  return { used: 0, rss: residual ? 0 : null, informative: 0, reproduced: 0, matches: emptyExactMatches(recipes) };
+}
+
+/**
+ * into += part, for the ranges of one tensor (or the units of one group). A part that
+ * measured no residual (a replay-only read) leaves `into`'s residual as it is.
+ */
+export function addRecipePassResults(into: RecipePassResult, part: RecipePassResult): void {
+  into.used += part.used;
+  into.informative += part.informative;
+  into.reproduced += part.reproduced;
+  if (part.rss !== null) into.rss = (into.rss ?? 0) + part.rss;
+  addExactMatches(into.matches, part.matches);
 }
 
 /** Reads elements [from, to) of every input chunk by chunk and measures them (see above). */
-export async function recipePass(input: RecipePassInput, request: RecipePassRequest, from = 0, to = input.suspect.elements): Promise<RecipePassResult> {
+export async function recipePass(
+  input: RecipePassInput,
+  request: RecipePassRequest,
+  from: number,
+  to: number,
+  scratch: RecipePassScratch,
+): Promise<RecipePassResult> {
   const k = input.parents.length;
-  const n = Math.max(1, Math.min(request.chunkElements, to - from));
-  const suspect = new Float64Array(n);
-  const above = new Float64Array(n);
-  const below = new Float64Array(n);
-  const parents = Array.from({ length: k }, () => new Float64Array(n));
-  const vector = new Float64Array(k);
-  const scratch = new ExactMatchScratch(n);
-  const format = request.format;
+  if (scratch.parents.length !== k) throw new Error('recipePass: scratch made for another parent count');
+  const n = scratch.chunkElements;
+  const { suspect, above, below, parents } = scratch;
+  const format = request.replayDtype === null ? null : floatFormat(request.replayDtype);
   if (request.recipes.length > 0 && format === null) throw new Error('recipePass: recipes to replay need the suspect format');
   const compiled = format === null ? [] : request.recipes.map((recipe) => compileRecipe(recipe, format));
-  const elementwise = emptyElementwiseSums(k, request.reference);
+  const grid = input.suspectGrid ? floatFormat(input.suspectGrid) : null;
   const matches = emptyExactMatches(compiled.length);
-  const weights = request.weights;
+  const weights = request.residual ? request.weights : null;
   let used = 0;
   let informative = 0;
   let reproduced = 0;
@@ -72,13 +118,14 @@ export async function recipePass(input: RecipePassInput, request: RecipePassRequ
   let rss = 0;
   let rssCompensation = 0;
   const replayEnd = Math.min(to, from + request.replayElements);
+  const end = request.residual ? to : replayEnd;
 
-  for (let first = from; first < to; first += n) {
-    const count = Math.min(n, to - first);
-    await input.suspect.read(first, count, suspect, above, below);
-    for (let j = 0; j < k; j++) await input.parents[j]!.read(first, count, parents[j]!);
-    accumulateElementwise(suspect, above, below, parents, count, request.informativeUlps, vector, elementwise);
-    if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch, matches);
+  for (let first = from; first < end; first += n) {
+    const count = Math.min(n, end - first);
+    await Promise.all([input.suspect.read(first, count, suspect, above, below), ...input.parents.map((p, j) => p.read(first, count, parents[j]!))]);
+    if (grid) cellsOnGrid(grid, suspect, count, above, below);
+    if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch.matches, matches);
+    if (!request.residual) continue;
     let chunkRss = 0;
     const base = parents[request.reference]!;
     for (let i = 0; i < count; i++) {
@@ -116,5 +163,5 @@ export async function recipePass(input: RecipePassInput, request: RecipePassRequ
     rssCompensation += Math.abs(rss) >= Math.abs(chunkRss) ? rss - total + chunkRss : chunkRss - total + rss;
     rss = total;
   }
-  return { used, rss: weights ? rss + rssCompensation : null, informative, reproduced, elementwise, matches };
+  return { used, rss: weights ? rss + rssCompensation : null, informative, reproduced, matches };
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLOAT_FORMATS } from '../../../src/format/dtype.js';
-import { accumulateElementwise, emptyElementwiseSums } from '../../../src/engine/recipes/elementwise-sums.js';
 import { compileRecipe, replayRecipe, type MergeRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
-import { recipePass } from '../../../src/engine/recipes/recipe-pass.js';
+import { addRecipePassResults, emptyRecipePassResult, recipePass, RecipePassScratch, type RecipePassInput, type RecipePassRequest } from '../../../src/engine/recipes/recipe-pass.js';
 import { fineTunes } from '../../fit/synthetic.js';
 import { cellsOf, inMemoryTensor as inMemory } from './cells.js';
 
@@ -18,7 +17,10 @@ describe('recipePass', () => {
     replayRecipe(compileRecipe({ weights: [0.3, 0.7], arithmetic: 'float32', normalise: false }, F32), parents, suspect.length, suspect);
     const result = await recipePass(
       { suspect: inMemory(suspect, F32), parents: parents.map((p) => inMemory(p, F32)) },
-      { reference: 0, informativeUlps: 4, weights: [0.3, 0.7], recipes: [], format: F32, replayElements: 0, chunkElements: 500 },
+      { reference: 0, informativeUlps: 4, weights: [0.3, 0.7], recipes: [], replayDtype: 'F32', replayElements: 0, residual: true },
+      0,
+      suspect.length,
+      new RecipePassScratch(2, 500),
     );
     let expected = 0;
     for (let i = 0; i < suspect.length; i++) expected += (suspect[i]! - (0.3 * parents[0]![i]! + 0.7 * parents[1]![i]!)) ** 2;
@@ -27,23 +29,53 @@ describe('recipePass', () => {
     expect(result.rss! / expected).toBeCloseTo(1, 6);
   });
 
-  it('replays the recipes over the first replayElements only, and sums element-wise counts over all', async () => {
+  it('replays the recipes over the first replayElements only, and reads no further without a residual to measure', async () => {
     const parents = fineTunes(BF16, 32, 64, 2, 8, 10);
     const recipe: MergeRecipe = { weights: [0.4, 0.6], arithmetic: 'torch-in-dtype', normalise: true };
     const suspect = new Float64Array(parents[0]!.length);
     replayRecipe(compileRecipe(recipe, BF16), parents, suspect.length, suspect);
+    let reads = 0;
+    const counted = (t: ReturnType<typeof inMemory>): ReturnType<typeof inMemory> =>
+      Object.assign(Object.create(Object.getPrototypeOf(t) as object) as object, t, {
+        read: (first: number, count: number, ...rest: Float64Array[]) => {
+          reads += count;
+          return (t.read as (...a: unknown[]) => Promise<void>).call(t, first, count, ...rest);
+        },
+      }) as ReturnType<typeof inMemory>;
     const result = await recipePass(
-      { suspect: inMemory(suspect, BF16), parents: parents.map((p) => inMemory(p, BF16)) },
-      { reference: 0, informativeUlps: 4, weights: null, recipes: [recipe, { ...recipe, weights: [0.5, 0.5] }], format: BF16, replayElements: 1000, chunkElements: 300 },
+      { suspect: counted(inMemory(suspect, BF16)), parents: parents.map((p) => counted(inMemory(p, BF16))) },
+      { reference: 0, informativeUlps: 4, weights: [0.4, 0.6], recipes: [recipe, { ...recipe, weights: [0.5, 0.5] }], replayDtype: 'BF16', replayElements: 1000, residual: false },
+      0,
+      suspect.length,
+      new RecipePassScratch(2, 300),
     );
     expect(result.rss).toBeNull();
+    expect(result.used).toBe(0);
     expect(result.matches.finite).toBe(1000);
     expect(result.matches.reproduced[0]).toBe(1000);
     expect(result.matches.reproduced[1]!).toBeLessThan(900);
-    const whole = emptyElementwiseSums(2, 0);
-    const cells = cellsOf(BF16, suspect);
-    accumulateElementwise(suspect, cells.above, cells.below, parents, suspect.length, 4, new Float64Array(2), whole);
-    expect({ ...result.elementwise, movedGram: [], largeGram: [] }).toEqual({ ...whole, movedGram: [], largeGram: [] });
+    // 1,000 elements of three inputs, in chunks of 300: nothing past the replay is read.
+    expect(reads).toBe(3 * 1000);
+  });
+
+  it('gives the same result over a tensor as over its ranges added', async () => {
+    const parents = fineTunes(BF16, 32, 64, 2, 6, 12);
+    const recipe: MergeRecipe = { weights: [0.3, 0.7], arithmetic: 'float32', normalise: false };
+    const suspect = new Float64Array(parents[0]!.length);
+    replayRecipe(compileRecipe(recipe, BF16), parents, suspect.length, suspect);
+    const input: RecipePassInput = { suspect: inMemory(suspect, BF16), parents: parents.map((p) => inMemory(p, BF16)) };
+    const request: RecipePassRequest = { reference: 0, informativeUlps: 4, weights: [0.31, 0.69], recipes: [recipe], replayDtype: 'BF16', replayElements: 1500, residual: true };
+    const scratch = new RecipePassScratch(2, 256);
+    const whole = await recipePass(input, request, 0, suspect.length, scratch);
+    const parts = emptyRecipePassResult(1, true);
+    for (const [from, to] of [[0, 1000], [1000, 1700], [1700, suspect.length]] as const) {
+      const replayElements = Math.max(0, Math.min(to, 1500) - from);
+      addRecipePassResults(parts, await recipePass(input, { ...request, replayElements }, from, to, scratch));
+    }
+    expect({ ...parts, rss: 0 }).toEqual({ ...whole, rss: 0 });
+    expect(parts.rss! / whole.rss!).toBeCloseTo(1, 12);
+    expect(whole.matches.finite).toBe(1500);
+    expect(whole.used).toBe(suspect.length);
   });
 
   it('counts what the blend at the weights reproduces, as the engine\'s own second read defines it', async () => {
@@ -53,7 +85,10 @@ describe('recipePass', () => {
     replayRecipe(compileRecipe({ weights, arithmetic: 'float32', normalise: false }, BF16), parents, suspect.length, suspect);
     const result = await recipePass(
       { suspect: inMemory(suspect, BF16), parents: parents.map((p) => inMemory(p, BF16)) },
-      { reference: 0, informativeUlps: 4, weights, recipes: [], format: BF16, replayElements: 0, chunkElements: 300 },
+      { reference: 0, informativeUlps: 4, weights, recipes: [], replayDtype: 'BF16', replayElements: 0, residual: true },
+      0,
+      suspect.length,
+      new RecipePassScratch(3, 300),
     );
     // Per element, by the definitions: informative when the parents are ≥ 4 suspect steps
     // apart, reproduced when r + Σ w_j (p_j − r) lies in the suspect value's cell.
