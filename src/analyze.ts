@@ -1,16 +1,13 @@
 import { alignModels, groupUnits, type AlignedGroup } from './align/align-models.js';
-import type { AlignedTensor } from './align/align-tensors.js';
 import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
 import { readHubDeclaredProvenance, readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
-import { plainStored, type LogicalTensor } from './format/logical-tensor.js';
 import { readHubModelConfig, readModelConfig } from './format/quantization/model-config.js';
 import { logicalModel, type LogicalModel } from './format/quantization/schemes.js';
-import { floatFormat } from './format/dtype.js';
-import type { ModelLayout, TensorDescriptor } from './format/model-layout.js';
+import type { ModelLayout } from './format/model-layout.js';
 import type { ModelLocation } from './format/model-location.js';
 import { verdictSentence, type ReportWithoutSummary } from './report/verdict-sentence.js';
 import type { InputReport, Report, SamplingReport, TensorReport, Thresholds } from './report-schema.js';
@@ -20,6 +17,8 @@ import { HubSession, type HubOptions } from './source/hub/hub-session.js';
 import { checkClaims } from './verdict/claims.js';
 import { modelVerdict } from './verdict/model-verdict.js';
 import { forensicsReport } from './verdict/recipes/forensics.js';
+import { stackingVerdict, withStacking } from './verdict/recipes/stacking-verdict.js';
+import { stackingPass } from './partial/stacking-pass.js';
 import { Checkpoint } from './partial/checkpoint.js';
 import { defaultThreads, tensorReports } from './partial/tensor-reports.js';
 import { sampledReports, type SampleOptions } from './partial/sampled-reports.js';
@@ -163,7 +162,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     let sampling: SamplingReport | undefined;
     try {
       if (options.sample) {
-        const sampled = await sampledReports(storedTensors(groups), selected, {
+        const sampled = await sampledReports(groups, selected, {
           parents: k,
           reference,
           thresholds,
@@ -210,7 +209,9 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       suspectLocation?.kind === 'hub'
         ? await readHubDeclaredProvenance(suspectLocation, hub)
         : await readLocalDeclaredProvenance(modelFolder(suspect));
-    const verdict = modelVerdict(tensors, k, thresholds);
+    // Layers stacked under other indexes (passthrough): found by content, not by name. A sampled run reads no whole tensor, so it skips this.
+    const stacking = options.sample ? null : await stackingPass({ suspect: models[0]!, parents: models.slice(1), tensors, suspectOnly: alignment.suspectOnly });
+    const verdict = withStacking(modelVerdict(tensors, k, thresholds), stacking && stackingVerdict(stacking, thresholds.agreement));
     const createdAt = new Date().toISOString();
     const command = options.command ?? [];
     const partial: ReportWithoutSummary = {
@@ -263,7 +264,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         inputs,
       },
       claims: checkClaims({ declared, verdict, parentSources: options.parents, minWeight: thresholds.minWeight }),
-      forensics: forensicsReport({ tensors, verdict, parents: k, reference, baseGiven: options.baseGiven ?? false }),
+      forensics: forensicsReport({ tensors, verdict, parents: k, reference, baseGiven: options.baseGiven ?? false, stacking }),
       ...(sampling ? { sampling } : {}),
     };
     const report: Report = { ...partial, verdict: { ...partial.verdict, summary: verdictSentence(partial) } };
@@ -277,39 +278,4 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
 /** Stored bytes a tensor's scan reads: every unit's inputs, weights and scales. */
 function groupBytes(group: AlignedGroup): number {
   return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
-}
-
-/** The stored float tensor that `slices` (in order) cut up completely, or null. */
-function slicedWhole(slices: readonly LogicalTensor[]): TensorDescriptor | null {
-  let whole: TensorDescriptor | null = null;
-  let next = 0;
-  for (const slice of slices) {
-    const recipe = slice.recipe;
-    if (recipe.kind !== 'slice' || recipe.inner.kind !== 'stored' || recipe.inner.shape !== null) return null;
-    const leaf = recipe.inner.leaf;
-    if (recipe.inner.codes !== leaf.dtype || (whole !== null && leaf !== whole) || recipe.offset !== next) return null;
-    whole = leaf;
-    next += slice.elements;
-  }
-  return whole !== null && next === whole.elements && floatFormat(whole.dtype) ? whole : null;
-}
-
-/**
- * The tensors as whole stored tensors, for --sample (which fetches byte ranges of
- * stored tensors itself): refused when some tensor is quantized, sliced or resized.
- */
-function storedTensors(groups: readonly AlignedGroup[]): AlignedTensor[] {
-  return groups.map((group) => {
-    const unit = group.units[0]!;
-    // A fused expert tensor compared expert by expert is sampled as the one stored
-    // tensor its slices cut up (the report then judges it whole, not per expert).
-    const stored = (t: LogicalTensor, input: number): TensorDescriptor | null =>
-      group.units.length === 1 ? plainStored(t) : slicedWhole(group.units.map((u) => [u.suspect, ...u.parents][input]!));
-    const suspect = stored(unit.suspect, 0);
-    const parents = unit.parents.map((p, j) => stored(p, j + 1));
-    if (!suspect || parents.some((p) => p === null)) {
-      throw new UsageError(`--sample reads whole stored float tensors only; ${group.name} is ${unit.suspect.encoding} or compared in parts (leave out --sample)`);
-    }
-    return { name: group.name, suspect, parents: parents as TensorDescriptor[] };
-  });
 }

@@ -24,6 +24,40 @@ export function blockRange(block: number, elements: number, blockElements: numbe
   return { from, to: Math.min(elements, from + blockElements) };
 }
 
+/**
+ * The blocks of a tensor compared in units (one per expert of a fused tensor, or the
+ * common rows of a resized vocabulary): each unit is cut into blocks of its own, so a
+ * block never straddles two units, and the tensor's blocks are the units' blocks one
+ * after another. A one-unit tensor's blocks are `blockRange`'s.
+ */
+export class UnitBlocks {
+  readonly count: number;
+  /** firstBlock[u]: the tensor-wide index of unit u's first block; one past the end last. */
+  private readonly firstBlock: Float64Array;
+
+  constructor(
+    private readonly unitElements: readonly number[],
+    readonly blockElements: number,
+  ) {
+    this.firstBlock = new Float64Array(unitElements.length + 1);
+    for (let u = 0; u < unitElements.length; u++) this.firstBlock[u + 1] = this.firstBlock[u]! + blockCount(unitElements[u]!, blockElements);
+    this.count = this.firstBlock[unitElements.length]!;
+  }
+
+  /** The unit block `block` lies in, and its element range within that unit. */
+  range(block: number): { unit: number; from: number; to: number } {
+    let low = 0;
+    let high = this.unitElements.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.firstBlock[mid]! <= block) low = mid;
+      else high = mid - 1;
+    }
+    const { from, to } = blockRange(block - this.firstBlock[low]!, this.unitElements[low]!, this.blockElements);
+    return { unit: low, from, to };
+  }
+}
+
 /** FNV-1a of a tensor's name: keys the generators of that tensor. */
 export function nameHash(name: string): number {
   let h = 0x811c9dc5;

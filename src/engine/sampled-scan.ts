@@ -1,6 +1,10 @@
 /**
  * Scans chosen blocks of a tensor (sample-plan.ts) and returns one set of moments per
- * block.
+ * block. A tensor is an aligned group (align-models.ts): one unit, or one per expert of
+ * a fused tensor, each input read through its logical reader (plain floats, codes times
+ * scales, packed minifloats, an expert's slice, a vocabulary's common rows), so a block
+ * is the same logical elements in suspect and parents however each is stored, and its
+ * statistics are a full scan's over those elements.
  *
  * The bytes of every input are fetched first, all at once: the blocks' byte ranges are
  * coalesced (blocks closer than `maxGap` become one range) and the ranges fetched
@@ -10,15 +14,20 @@
  * each other (adjacent blocks, which random sampling produces now and then) opens a
  * read-ahead window of megabytes the sample never uses. Coalesced ranges never touch,
  * so the HTTP source never sees a sequential streak and reads exactly what is asked.
+ * Which bytes a logical read touches (codes, their scales, a global scale) is worked out
+ * beforehand (sampling/read-ranges.ts); the readers are then rebuilt from their recipes
+ * over the fetched bytes.
  */
-import type { AlignedTensor } from '../align/align-tensors.js';
+import type { AlignedGroup } from '../align/align-models.js';
 import { IoError } from '../errors.js';
+import { buildTensor, mapRecipe, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import type { ByteSource } from '../source/byte-source.js';
 import type { TensorMoments } from './moments.js';
-import { blockRange, coalesceRanges, type ByteRange } from './sample-plan.js';
-import { DEFAULT_CHUNK_ELEMENTS, effectiveGrid, TensorScanner, type SuspectGrid } from './scan-tensor.js';
-import { storedTensor } from '../format/logical-tensor.js';
+import { coalesceRanges, type ByteRange, type UnitBlocks } from './sample-plan.js';
+import { BlendCheckScratch, checkBlend, emptyBlendCheck, type BlendCheck } from './sampling/blend-check.js';
+import { readRanges, type LeafRange } from './sampling/read-ranges.js';
+import { DEFAULT_CHUNK_ELEMENTS, effectiveGrid, TensorScanner, type ScanTensor, type SuspectGrid } from './scan-tensor.js';
 
 export interface SampledScanSettings {
   parents: number;
@@ -40,58 +49,76 @@ export const DEFAULT_MAX_GAP_BYTES = 256 * 1024;
 /** The Hub serves tens of concurrent range requests per client without complaint. */
 export const DEFAULT_CONCURRENCY = 16;
 
+/** One block located: its unit and the element range within the unit. */
+interface BlockAt {
+  unit: number;
+  from: number;
+  to: number;
+}
+
 export class SampledScanner {
   private readonly scanner: TensorScanner;
+  private readonly checkScratch: BlendCheckScratch;
   private tail: Promise<unknown> = Promise.resolve();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly settings: SampledScanSettings) {
+    const chunkElements = Math.min(DEFAULT_CHUNK_ELEMENTS, settings.blockElements);
     this.scanner = new TensorScanner(settings.parents, {
       reference: settings.reference,
       informativeUlps: settings.informativeUlps,
-      chunkElements: Math.min(DEFAULT_CHUNK_ELEMENTS, settings.blockElements),
+      chunkElements,
     });
+    this.checkScratch = new BlendCheckScratch(settings.parents, chunkElements);
   }
 
   /**
-   * Moments of each block in `blocks` (block indexes of `tensor`), in that order, with
-   * the suspect on `grid`; 'detect' (for the first blocks of a tensor) finds the grid
-   * as a full scan does (tensor-reports.ts), but on these blocks, and returns it.
+   * Moments of each block in `blocks` (tensor-wide block indexes of `plan`), in that
+   * order, with the suspect on `grid`; 'detect' (for the first blocks of a tensor) finds
+   * the grid as a full scan does (tensor-reports.ts), but on these blocks, and returns it.
    */
   async scanBlocks(
-    tensor: AlignedTensor,
+    group: AlignedGroup,
+    plan: UnitBlocks,
     blocks: readonly number[],
     grid: SuspectGrid | null | 'detect',
   ): Promise<{ moments: TensorMoments[]; grid: SuspectGrid | null }> {
-    const view = await this.prefetch(tensor, blocks);
-    const range = (block: number) => blockRange(block, tensor.suspect.elements, this.settings.blockElements);
+    const located = blocks.map((block) => plan.range(block));
+    const units = await this.prefetch(group, located);
     return this.serially(async () => {
       let used: SuspectGrid | null = grid === 'detect' ? null : grid;
-      const dtype = tensor.suspect.dtype;
-      if (grid === 'detect' && (dtype === 'F32' || dtype === 'F64')) {
-        let flags = 7;
-        for (const block of blocks) flags &= await this.scanner.suspectGrids(view, range(block));
-        used = effectiveGrid(dtype, flags);
+      if (grid === 'detect') {
+        const stored = unscaledFloat(group.units[0]!.suspect.recipe);
+        if ((stored === 'F32' || stored === 'F64') && group.units.every((u) => unscaledFloat(u.suspect.recipe) === stored)) {
+          let flags = 7;
+          for (const at of located) flags &= await this.scanner.suspectGrids(units.get(at.unit)!, at);
+          used = effectiveGrid(stored, flags);
+        }
       }
-      const input = { name: view.name, suspect: storedTensor(view.suspect), parents: view.parents.map((p) => storedTensor(p)), suspectGrid: used };
       const moments: TensorMoments[] = [];
-      for (const block of blocks) moments.push(await this.scanner.scan(input, range(block)));
+      for (const at of located) moments.push(await this.scanner.scan({ ...units.get(at.unit)!, suspectGrid: used }, at));
       return { moments, grid: used };
     });
   }
 
-  /** Informative elements of `blocks` and how many the blend `weights` reproduces bit for bit. */
-  async countReproduced(tensor: AlignedTensor, blocks: readonly number[], weights: readonly number[]): Promise<{ informative: number; reproduced: number }> {
-    const view = await this.prefetch(tensor, blocks);
+  /** The second read at the blend `weights` (sampling/blend-check.ts) over `blocks`, added into `into`. */
+  async checkBlend(
+    group: AlignedGroup,
+    plan: UnitBlocks,
+    blocks: readonly number[],
+    weights: readonly number[],
+    grid: SuspectGrid | null,
+    into: BlendCheck = emptyBlendCheck(),
+  ): Promise<BlendCheck> {
+    const located = blocks.map((block) => plan.range(block));
+    const units = await this.prefetch(group, located);
     return this.serially(async () => {
-      const total = { informative: 0, reproduced: 0 };
-      for (const block of blocks) {
-        const part = await this.scanner.countReproduced(view, weights, blockRange(block, tensor.suspect.elements, this.settings.blockElements));
-        total.informative += part.informative;
-        total.reproduced += part.reproduced;
+      const { reference, informativeUlps } = this.settings;
+      for (const at of located) {
+        await checkBlend({ ...units.get(at.unit)!, suspectGrid: grid }, weights, reference, informativeUlps, at, this.checkScratch, into);
       }
-      return total;
+      return into;
     });
   }
 
@@ -102,24 +129,50 @@ export class SampledScanner {
     return run;
   }
 
-  /** The tensor with every input's source replaced by the fetched bytes of `blocks`. */
-  private async prefetch(tensor: AlignedTensor, blocks: readonly number[]): Promise<AlignedTensor> {
-    const elements = tensor.suspect.elements;
-    const fetchInput = async (t: TensorDescriptor): Promise<TensorDescriptor> => {
-      const bytesPerElement = t.elements > 0 ? t.byteLength / t.elements : 0;
-      const ranges: ByteRange[] = blocks.map((block) => {
-        const { from, to } = blockRange(block, elements, this.settings.blockElements);
-        return { start: t.start + from * bytesPerElement, end: t.start + to * bytesPerElement };
-      });
-      // A gap wider than a block would cost more bytes than the blocks themselves.
-      const merged = coalesceRanges(ranges, Math.min(this.settings.maxGapBytes, this.settings.blockElements * bytesPerElement));
-      const data = await Promise.all(merged.map((range) => this.limited(() => this.fetchRange(t.shard.source, range))));
-      const source = new FetchedRanges(t.shard.source, merged, data);
-      const shard: ShardDescriptor = { ...t.shard, source };
-      return { ...t, shard };
+  /**
+   * The units that `located` touches, each input rebuilt over the fetched bytes of those
+   * blocks: every stored tensor a block's logical read touches (codes, scales) is
+   * fetched in coalesced ranges, per file.
+   */
+  private async prefetch(group: AlignedGroup, located: readonly BlockAt[]): Promise<Map<number, ScanTensor>> {
+    const wanted: LeafRange[] = [];
+    for (const at of located) {
+      const unit = group.units[at.unit]!;
+      for (const input of [unit.suspect, ...unit.parents]) readRanges(input.recipe, at.from, at.to - at.from, wanted);
+    }
+    const bySource = new Map<ByteSource, ByteRange[]>();
+    for (const { leaf, start, end } of wanted) {
+      const list = bySource.get(leaf.shard.source);
+      if (list) list.push({ start, end });
+      else bySource.set(leaf.shard.source, [{ start, end }]);
+    }
+    const fetched = new Map<ByteSource, FetchedRanges>();
+    await Promise.all(
+      [...bySource].map(async ([source, ranges]) => {
+        // A gap wider than the largest block range would cost more bytes than a block itself.
+        const largest = ranges.reduce((most, r) => Math.max(most, r.end - r.start), 0);
+        const merged = coalesceRanges(ranges, Math.min(this.settings.maxGapBytes, largest));
+        const data = await Promise.all(merged.map((range) => this.limited(() => this.fetchRange(source, range))));
+        fetched.set(source, new FetchedRanges(source, merged, data));
+      }),
+    );
+    const shards = new Map<ShardDescriptor, ShardDescriptor>();
+    const overFetched = (leaf: TensorDescriptor): TensorDescriptor => {
+      let shard = shards.get(leaf.shard);
+      if (!shard) {
+        shard = { ...leaf.shard, source: fetched.get(leaf.shard.source)! };
+        shards.set(leaf.shard, shard);
+      }
+      return { ...leaf, shard };
     };
-    const [suspect, ...parents] = await Promise.all([tensor.suspect, ...tensor.parents].map(fetchInput));
-    return { ...tensor, suspect: suspect!, parents };
+    const rebuilt = async (tensor: LogicalTensor): Promise<LogicalTensor> => buildTensor(await mapRecipe(tensor.recipe, overFetched));
+    const units = new Map<number, ScanTensor>();
+    for (const index of new Set(located.map((at) => at.unit))) {
+      const unit = group.units[index]!;
+      const [suspect, ...parents] = await Promise.all([unit.suspect, ...unit.parents].map(rebuilt));
+      units.set(index, { name: unit.name, suspect: suspect!, parents });
+    }
+    return units;
   }
 
   private async fetchRange(source: ByteSource, range: ByteRange): Promise<Uint8Array> {

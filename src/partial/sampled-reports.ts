@@ -16,12 +16,16 @@
  * Settled tensors read nothing more; tensors near a threshold read until the threshold
  * is on one side of their interval.
  */
-import type { AlignedTensor } from '../align/align-tensors.js';
+import type { AlignedGroup } from '../align/align-models.js';
 import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
-import { blockCount, blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS } from '../engine/sample-plan.js';
+import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
+import { checkedResidual, emptyBlendCheck } from '../engine/sampling/blend-check.js';
 import type { SuspectGrid } from '../engine/scan-tensor.js';
+import { withDirectResidual } from '../fit/recipes/direct-residual.js';
+import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
+import { codesDtype, plainStored, unscaledFloat } from '../format/logical-tensor.js';
 import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../fit/sampling-intervals.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import type { SamplingReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
@@ -55,10 +59,14 @@ export interface SampledReports {
 }
 
 interface TensorSample {
-  readonly aligned: AlignedTensor;
+  readonly group: AlignedGroup;
+  /** Where each block lies: in which unit, at which elements. */
+  readonly plan: UnitBlocks;
   readonly blocks: number;
-  /** Input bytes per element, summed over suspect and parents. */
+  /** Input bytes per element, summed over suspect and parents (weights and scales). */
   readonly bytesPerElement: number;
+  /** Elements compared: the units' together. */
+  readonly elements: number;
   order: Uint32Array | null;
   taken: number;
   /** The suspect's grid, detected on the first blocks read (see SampledScanner.scanBlocks). */
@@ -77,7 +85,7 @@ interface Assessment {
 }
 
 export async function sampledReports(
-  aligned: readonly AlignedTensor[],
+  aligned: readonly AlignedGroup[],
   indexes: readonly number[],
   options: SampledReportsOptions,
 ): Promise<SampledReports> {
@@ -102,12 +110,16 @@ export async function sampledReports(
   });
 
   const states: TensorSample[] = indexes.map((index) => {
-    const tensor = aligned[index]!;
-    const inputs = [tensor.suspect, ...tensor.parents];
+    const group = aligned[index]!;
+    const plan = new UnitBlocks(group.units.map((u) => u.suspect.elements), blockElements);
+    const elements = group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
+    const storedBytes = group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
     return {
-      aligned: tensor,
-      blocks: blockCount(tensor.suspect.elements, blockElements),
-      bytesPerElement: inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.byteLength / t.elements : 0), 0),
+      group,
+      plan,
+      blocks: plan.count,
+      bytesPerElement: elements > 0 ? storedBytes / elements : 0,
+      elements,
       order: null,
       taken: 0,
       grid: 'detect',
@@ -116,7 +128,7 @@ export async function sampledReports(
       assessment: null,
     };
   });
-  const bytesTotal = states.reduce((sum, s) => sum + s.bytesPerElement * s.aligned.suspect.elements, 0);
+  const bytesTotal = states.reduce((sum, s) => sum + s.bytesPerElement * s.elements, 0);
   const blockBytes = (state: TensorSample): number => state.bytesPerElement * blockElements;
 
   const size = sample.size;
@@ -131,12 +143,12 @@ export async function sampledReports(
 
   const seed = sample.seed;
   const takeMore = async (state: TensorSample, count: number): Promise<void> => {
-    state.order ??= blockOrder(state.aligned.name, state.blocks, seed);
+    state.order ??= blockOrder(state.group.name, state.blocks, seed);
     const until = Math.min(state.blocks, state.taken + count);
     for (let first = state.taken; first < until; first += BATCH_BLOCKS) {
       const last = Math.min(until, first + BATCH_BLOCKS);
       const blocks = Array.from(state.order.subarray(first, last));
-      const scanned = await scanner.scanBlocks(state.aligned, blocks, state.grid);
+      const scanned = await scanner.scanBlocks(state.group, state.plan, blocks, state.grid);
       state.grid = scanned.grid;
       const moments = scanned.moments;
       for (const [i, block] of moments.entries()) {
@@ -152,14 +164,12 @@ export async function sampledReports(
 
   const assess = (state: TensorSample): Assessment => {
     if (state.assessment) return state.assessment;
-    const total = emptyMoments(options.parents, options.reference);
-    for (const group of state.groups) addMoments(total, group);
-    const fit = fitTensor(total);
+    const fit = fitTensor(totalOf(state));
     const kind = tensorVerdict(fit, thresholds).kind;
     const fits: TensorFit[] = [];
     let agreeing = 0;
     if (state.taken < state.blocks) {
-      bootstrapFits(state.groups, replicates, (seed + nameHash(state.aligned.name)) >>> 0, (replicate) => {
+      bootstrapFits(state.groups, replicates, (seed + nameHash(state.group.name)) >>> 0, (replicate) => {
         fits.push(replicate);
         if (tensorVerdict(replicate, thresholds).kind === kind) agreeing++;
       });
@@ -231,12 +241,26 @@ export async function sampledReports(
 
   async function finalReport(state: TensorSample): Promise<TensorReport> {
     const { fit, replicates: fits, agreement } = assess(state);
-    const reported: TensorFit = { ...fit };
-    if (reported.reproducedShare === null && reported.weights.every((w) => w !== null) && reported.informative > 0) {
-      // As in a full scan (tensor-reports.ts): no profile, so a second read of the same
-      // blocks counts what the fitted blend reproduces bit for bit.
-      const counted = await scanner.countReproduced(state.aligned, Array.from(state.order!.subarray(0, state.taken)), reported.weights as number[]);
-      reported.reproducedShare = counted.informative > 0 ? counted.reproduced / counted.informative : null;
+    const group = state.group;
+    const first = group.units[0]!;
+    const grid = state.grid === 'detect' ? null : state.grid;
+    let reported: TensorFit = { ...fit };
+    const weights = reported.weights.every((w) => w !== null) ? (reported.weights as number[]) : null;
+    // As a full scan's second read (tensor-reports.ts), on the blocks the moments came
+    // from: on a 32- or 64-bit grid the Gram residual cancels and the residual is summed
+    // directly; without an exact-hit profile (three or more parents, or no clear peak)
+    // the same read counts what the fitted blend reproduces bit for bit.
+    const replayDtype = grid ?? unscaledFloat(first.suspect.recipe);
+    const needsDirectResidual = replayDtype === 'F32' || replayDtype === 'F64';
+    const needsReproduced = reported.reproducedShare === null && reported.informative > 0;
+    if (weights !== null && (needsDirectResidual || needsReproduced)) {
+      const check = emptyBlendCheck();
+      const taken = state.order!.subarray(0, state.taken);
+      for (let at = 0; at < taken.length; at += BATCH_BLOCKS) {
+        await scanner.checkBlend(group, state.plan, Array.from(taken.subarray(at, at + BATCH_BLOCKS)), weights, grid, check);
+      }
+      if (needsDirectResidual) reported = withDirectResidual(reported, totalOf(state), checkedResidual(check));
+      if (needsReproduced) reported.reproducedShare = check.informative > 0 ? check.reproduced / check.informative : null;
     }
     const verdict = tensorVerdict(reported, thresholds);
     const whole = state.taken >= state.blocks;
@@ -256,21 +280,32 @@ export async function sampledReports(
       agreement,
       settled: whole || agreement >= confidence,
     };
-    const aligned = state.aligned;
-    return {
-      name: aligned.name,
-      shape: [...aligned.suspect.shape],
-      dtype: aligned.suspect.dtype,
-      parentDtypes: aligned.parents.map((p) => p.dtype),
-      component: componentOf(aligned.name),
-      layer: layerOf(aligned.name),
+    const report: TensorReport = {
+      name: group.name,
+      shape: [...group.shape],
+      dtype: codesDtype(first.suspect.recipe),
+      parentDtypes: first.parents.map((p) => codesDtype(p.recipe)),
+      component: componentOf(group.name),
+      layer: layerOf(group.name),
       kind: verdict.kind,
       parent: verdict.parent,
       reason: verdict.reason,
       ...reported,
-      ...(state.grid !== null && state.grid !== 'detect' ? { grid: state.grid } : {}),
+      sums: sumsOfMoments(totalOf(state)),
       sample: sampleReport,
     };
+    if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
+      report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
+    }
+    if (grid !== null) report.grid = grid;
+    return report;
+  }
+
+  /** The sampled blocks' moments together. */
+  function totalOf(state: TensorSample): TensorMoments {
+    const total = emptyMoments(options.parents, options.reference);
+    for (const group of state.groups) addMoments(total, group);
+    return total;
   }
 }
 

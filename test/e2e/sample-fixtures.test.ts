@@ -10,10 +10,55 @@ interface Answer {
   kind: string;
 }
 
-/** Fixtures whose tensors a sampled run refuses: FP8 with block scales, per-expert against fused, a resized vocabulary. */
-const REFUSED = ['fp8-block', 'fused-experts', 'resized-vocab'];
+interface RecipeCase {
+  case: string;
+  suspect: string;
+  parents: string[];
+}
 
 const answers = JSON.parse(readFileSync(`${REPO_ROOT}fixtures/answers.json`, 'utf8')) as Answer[];
+/** The mergekit-method suspects (the discover-* cases reuse suspects of answers.json with more candidates). */
+const recipeCases = (JSON.parse(readFileSync(`${REPO_ROOT}fixtures/recipes/answers.json`, 'utf8')) as RecipeCase[]).filter((c) =>
+  c.suspect.startsWith('fixtures/recipes/'),
+);
+
+/** Tensors stored other than as plain whole floats: codes × block scales, fused experts, a resized vocabulary, F32 holding bf16. */
+const STORED_DIFFERENTLY = ['fp8-block', 'fused-experts', 'resized-vocab', 'f32-bf16-blend'];
+
+const SAMPLE = ['--sample', '20%', '--sample-block', '128', '--seed', '3'];
+
+async function report(args: string[]): Promise<Report> {
+  const result = await runCli([...args, '--format', 'json']);
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as Report;
+}
+
+/** The sampled run's report, checked for what every sampled report must say. */
+async function sampledReport(suspect: string, parents: string[]): Promise<Report> {
+  const sampled = await report(['suspect', suspect, '--parents', ...parents, ...SAMPLE]);
+  const sampling = sampled.sampling!;
+  expect(sampling.mode).toBe('fraction');
+  expect(sampling.seed).toBe(3);
+  // About a fifth of each matrix, read twice where the fit has no profile reading
+  // (three parents, no clear peak): the second read goes over the same blocks.
+  expect(sampling.fractionRead).toBeLessThan(0.6);
+  expect(sampled.reproducibility?.analysis.seed).toBe(3);
+  const partial = sampled.tensors.filter((t) => !t.sample!.whole);
+  expect(partial.length).toBeGreaterThan(0);
+  for (const tensor of partial) {
+    const [low, high] = tensor.sample!.noiseRatio;
+    expect(low).toBeLessThanOrEqual(tensor.noiseRatio);
+    expect(high).toBeGreaterThanOrEqual(tensor.noiseRatio);
+  }
+  return sampled;
+}
+
+/** Same tensors, same shapes and encodings, the same verdict on every one. */
+function expectSameTensorVerdicts(sampled: Report, full: Report): void {
+  const described = (r: Report) => r.tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype, encodings: t.encodings, kind: t.kind, parent: t.parent }));
+  expect(described(sampled)).toEqual(described(full));
+  expect(sampled.verdict.kind).toBe(full.verdict.kind);
+}
 
 /**
  * The fixtures' tensors are small (≤ 16 Ki elements), so blocks of 128 elements make
@@ -22,30 +67,35 @@ const answers = JSON.parse(readFileSync(`${REPO_ROOT}fixtures/answers.json`, 'ut
  */
 describe('a sampled run gives every fixture its full-scan verdict', () => {
   it.each(answers.map((a) => [a.case, a] as const))('%s', async (_name, answer) => {
-    const result = await runCli(['suspect', answer.suspect, '--parents', ...answer.parents, '--sample', '20%', '--sample-block', '128', '--seed', '3', '--format', 'json']);
-    if (REFUSED.includes(answer.case)) {
-      // Scaled, re-laid-out or per-expert-against-fused tensors: sampling does not read them (yet), and says so.
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain('--sample reads whole stored float tensors only');
-      return;
+    const sampled = await sampledReport(answer.suspect, answer.parents);
+    expect(sampled.verdict.kind).toBe(answer.kind);
+    if (!STORED_DIFFERENTLY.includes(answer.case)) return;
+    // Read through the logical readers: the same tensors as a full scan, tensor for tensor.
+    const full = await report(['suspect', answer.suspect, '--parents', ...answer.parents]);
+    expectSameTensorVerdicts(sampled, full);
+    if (answer.case === 'fp8-block') {
+      // FP8 codes read with their 128×128 block scales.
+      const scaled = sampled.tensors.filter((t) => t.dtype === 'F8_E4M3');
+      expect(scaled.length).toBeGreaterThan(0);
+      for (const tensor of scaled) expect(tensor.encodings!.suspect).toContain('scale');
     }
-    expect(result.stderr).toBe('');
-    const report = JSON.parse(result.stdout) as Report;
-    expect(report.verdict.kind).toBe(answer.kind);
-    const sampling = report.sampling!;
-    expect(sampling.mode).toBe('fraction');
-    expect(sampling.seed).toBe(3);
-    // About a fifth of each matrix, read twice where the fit has no profile reading
-    // (three parents, no clear peak): the reproduction count reads the blocks again.
-    expect(sampling.fractionRead).toBeLessThan(0.6);
-    expect(report.reproducibility?.analysis.seed).toBe(3);
-    const sampled = report.tensors.filter((t) => !t.sample!.whole);
-    expect(sampled.length).toBeGreaterThan(0);
-    for (const tensor of sampled) {
-      const [low, high] = tensor.sample!.noiseRatio;
-      expect(low).toBeLessThanOrEqual(tensor.noiseRatio);
-      expect(high).toBeGreaterThanOrEqual(tensor.noiseRatio);
+    if (answer.case === 'fused-experts') {
+      // One fused [E, …] tensor against per-expert ones: each expert cut into blocks of its own.
+      const experts = sampled.tensors.filter((t) => /experts\.(down_proj|gate_up_proj)$/.test(t.name));
+      expect(experts.map((t) => t.shape)).toContainEqual([4, 64, 16]);
+      for (const tensor of experts) expect(tensor.sample!.blocksTotal).toBe(tensor.shape.reduce((x, y) => x * y, 1) / 128);
     }
+    if (answer.case === 'resized-vocab') {
+      // Compared on the rows every input has.
+      const resize = sampled.alignment!.resized.find((r) => r.name === 'lm_head.weight')!;
+      expect(sampled.tensors.find((t) => t.name === 'lm_head.weight')!.shape[0]).toBe(resize.commonRows);
+    }
+  });
+
+  it.each(recipeCases.map((c) => [c.case, c] as const))('recipe fixture %s', async (_name, recipe) => {
+    const sampled = await sampledReport(recipe.suspect, recipe.parents);
+    const full = await report(['suspect', recipe.suspect, '--parents', ...recipe.parents]);
+    expectSameTensorVerdicts(sampled, full);
   });
 
   it('auto mode reads less than the budget and settles every verdict of an untouched blend', async () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { AlignedTensor } from '../../src/align/align-tensors.js';
+import type { AlignedGroup } from '../../src/align/align-models.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../../src/engine/moments.js';
-import { blockOrder } from '../../src/engine/sample-plan.js';
+import { blockOrder, UnitBlocks } from '../../src/engine/sample-plan.js';
 import { SampledScanner } from '../../src/engine/sampled-scan.js';
 import { encode, FLOAT_FORMATS } from '../../src/format/dtype.js';
+import { storedTensor } from '../../src/format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../../src/format/model-layout.js';
 import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../../src/fit/sampling-intervals.js';
 import { fitTensor, type TensorFit } from '../../src/fit/tensor-fit.js';
@@ -20,7 +21,7 @@ const BLOCKS = (ROWS * COLS) / BLOCK;
  * A blend of two bf16 fine-tunes (parents ~6 steps apart), then trained: an update
  * whose size varies by row, so that blocks differ and the interval must carry that.
  */
-function trainedBlend(): AlignedTensor {
+function trainedBlend(): AlignedGroup {
   const [a, b] = fineTunes(BF16, ROWS, COLS, 2, 6, 11);
   const next = random(12);
   const blend = blendRoundedOnce(BF16, [a!, b!], [0.35, 0.65]);
@@ -34,14 +35,15 @@ function trainedBlend(): AlignedTensor {
     const shard: ShardDescriptor = { file: name, source, size: bytes.byteLength, dataStart: 0, metadata: {}, tensorNames: ['w'] };
     return { name: 'w', dtype: 'BF16', shape: [ROWS, COLS], elements: ROWS * COLS, shard, start: 0, byteLength: bytes.byteLength };
   };
-  return { name: 'w', suspect: descriptor(Float64Array.from(suspect, (x) => x), 'suspect'), parents: [descriptor(a!, 'a'), descriptor(b!, 'b')] };
+  const unit = { name: 'w', group: 'w', groupShape: [ROWS, COLS], shape: [ROWS, COLS], suspect: storedTensor(descriptor(suspect, 'suspect')), parents: [storedTensor(descriptor(a!, 'a')), storedTensor(descriptor(b!, 'b'))] };
+  return { name: 'w', shape: [ROWS, COLS], units: [unit] };
 }
 
 describe('sampled intervals', () => {
   it('95% block-bootstrap intervals contain the full-scan weights and noiseRatio in at least 93% of seeds', async () => {
     const tensor = trainedBlend();
     const scanner = new SampledScanner({ parents: 2, reference: 0, informativeUlps: 4, blockElements: BLOCK, maxGapBytes: 0, concurrency: 4 });
-    const { moments: perBlock } = await scanner.scanBlocks(tensor, Array.from({ length: BLOCKS }, (_, i) => i), null);
+    const { moments: perBlock } = await scanner.scanBlocks(tensor, new UnitBlocks([ROWS * COLS], BLOCK), Array.from({ length: BLOCKS }, (_, i) => i), null);
     const all = emptyMoments(2, 0);
     for (const block of perBlock) addMoments(all, block);
     const full = fitTensor(all);
