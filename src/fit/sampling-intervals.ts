@@ -57,33 +57,58 @@ export function bootstrapFits(
   const first = groups[0]!;
   const next = seededUniform(seed, 0x5eed);
   const counts = new Uint32Array(n);
+  // One replicate's sums, zeroed and refilled each time: a replicate allocates nothing
+  // but its fit (allocating the moments, ~50 KB with the profile and the element-wise
+  // sums, and walking them generically was most of the bootstrap's cost).
+  const total = emptyMoments(first.parents, first.reference);
   for (let r = 0; r < replicates; r++) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[Math.floor(next() * n)]!++;
-    const total = emptyMoments(first.parents, first.reference);
-    for (let g = 0; g < n; g++) if (counts[g]! > 0) addScaled(total, groups[g]!, counts[g]!);
+    clearFitted(total);
+    for (let g = 0; g < n; g++) if (counts[g]! > 0) addFitted(total, groups[g]!, counts[g]!);
     visit(fitTensor(total), r);
   }
 }
 
 /**
- * into += scale · part, over every number and Float64Array of the moments found by
- * walking them (so a sum added to TensorMoments later is resampled too), except the
- * fields that describe rather than count.
+ * The sums fitTensor reads (tensor-fit.ts, exact-hit-profile.ts), zeroed. Not the
+ * parents' floors (read only under --floor all, which a sampled run does not take) nor
+ * the element-wise sums (read by forensics, not by the fit).
  */
-function addScaled(into: object, part: object, scale: number): void {
-  const target = into as Record<string, unknown>;
-  for (const [key, value] of Object.entries(part)) {
-    if (DESCRIPTIVE.has(key)) continue;
-    if (typeof value === 'number') target[key] = (target[key] as number) + scale * value;
-    else if (value instanceof Float64Array) {
-      const sums = target[key] as Float64Array;
-      for (let i = 0; i < value.length; i++) sums[i]! += scale * value[i]!;
-    } else if (value !== null && typeof value === 'object') addScaled(target[key] as object, value, scale);
-  }
+function clearFitted(m: TensorMoments): void {
+  m.elements = 0;
+  m.used = 0;
+  m.nonFinite = 0;
+  m.gram.fill(0);
+  m.floor = 0;
+  m.floorVar = 0;
+  m.equal.fill(0);
+  m.parentsEqual = 0;
+  m.informative.count = 0;
+  m.informative.gram.fill(0);
+  m.informative.floor = 0;
+  m.profile?.hits.fill(0);
 }
 
-const DESCRIPTIVE: ReadonlySet<string> = new Set(['parents', 'reference', 'lo', 'width']);
+/** into += scale · part, over the sums `clearFitted` names. */
+function addFitted(into: TensorMoments, part: TensorMoments, scale: number): void {
+  into.elements += scale * part.elements;
+  into.used += scale * part.used;
+  into.nonFinite += scale * part.nonFinite;
+  addScaledArray(into.gram, part.gram, scale);
+  into.floor += scale * part.floor;
+  into.floorVar += scale * part.floorVar;
+  addScaledArray(into.equal, part.equal, scale);
+  into.parentsEqual += scale * part.parentsEqual;
+  into.informative.count += scale * part.informative.count;
+  addScaledArray(into.informative.gram, part.informative.gram, scale);
+  into.informative.floor += scale * part.informative.floor;
+  if (into.profile && part.profile) addScaledArray(into.profile.hits, part.profile.hits, scale);
+}
+
+function addScaledArray(into: Float64Array, part: Float64Array, scale: number): void {
+  for (let i = 0; i < into.length; i++) into[i]! += scale * part[i]!;
+}
 
 /** The central `level` share of `values` (NaN ignored); [NaN, NaN] when none. */
 export function percentileInterval(values: readonly number[], level: number): Interval {
