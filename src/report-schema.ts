@@ -231,6 +231,16 @@ export interface ModelVerdict {
   /** Elements-weighted noiseRatio of each single-parent hypothesis (median over tensors). */
   alternatives: number[];
   reproducedShare: number | null;
+  /**
+   * Present when the verdict rests on an element-wise merge (TIES, DARE, magnitude
+   * pruning): kind is then modified-blend. Added within schema 1: optional.
+   */
+  elementwise?: ElementwiseVerdict;
+  /**
+   * Present when the suspect is a layer-stacked composition of parent layers (mergekit
+   * passthrough, "frankenmerge"): kind is then mixed. Added within schema 1: optional.
+   */
+  stacking?: StackingVerdict;
 }
 
 export interface Thresholds {
@@ -490,6 +500,11 @@ export interface ElementwiseReport {
   agreementAtParentShare: number | null;
   /** Per parent (--parents order): task-vector scale over large elements; null for the reference. */
   scales: (number | null)[];
+  /**
+   * Per parent: scale where the suspect moved ÷ scale over all large elements (≈ 1 without
+   * rescaling; DARE: 1/(1 − (1 − p)^m)); null for the reference. Added within schema 1: optional.
+   */
+  rescale?: (number | null)[];
 }
 
 export interface LayerProfileReport {
@@ -512,6 +527,50 @@ export interface LayerStackingReport {
   ranges: { suspectFrom: number; suspectTo: number; parent: number | null; parentFrom: number | null; parentTo: number | null }[];
   /** Suspect tensors whose best source is a parent tensor under another name. */
   renamed: { name: string; parent: number; source: string }[];
+  /**
+   * Per suspect tensor: the parent tensor that explains it and how (added within schema 1:
+   * optional; absent in reports from before the stacking pass). `exact`: elements
+   * bit-identical to the source, `withinCell`: elements within the suspect's rounding
+   * cell of it (a copy stored in another dtype); `source` null when no parent tensor of
+   * its shape came close.
+   */
+  tensors?: { name: string; layer: number | null; parent: number | null; source: string | null; distance: number | null; elements: number; exact: number; withinCell: number }[];
+}
+
+/** The element-wise merge a modified-blend verdict rests on (src/verdict/recipes/elementwise-verdict.ts). */
+export interface ElementwiseVerdict {
+  method: 'ties' | 'dare' | 'magnitude-pruned';
+  /** The parent the task vectors are measured from (the reference). */
+  base: number;
+  /** Task parents merged (weight at least thresholds.modifiedMinWeight), --parents order. */
+  merged: number[];
+  /** Share of each task vector's entries kept. */
+  density: number;
+  /** Per parent: blend-fit weight of its task vector over the sum of the merged ones' (Σ = 1); null for the base and parents not merged. */
+  relativeWeights: (number | null)[];
+  /** Evidence: share of large changes (some task delta ≥ informativeUlps steps) left bit for bit at the base. */
+  keptBaseShare: number;
+  /** Fit of the change on each task vector where the suspect moved ÷ over all large elements, averaged over the merged parents. */
+  rescale: number | null;
+  /** What `rescale` is for this method and density: 1/(1 − (1 − density)^m) for random drops with survivors ÷ density (m task parents), 1 without rescaling. */
+  expectedRescale: number;
+  /** Sign conflicts between task parents resolved to exactly one parent, and the same for agreeing deltas (the control). */
+  conflictAtParentShare: number | null;
+  agreementAtParentShare: number | null;
+  /** The best weighted sum's share of elements reproduced bit for bit (where the parents differ); null when not replayed. */
+  weightedSumReproduced: number | null;
+}
+
+/** A layer-stacked composition (src/verdict/recipes/stacking-verdict.ts). */
+export interface StackingVerdict {
+  /** Parents that contribute layers, in the order their first layer appears. */
+  parents: number[];
+  /** Suspect layer ranges and their sources, as forensics.layerStacking.ranges. */
+  ranges: LayerStackingReport['ranges'];
+  /** Suspect tensors, and those a parent tensor reproduces bit for bit or within the rounding cell. */
+  tensors: number;
+  exact: number;
+  withinCell: number;
 }
 
 export interface ForensicsReport {

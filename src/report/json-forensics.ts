@@ -1,4 +1,4 @@
-import type { ForensicsReport, RecipeReport } from '../report-schema.js';
+import type { ElementwiseVerdict, ForensicsReport, RecipeReport, StackingVerdict } from '../report-schema.js';
 
 /** The `forensics` section with its keys in schema order (src/report-schema.ts), as renderJson writes every section. */
 export function forensicsJson(f: ForensicsReport): ForensicsReport {
@@ -53,6 +53,7 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
       conflictAtParentShare: e.conflictAtParentShare,
       agreementAtParentShare: e.agreementAtParentShare,
       scales: [...e.scales],
+      ...(e.rescale ? { rescale: [...e.rescale] } : {}),
     },
     layerProfiles: f.layerProfiles.map((p) => ({
       parent: p.parent,
@@ -71,6 +72,48 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
     layerStacking: s && {
       ranges: s.ranges.map((r) => ({ suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo })),
       renamed: s.renamed.map((r) => ({ name: r.name, parent: r.parent, source: r.source })),
+      ...(s.tensors
+        ? {
+            tensors: s.tensors.map((t) => ({
+              name: t.name,
+              layer: t.layer,
+              parent: t.parent,
+              source: t.source,
+              distance: t.distance,
+              elements: t.elements,
+              exact: t.exact,
+              withinCell: t.withinCell,
+            })),
+          }
+        : {}),
     },
+  };
+}
+
+/** The verdict's `elementwise`, keys in schema order. */
+export function elementwiseVerdictJson(e: ElementwiseVerdict): ElementwiseVerdict {
+  return {
+    method: e.method,
+    base: e.base,
+    merged: [...e.merged],
+    density: e.density,
+    relativeWeights: [...e.relativeWeights],
+    keptBaseShare: e.keptBaseShare,
+    rescale: e.rescale,
+    expectedRescale: e.expectedRescale,
+    conflictAtParentShare: e.conflictAtParentShare,
+    agreementAtParentShare: e.agreementAtParentShare,
+    weightedSumReproduced: e.weightedSumReproduced,
+  };
+}
+
+/** The verdict's `stacking`, keys in schema order. */
+export function stackingVerdictJson(s: StackingVerdict): StackingVerdict {
+  return {
+    parents: [...s.parents],
+    ranges: s.ranges.map((r) => ({ suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo })),
+    tensors: s.tensors,
+    exact: s.exact,
+    withinCell: s.withinCell,
   };
 }

@@ -1,4 +1,5 @@
 import type { Report, ReproducibilityRecord, TensorReport, WeightMethod } from '../report-schema.js';
+import { forensicsHtmlSection } from './forensics-sections.js';
 import { claimsWords } from './claims-words.js';
 import {
   decimalsForError,
@@ -38,6 +39,7 @@ export function renderHtml(report: Report): string {
     header(report),
     plainWords(report),
     claimsSection(report),
+    forensicsHtmlSection(report, esc),
     chartsSection(report),
     evidenceSection(report),
     methodsSection(report),

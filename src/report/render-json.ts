@@ -18,6 +18,7 @@ import type {
 } from '../report-schema.js';
 import { forensicsJson } from './json-forensics.js';
 import { TENSOR_KINDS } from './verdict-sentence.js';
+import { elementwiseVerdictJson, stackingVerdictJson } from './json-forensics.js';
 
 /**
  * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order
@@ -304,6 +305,8 @@ function verdict(report: ModelVerdict): ModelVerdict {
         : { median: report.noiseRatio.median, p90: report.noiseRatio.p90, max: report.noiseRatio.max },
     alternatives: [...report.alternatives],
     reproducedShare: report.reproducedShare,
+    ...(report.elementwise ? { elementwise: elementwiseVerdictJson(report.elementwise) } : {}),
+    ...(report.stacking ? { stacking: stackingVerdictJson(report.stacking) } : {}),
   };
 }
 

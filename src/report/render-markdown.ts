@@ -1,4 +1,5 @@
 import type { ClaimsReport, Report, ReproducibilityRecord, TensorReport } from '../report-schema.js';
+import { forensicsMarkdownSection } from './forensics-sections.js';
 import { claimsWords } from './claims-words.js';
 import {
   decimalsForError,
@@ -43,6 +44,7 @@ export function renderMarkdown(report: Report): string {
     weightsSection(report),
     residualSection(report),
     claimsSection(report, report.claims),
+    forensicsMarkdownSection(report, escapeText),
     layersSection(report),
     tensorsSection(report),
     notComparedSection(report),

@@ -1,7 +1,8 @@
 import type { ForensicsReport, LayerProfileReport, RecipeReport, Report } from '../report-schema.js';
 import { formatCount, formatShare, formatSigma } from './format-numbers.js';
 import { MAX_LINE_WIDTH, wrap } from './text-layout.js';
-import type { TextStyle } from './text-style.js';
+import { PLAIN_STYLE, type TextStyle } from './text-style.js';
+import { elementwiseEvidence, elementwiseHeadline, layerMapWords } from './forensics-words.js';
 
 /** Words for each merge arithmetic, as a reader who ran mergekit would recognise them. */
 const ARITHMETIC_WORDS: Record<RecipeReport['arithmetic'], string> = {
@@ -15,13 +16,6 @@ const HYPOTHESIS_WORDS = {
   linear: 'linear',
   'linear-format-weights': 'linear with bf16-rounded weights',
   slerp: 'SLERP',
-} as const;
-
-const METHOD_WORDS = {
-  ties: 'TIES (magnitude pruning, sign election)',
-  dare: 'DARE (random dropping)',
-  'magnitude-pruned': 'magnitude pruning without sign election (breadcrumbs-like)',
-  'element-wise': 'an element-wise merge of unrecognised kind',
 } as const;
 
 /** Up to 6 significant digits without trailing zeros: 0.6015625 → "0.601563", 0.4 → "0.4". */
@@ -60,11 +54,23 @@ function scheduleWords(profile: LayerProfileReport): string | null {
 
 /** "Recipe": how the merge was made, each line with the evidence behind it. Empty without forensics. */
 export function forensicsTextSection(report: Report, style: TextStyle): string[] {
+  const lines: string[] = [];
+  for (const finding of forensicsFindings(report, style)) {
+    lines.push(...wrap(finding, MAX_LINE_WIDTH - 2, '').map((line, i) => (i === 0 ? `  ${line}` : `    ${line}`)));
+  }
+  return lines.length > 0 ? [style.bold('Recipe'), ...lines] : [];
+}
+
+/**
+ * The Recipe findings, one sentence each with its evidence, unwrapped: the text, markdown
+ * and html reports list the same ones. Empty without forensics.
+ */
+export function forensicsFindings(report: Report, style: TextStyle = PLAIN_STYLE): string[] {
   const forensics: ForensicsReport | undefined = report.forensics;
   if (forensics === undefined) return [];
   const lines: string[] = [];
   const item = (text: string): void => {
-    lines.push(...wrap(text, MAX_LINE_WIDTH - 2, '').map((line, i) => (i === 0 ? `  ${line}` : `    ${line}`)));
+    lines.push(text);
   };
 
   const r = forensics.reconstruction;
@@ -80,7 +86,7 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
   // unrelated model they are noise around 0 or 1, and for an element-wise merge they are
   // not the recipe's weights (the JSON report keeps them all).
   const blendLike = report.verdict.kind === 'blend' || report.verdict.kind === 'modified-blend' || report.verdict.kind === 'mixed';
-  const elementwise = forensics.elementwise?.method !== null && forensics.elementwise !== null;
+  const elementwise = report.verdict.elementwise !== undefined;
   const i = blendLike ? forensics.interpolation : null;
   if (i) {
     const names = i.consistent.map((h) => HYPOTHESIS_WORDS[h]).join(' or ') || 'neither linear nor SLERP';
@@ -97,14 +103,14 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
     item(`task arithmetic on base ${label(report, t.base)}: ${scales}; base weight ${t.baseWeight.toFixed(3)} (≈ 0 for a plain blend)`);
   }
 
+  // Element-wise counts alone also flag rounding in plain blends of several parents; a
+  // method is named only where the verdict rests on it (the JSON keeps the counts).
+  const merge = report.verdict.elementwise;
   const e = forensics.elementwise;
-  if (e && e.method !== null) {
-    const evidence = [
-      e.largeKeptBaseShare === null ? null : `${formatShare(e.largeKeptBaseShare)} of large changes left at the base`,
-      e.densityFromVariance === null ? null : `variance implies density ${e.densityFromVariance.toFixed(2)}`,
-      e.conflictAtParentShare === null ? null : `${formatShare(e.conflictAtParentShare)} of sign conflicts resolved to one parent`,
-    ].filter((x): x is string => x !== null);
-    item(`element-wise merge: ${style.yellow(METHOD_WORDS[e.method])}, density ≈ ${e.density?.toFixed(2) ?? '?'} (${evidence.join('; ')})`);
+  if (merge) {
+    const labels = report.parents.map((p) => p.label);
+    const variance = e?.densityFromVariance == null ? [] : [`variance implies density ${e.densityFromVariance.toFixed(2)}`];
+    item(`element-wise merge: ${style.yellow(elementwiseHeadline(merge, labels))}; ${[...elementwiseEvidence(merge), ...variance].join('; ')}`);
   }
 
   for (const profile of blendLike && !elementwise ? forensics.layerProfiles : []) {
@@ -130,16 +136,21 @@ export function forensicsTextSection(report: Report, style: TextStyle): string[]
 
   const s = forensics.layerStacking;
   if (s && s.ranges.length > 0) {
-    const ranges = s.ranges
-      .map((range) => {
-        const suspect = range.suspectFrom === range.suspectTo ? `${range.suspectFrom}` : `${range.suspectFrom}–${range.suspectTo}`;
-        if (range.parent === null) return `${suspect} = no single source`;
-        const source = range.parentFrom === range.parentTo ? `${range.parentFrom}` : `${range.parentFrom}–${range.parentTo}`;
-        return `${suspect} = ${label(report, range.parent)} layers ${source}`;
-      })
-      .join('; ');
-    item(`layer map: suspect layers ${ranges}`);
+    const labels = report.parents.map((p) => p.label);
+    const checked = s.tensors;
+    let evidence = '';
+    if (checked) {
+      const sourced = checked.filter((t) => t.parent !== null);
+      const exact = sourced.filter((t) => t.exact === t.elements).length;
+      const moved = s.renamed.length;
+      evidence =
+        ` (found by seeded sketches, then checked whole: ${formatCount(exact)} of ${formatCount(checked.length)} suspect tensors bit-identical to a parent tensor` +
+        `${sourced.length > exact ? `, ${formatCount(sourced.length - exact)} more within rounding` : ''}` +
+        `${sourced.length < checked.length ? `, ${formatCount(checked.length - sourced.length)} with no source` : ''}` +
+        `; ${formatCount(moved)} under another name or layer index)`;
+    }
+    item(`layer map: suspect layers ${layerMapWords(s.ranges, labels)}${evidence}`);
   }
 
-  return lines.length > 0 ? [style.bold('Recipe'), ...lines] : [];
+  return lines;
 }

@@ -1,5 +1,6 @@
-import { VERDICT_KINDS, type ModelVerdict, type Report, type TensorKind, type VerdictKind } from '../report-schema.js';
+import { VERDICT_KINDS, type ElementwiseVerdict, type ModelVerdict, type Report, type TensorKind, type VerdictKind } from '../report-schema.js';
 import { formatCount, formatShare, formatSigma, formatWeight } from './format-numbers.js';
+import { elementwiseEvidence, elementwiseHeadline, stackingHeadline } from './forensics-words.js';
 
 /** A report before its one-line summary exists: what the sentence is made from. */
 export type ReportWithoutSummary = Omit<Report, 'verdict'> & { verdict: Omit<ModelVerdict, 'summary'> };
@@ -62,15 +63,17 @@ export const VERDICT_WORDS: Readonly<Record<VerdictKind, KindWords>> = {
   'modified-blend': {
     title: 'modified blend',
     sentence: (facts) =>
-      [
-        `${facts.suspect} is mostly ${blendFormula(facts)} with real change on top ` +
-          coverage(facts, 'modified-blend', 'all'),
-        `${medianResidual(facts) ?? 'residual unknown'}, where an untouched blend leaves ~1σ`,
-        reproduced(facts),
-        bestAlternative(facts, 'would leave'),
-      ]
-        .filter((part) => part !== null)
-        .join('; ') + rest(facts, 'modified-blend'),
+      facts.verdict.elementwise
+        ? elementwiseSentence(facts, facts.verdict.elementwise)
+        : [
+            `${facts.suspect} is mostly ${blendFormula(facts)} with real change on top ` +
+              coverage(facts, 'modified-blend', 'all'),
+            `${medianResidual(facts) ?? 'residual unknown'}, where an untouched blend leaves ~1σ`,
+            reproduced(facts),
+            bestAlternative(facts, 'would leave'),
+          ]
+            .filter((part) => part !== null)
+            .join('; ') + rest(facts, 'modified-blend'),
   },
   derived: {
     title: 'derived',
@@ -114,6 +117,7 @@ export const VERDICT_WORDS: Readonly<Record<VerdictKind, KindWords>> = {
   mixed: {
     title: 'mixed',
     sentence: (facts) => {
+      if (facts.verdict.stacking) return `${facts.suspect} is ${stackingHeadline(facts.verdict.stacking, facts.parents)}`;
       const kinds = kindsByElements(facts).map(
         ({ kind, tensors, elements }, index) =>
           `${kindPhrase(facts, kind)} in ${formatCount(tensors)}${index === 0 ? ' tensors' : ''} ` +
@@ -289,4 +293,9 @@ function bestAlternative(facts: SentenceFacts, verb: string): string | null {
 
 function withoutPeriod(text: string): string {
   return text.trim().replace(/\.+$/, '');
+}
+
+/** "suspect is a TIES merge of B and C on base A (density ≈ 0.46, …): 11.2% of large changes left …; …". */
+function elementwiseSentence(facts: SentenceFacts, merge: ElementwiseVerdict): string {
+  return `${facts.suspect} is a ${elementwiseHeadline(merge, facts.parents)}: ${elementwiseEvidence(merge).join('; ')}`;
 }

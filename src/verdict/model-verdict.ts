@@ -6,6 +6,7 @@ import {
   type Thresholds,
   type WeightSummary,
 } from '../report-schema.js';
+import { elementwiseVerdict } from './recipes/elementwise-verdict.js';
 
 /**
  * The model's verdict from its tensors' (statistics.md, "Per model"). `summary` is the
@@ -28,6 +29,9 @@ import {
  * 3. blend + modified-blend cover ≥ `agreement` → modified-blend (training after a
  *    merge that left some tensors at the floor);
  * 4. otherwise mixed, described by its largest group (the "agreeing majority").
+ * Then, unless the kind is identical: when the element-wise sums show a TIES, DARE or
+ * magnitude-pruned merge that no weighted sum reproduces (elementwiseVerdict), the kind
+ * is modified-blend over all deciding tensors, with `elementwise` saying which merge.
  *
  * Weights (per parent, over the selected tensors — those of the chosen kind or kinds,
  * or of the majority group when mixed — that have a weight and a standard error):
@@ -120,6 +124,18 @@ export function modelVerdict(
     kind = 'mixed';
     selected = majority.tensors;
   }
+  // Element-wise merges leave tensors near the floor (blend) or above it (modified-blend,
+  // derived) depending on how sparse each tensor's task vectors are; the sums over the
+  // whole model say what they are. A copy of a parent is never one.
+  const elementwise =
+    kind === 'identical'
+      ? null
+      : elementwiseVerdict(tensors, parentsCount, thresholds, Array.from({ length: parentsCount }, (_, j) => weightSummary(deciding, j)?.mean ?? null));
+  if (elementwise !== null) {
+    kind = 'modified-blend';
+    parent = null;
+    selected = deciding;
+  }
 
   const weightStats = Array.from({ length: parentsCount }, (_, j) => weightSummary(selected, j));
   const described = kind === 'mixed' ? majority.kind : kind;
@@ -141,6 +157,7 @@ export function modelVerdict(
     weightStats: statsShown,
     reason: reasonFor(kind, majority, deciding === seen && informative.length === 0),
     ...evidence(evidenceFrom, parentsCount),
+    ...(elementwise === null ? {} : { elementwise }),
   };
 }
 

@@ -139,3 +139,15 @@ export function classifyElementwise(reading: ElementwiseReading): ElementwiseFin
   const density = magnitude && reading.nonzeroShare !== null ? densityFromKeptBase * reading.nonzeroShare : densityFromKeptBase;
   return { method, density, signElection };
 }
+
+/**
+ * What readElementwise's `rescale` should be for a method at a density with m task
+ * parents: random drops that divide survivors by the density (DARE) move the fit where
+ * the suspect moved by 1/(1 − (1 − p)^m) — 1/p with one task parent, less with more,
+ * since an element moves when any one delta survives; magnitude pruning (TIES,
+ * breadcrumbs) keeps deltas as they were, so 1.
+ */
+export function expectedRescale(method: ElementwiseMethod, density: number, taskParents: number): number {
+  if (method !== 'dare' || !(density > 0) || taskParents < 1) return 1;
+  return 1 / (1 - (1 - Math.min(1, density)) ** taskParents);
+}

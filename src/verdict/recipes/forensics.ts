@@ -1,4 +1,4 @@
-import { addElementwiseSums, type ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
+import type { ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
 import { classifyElementwise, readElementwise } from '../../fit/recipes/elementwise-reading.js';
 import type { Reconstruction } from '../../fit/recipes/reconstruction.js';
 import { readSlerp, type SlerpReading } from '../../fit/recipes/slerp-reading.js';
@@ -12,6 +12,7 @@ import type {
   ForensicsReport,
   InterpolationReport,
   LayerProfileReport,
+  LayerStackingReport,
   ModelVerdict,
   ReconstructionReport,
   RecipeReport,
@@ -22,6 +23,7 @@ import { layerProfiles } from './layer-schedule.js';
 import type { LayerRange, TensorSource } from './layer-map.js';
 import { modelReconstruction } from './model-reconstruction.js';
 import { discoverParents } from './parent-discovery.js';
+import { summedElementwise } from './elementwise-verdict.js';
 
 /** What the analysis gathered for recipe forensics; every optional part is left out of the report when absent. */
 export interface ForensicsInputs {
@@ -38,7 +40,7 @@ export interface ForensicsInputs {
   /** Summed over the tensors. */
   elementwise?: ElementwiseSums | null;
   reconstruction?: Reconstruction | null;
-  stacking?: { sources: readonly TensorSource[]; ranges: readonly LayerRange[] } | null;
+  stacking?: { sources: readonly TensorSource[]; ranges: readonly LayerRange[]; tensors?: LayerStackingReport['tensors'] } | null;
 }
 
 /** The report's `forensics` section from what the analysis gathered (pure). */
@@ -59,6 +61,7 @@ export function forensicsReport(inputs: ForensicsInputs): ForensicsReport {
           renamed: inputs.stacking.sources
             .filter((s) => s.parent !== null && s.source !== null && s.source !== s.name)
             .map((s) => ({ name: s.name, parent: s.parent!, source: s.source! })),
+          ...(inputs.stacking.tensors ? { tensors: inputs.stacking.tensors.map((t) => ({ ...t })) } : {}),
         }
       : null,
   };
@@ -66,16 +69,8 @@ export function forensicsReport(inputs: ForensicsInputs): ForensicsReport {
 
 /** The given sums, else the tensors' recipe-pass sums added up; null when there are none. */
 function elementwiseOf(inputs: ForensicsInputs): ElementwiseReport | null {
-  if (inputs.elementwise) return elementwiseReport(inputs.elementwise);
-  let total: ElementwiseSums | null = null;
-  for (const t of inputs.tensors) {
-    const record = t.recipes?.elementwise;
-    if (!record || record.parents !== inputs.parents || record.reference !== inputs.reference) continue;
-    const sums: ElementwiseSums = { ...record, movedGram: Float64Array.from(record.movedGram), largeGram: Float64Array.from(record.largeGram) };
-    if (total === null) total = sums;
-    else addElementwiseSums(total, sums);
-  }
-  return total ? elementwiseReport(total) : null;
+  const sums = inputs.elementwise ?? summedElementwise(inputs.tensors, inputs.parents, inputs.reference);
+  return sums ? elementwiseReport(sums) : null;
 }
 
 /** Undefined when no tensor carries its sums (a report from before they were recorded). */
@@ -172,7 +167,11 @@ function elementwiseReport(sums: ElementwiseSums): ElementwiseReport {
   const reading = readElementwise(sums);
   const finding = classifyElementwise(reading);
   const scales: (number | null)[] = new Array<number | null>(sums.parents).fill(null);
-  reading.taskParents.forEach((parent, q) => (scales[parent] = reading.scales[q] ?? null));
+  const rescale: (number | null)[] = new Array<number | null>(sums.parents).fill(null);
+  reading.taskParents.forEach((parent, q) => {
+    scales[parent] = reading.scales[q] ?? null;
+    rescale[parent] = reading.rescale[q] ?? null;
+  });
   return {
     method: finding?.method ?? null,
     density: finding?.density ?? null,
@@ -184,6 +183,7 @@ function elementwiseReport(sums: ElementwiseSums): ElementwiseReport {
     conflictAtParentShare: reading.conflictAtParentShare,
     agreementAtParentShare: reading.agreementAtParentShare,
     scales,
+    rescale,
   };
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The stacking pass on the committed passthrough fixture (fixtures/recipes/passthrough-stack:
+ * our implementation of mergekit passthrough with slices A[0, 2) + B[1, 4)), through the
+ * whole analysis, and its parts.
+ */
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/analyze.js';
+import { sketchBlocks, SKETCH_BLOCK_ELEMENTS, SKETCH_BLOCKS, stackingNeeded } from '../../src/partial/stacking-pass.js';
+import { renderJson } from '../../src/report/render-json.js';
+import { renderMarkdown } from '../../src/report/render-markdown.js';
+import { renderHtml } from '../../src/report/render-html.js';
+import { stackingVerdict } from '../../src/verdict/recipes/stacking-verdict.js';
+import type { Report } from '../../src/report-schema.js';
+
+const at = (path: string): string => new URL(`../../${path}`, import.meta.url).pathname;
+const answers = JSON.parse(await readFile(at('fixtures/recipes/answers.json'), 'utf8')) as { case: string; suspect: string; parents: string[]; expect: { layerMap?: string } }[];
+const stack = answers.find((a) => a.case === 'passthrough-stack')!;
+
+describe('layer stacking, end to end', () => {
+  it('passthrough-stack: the exact layer map, every tensor a bit-for-bit copy, a verdict naming the parents', async () => {
+    const report = await analyze({ suspect: at(stack.suspect), parents: stack.parents.map(at), threads: 0 });
+    const stacking = report.verdict.stacking!;
+    expect(report.verdict.kind).toBe('mixed');
+    expect(stacking.parents).toEqual([0, 1]);
+    expect(stacking.ranges).toEqual([
+      { suspectFrom: 0, suspectTo: 1, parent: 0, parentFrom: 0, parentTo: 1 },
+      { suspectFrom: 2, suspectTo: 4, parent: 1, parentFrom: 1, parentTo: 3 },
+    ]);
+    // 5 layers × 11 tensors + embed_tokens, model.norm and lm_head.
+    expect(stacking).toMatchObject({ tensors: 58, exact: 58, withinCell: 58 });
+    expect(report.verdict.summary).toBe(
+      `suspect is a layer-stacked composition (passthrough) of A and B: suspect layers ${stack.expect.layerMap!.replace('A 0', 'A layers 0').replace('B 1', 'B layers 1')}; 58 of 58 tensors bit for bit copies of a parent tensor.`,
+    );
+    const checked = report.forensics!.layerStacking!.tensors!;
+    expect(checked.length).toBe(58);
+    expect(checked.every((t) => t.exact === t.elements && t.distance === 0)).toBe(true);
+    const layer4 = checked.find((t) => t.name === 'model.layers.4.self_attn.q_proj.weight')!;
+    expect(layer4).toMatchObject({ parent: 1, source: 'model.layers.3.self_attn.q_proj.weight' });
+    expect(checked.find((t) => t.name === 'lm_head.weight')).toMatchObject({ parent: 0, source: 'lm_head.weight' });
+    expect(report.forensics!.layerStacking!.renamed.length).toBe(33);
+
+    const json = JSON.parse(renderJson(report)) as Report;
+    expect(json.verdict.stacking).toEqual(stacking);
+    expect(json.forensics!.layerStacking!.tensors).toEqual(checked);
+    expect(renderMarkdown(report)).toContain('- layer map: suspect layers 0–1 = A layers 0–1; 2–4 = B layers 1–3 (found by seeded sketches, then checked whole: 58 of 58 suspect tensors bit-identical');
+    expect(renderHtml(report)).toContain('<h2>Recipe</h2>');
+  });
+
+  it('an unrelated model runs the pass and finds no stack; a plain blend does not run it', async () => {
+    const unrelated = await analyze({ suspect: at('fixtures/unrelated/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')], threads: 0 });
+    expect(unrelated.verdict.kind).toBe('unrelated');
+    expect(unrelated.verdict.stacking).toBeUndefined();
+    expect(unrelated.forensics!.layerStacking!.ranges.every((r) => r.parent === null)).toBe(true);
+    const blend = await analyze({ suspect: at('fixtures/blend-small-delta/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')], threads: 0 });
+    expect(stackingNeeded(blend.tensors, blend.unmatched.suspectOnly)).toBe(false);
+    expect(blend.forensics!.layerStacking).toBeNull();
+  });
+
+  it('sketch blocks: one per stratum, inside the tensor, the same for every tensor of a size', () => {
+    expect(sketchBlocks(100, 1)).toEqual([{ first: 0, count: 100 }]);
+    expect(sketchBlocks(0, 1)).toEqual([]);
+    const n = 1_000_003;
+    const blocks = sketchBlocks(n, 7);
+    expect(blocks).toEqual(sketchBlocks(n, 7));
+    expect(blocks).not.toEqual(sketchBlocks(n, 8));
+    expect(blocks.length).toBe(SKETCH_BLOCKS);
+    const stratum = Math.floor(n / SKETCH_BLOCKS);
+    blocks.forEach((b, i) => {
+      expect(b.count).toBe(SKETCH_BLOCK_ELEMENTS);
+      expect(b.first).toBeGreaterThanOrEqual(i * stratum);
+      expect(b.first + b.count).toBeLessThanOrEqual((i + 1) * stratum);
+    });
+  });
+
+  it('stackingVerdict: not for a copy in place, a layer without source, or too little explained', () => {
+    const tensor = (parent: number | null, elements = 10) => ({ name: 'x', layer: 0, parent, source: parent === null ? null : 'x', distance: 0, elements, exact: elements, withinCell: elements });
+    const range = (suspectFrom: number, suspectTo: number, parent: number | null, parentFrom: number | null) => ({
+      suspectFrom,
+      suspectTo,
+      parent,
+      parentFrom,
+      parentTo: parentFrom === null ? null : parentFrom + suspectTo - suspectFrom,
+    });
+    expect(stackingVerdict({ ranges: [range(0, 3, 0, 0)], tensors: [tensor(0)] }, 0.95)).toBeNull();
+    expect(stackingVerdict({ ranges: [range(0, 1, 0, 0), range(2, 2, null, null)], tensors: [tensor(0)] }, 0.95)).toBeNull();
+    expect(stackingVerdict({ ranges: [range(0, 1, 0, 0), range(2, 3, 1, 1)], tensors: [tensor(0, 90), tensor(null, 10)] }, 0.95)).toBeNull();
+    // A model stacked with itself: one parent, a repeated layer.
+    expect(stackingVerdict({ ranges: [range(0, 3, 0, 0), range(4, 4, 0, 3)], tensors: [tensor(0, 99), tensor(null, 1)] }, 0.95)).toEqual({
+      parents: [0],
+      ranges: [range(0, 3, 0, 0), range(4, 4, 0, 3)],
+      tensors: 2,
+      exact: 1,
+      withinCell: 1,
+    });
+  });
+});
