@@ -240,6 +240,7 @@ export class TensorScanner {
   }
 
   private recipeScratch: RecipePassScratch | null = null;
+  private gridValues: Float64Array | null = null;
 
   /**
    * A second pass: how many informative elements (as `scan` defines them) the blend
@@ -340,7 +341,7 @@ export class TensorScanner {
     const tensor = asScanTensor(input);
     const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
     let flags = ALL_GRIDS;
-    const values = new Float64Array(this.options.chunkElements);
+    const values = (this.gridValues ??= new Float64Array(this.options.chunkElements));
     for (let first = from; first < to && flags !== 0; first += values.length) {
       const count = Math.min(values.length, to - first);
       await tensor.suspect.read(first, count, values);

@@ -96,13 +96,7 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
   const { thresholds } = options;
   const grid = await suspectGridOf(group, engine);
   const units: ScanTensor[] = group.units.map((u) => ({ name: u.name, suspect: u.suspect, parents: u.parents, suspectGrid: grid }));
-  const parts = await Promise.all(units.map((unit) => engine.moments(unit)));
-  let moments: TensorMoments;
-  if (parts.length === 1) moments = parts[0]!;
-  else {
-    moments = emptyMoments(options.parents, options.reference);
-    for (const part of parts) addMoments(moments, part);
-  }
+  const { moments, slices } = await groupMoments(group, units, engine, options);
   // Recipe forensics' second read (docs/forensics.md), on the engine's threads.
   const replayDtype = grid ?? unscaledFloat(group.units[0]!.suspect.recipe);
   // On a 32- or 64-bit grid the floor is ~1e-15 of ‖s‖² and the Gram residual cancels:
@@ -149,8 +143,39 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
   }
   if (grid !== null) report.grid = grid;
-  if (group.units.length > 1) report.slices = group.units.map((unit, i) => sliceReport(unit, parts[i]!, options));
+  if (slices !== null) report.slices = slices;
   return report;
+}
+
+/**
+ * The group's moments, its units' added in order (so the sums do not depend on which
+ * finished first), and with several units each one's slice report. A unit's moments
+ * (33 KB with the profile) are dropped as soon as they are added: a fused expert tensor
+ * has hundreds of slices, and many tensors are in flight at once.
+ */
+async function groupMoments(
+  group: AlignedGroup,
+  units: readonly ScanTensor[],
+  engine: ScanEngine,
+  options: TensorReportsOptions,
+): Promise<{ moments: TensorMoments; slices: SliceReport[] | null }> {
+  if (units.length === 1) return { moments: await engine.moments(units[0]!), slices: null };
+  const moments = emptyMoments(options.parents, options.reference);
+  const slices: SliceReport[] = new Array<SliceReport>(units.length);
+  const arrived = new Map<number, TensorMoments>();
+  let next = 0;
+  await Promise.all(
+    units.map(async (unit, i) => {
+      const part = await engine.moments(unit);
+      slices[i] = sliceReport(group.units[i]!, part, options);
+      arrived.set(i, part);
+      while (arrived.has(next)) {
+        addMoments(moments, arrived.get(next)!);
+        arrived.delete(next++);
+      }
+    }),
+  );
+  return { moments, slices };
 }
 
 function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefined): TensorFit {
