@@ -121,12 +121,9 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const centre = (b: number): number => profile.lo + (b + 0.5) * profile.width;
   const peak = (centre(bestStart) + centre(bestStart + bestLength - 1)) / 2;
 
-  // Into a reused buffer: the bootstrap of a sampled tensor refits it a hundred times,
-  // and a fresh array of ~4,000 values per fit was most of a refit's garbage.
-  if (farScratch.length < bins) farScratch = new Float64Array(bins);
-  let far = 0;
-  for (let b = 0; b < bins; b++) if (Math.abs(profile.lo + (b + 0.5) * profile.width - peak) > CHANCE_DISTANCE) farScratch[far++] = hits[b]!;
-  const chance = medianInPlace(farScratch.subarray(0, far));
+  const far: number[] = [];
+  for (let b = 0; b < bins; b++) if (Math.abs(centre(b) - peak) > CHANCE_DISTANCE) far.push(hits[b]!);
+  const chance = median(far);
 
   return {
     peak,
@@ -149,13 +146,11 @@ export function aboveChance(profile: ExactHitProfile): boolean {
   return z >= PEAK_MIN_Z;
 }
 
-let farScratch = new Float64Array(0);
-
-/** The median of `work`, whose order it changes. */
-function medianInPlace(work: Float64Array): number {
-  if (work.length === 0) return 0;
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
   // Selection, not a sort: O(n) where a sort is O(n log n), and the fit is repeated
   // (the bootstrap of a sampled tensor refits it a hundred times).
+  const work = Float64Array.from(values);
   const mid = work.length >> 1;
   const upper = selectInPlace(work, mid);
   if (work.length % 2 === 1) return upper;
