@@ -9,6 +9,24 @@ import { checkedRange } from './read-range.js';
  */
 const MAX_READ_CALL = 1 << 30;
 
+/**
+ * Small reads (a per-expert MoE checkpoint has 100k+ tensors of a few KB, each read by
+ * suspect and parents, twice) cost a thread-pool round trip each, far more than their
+ * bytes: they are served from a window of the file read in one call. Windows are kept
+ * for the MAX_WINDOWS files read last in this thread, one per file: a few MiB in all.
+ */
+const SMALL_READ_BYTES = 64 * 1024;
+const WINDOW_BYTES = 1 << 20;
+const MAX_WINDOWS = 8;
+
+interface FileWindow {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/** Most recently used last. */
+const windows = new Map<LocalFileSource, Promise<FileWindow>>();
+
 /** A local file read with positional reads: no shared cursor, so reads may overlap in time. */
 export class LocalFileSource implements ByteSource {
   private constructor(
@@ -38,9 +56,48 @@ export class LocalFileSource implements ByteSource {
 
   async read(start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
     const length = checkedRange(this, start, end, into);
+    const target = into ? into.subarray(0, length) : new Uint8Array(length);
+    if (length > 0 && length <= SMALL_READ_BYTES) {
+      const window = await this.windowOver(start, end);
+      if (window) {
+        target.set(window.bytes.subarray(start - window.start, end - window.start));
+        return target;
+      }
+    }
+    return this.readInto(start, end, target);
+  }
+
+  /**
+   * A cached window of the file holding [start, end): the current one when it does, else
+   * a new one read from `start` (tensors are read in file order, so the next small read
+   * is usually just after this one). Null when the window cannot be read (the exact read
+   * then reports the problem in its own terms).
+   */
+  private async windowOver(start: number, end: number): Promise<FileWindow | null> {
+    const cached = windows.get(this);
+    if (cached) {
+      const window = await cached.catch(() => null);
+      if (window && window.start <= start && end <= window.start + window.bytes.length) {
+        windows.delete(this);
+        windows.set(this, cached);
+        return window;
+      }
+    }
+    const windowEnd = Math.min(this.size, start + WINDOW_BYTES);
+    const reading = this.readInto(start, windowEnd, new Uint8Array(windowEnd - start)).then((bytes) => ({ start, bytes }));
+    windows.delete(this);
+    windows.set(this, reading);
+    if (windows.size > MAX_WINDOWS) windows.delete(windows.keys().next().value!);
+    return reading.catch(() => {
+      if (windows.get(this) === reading) windows.delete(this);
+      return null;
+    });
+  }
+
+  private async readInto(start: number, end: number, target: Uint8Array): Promise<Uint8Array> {
+    const length = end - start;
     const handle = this.handle;
     if (!handle) throw new Error(`${this.name}: read after close`);
-    const target = into ? into.subarray(0, length) : new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
       let bytesRead: number;
@@ -62,6 +119,7 @@ export class LocalFileSource implements ByteSource {
   }
 
   async close(): Promise<void> {
+    windows.delete(this);
     const handle = this.handle;
     this.handle = null;
     await handle?.close();

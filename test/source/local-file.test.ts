@@ -1,7 +1,8 @@
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IoError, MalformedInputError } from '../../src/errors.js';
 import { LocalFileSource } from '../../src/source/local-file.js';
 
@@ -89,5 +90,33 @@ describe('LocalFileSource', () => {
     await source.close();
     await source.close();
     await expect(source.read(0, 1)).rejects.toThrow('data: read after close');
+  });
+
+  it('serves small reads in file order from one read of a window, and any small read exactly', async () => {
+    // 3 MiB: several windows, and reads that straddle a window's end.
+    const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 131 + (i >> 12)) % 251);
+    const path = join(dir, 'big.bin');
+    await writeFile(path, big);
+    const source = await LocalFileSource.open(path, 'big.bin');
+    try {
+      const handle = (source as unknown as { handle: { read: (...args: unknown[]) => unknown } }).handle;
+      const reads = vi.spyOn(handle, 'read');
+      // A thousand neighbouring 512-byte tensors, as a per-expert checkpoint stores them.
+      for (let t = 0; t < 1000; t++) {
+        const got = await source.read(t * 512, (t + 1) * 512);
+        if (got.some((v, i) => v !== big[t * 512 + i])) throw new Error(`tensor ${t} read wrong`);
+      }
+      expect(reads.mock.calls.length).toBe(1);
+      reads.mockRestore();
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: big.length }), fc.integer({ min: 0, max: 70_000 }), async (start, length) => {
+          const end = Math.min(big.length, start + length);
+          expect(Buffer.from(await source.read(start, end)).equals(Buffer.from(big.subarray(start, end)))).toBe(true);
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      await source.close();
+    }
   });
 });
