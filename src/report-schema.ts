@@ -440,6 +440,23 @@ export interface RecipeReport {
   effectiveWeights: number[];
   /** Where the candidate came from: the raw fit, typed decimals, or the format's own values. */
   origin: 'fitted' | 'decimal' | 'format-value';
+  /** Optional (added within schema 1): absent for a weighted sum; else the recipe's fields as in RecipeMethodFields. */
+  method?: RecipeMethodFields['method'];
+  t?: number;
+  base?: number;
+}
+
+/**
+ * A recipe that is not a plain weighted sum (src/engine/recipes/merge-arithmetic.ts,
+ * MERGE_METHODS); optional fields added within schema 1, absent for a weighted sum.
+ */
+export interface RecipeMethodFields {
+  /** mergekit's slerp (float32 numpy steps) or task_arithmetic. */
+  method?: 'slerp' | 'task-arithmetic';
+  /** slerp: the weight toward parent 1 (parent 0 taken as mergekit's base_model); `weights` are then [1 − t, t]. */
+  t?: number;
+  /** task-arithmetic: the base's index; `weights` hold λ_j for the task parents and, at the base, its own coefficient 1 − Σλ (0 when normalised). */
+  base?: number;
 }
 
 /** Exact reconstruction: a second read replays candidate recipes and counts elements reproduced bit for bit. */
@@ -611,6 +628,12 @@ export interface RecipeCandidateReport {
   digits: number | null;
   reproduced: number;
   reproducedWhereParentsDiffer: number;
+  /** Optional (added within schema 1): as in RecipeMethodFields; absent for a weighted sum. */
+  method?: RecipeMethodFields['method'];
+  t?: number;
+  base?: number;
+  /** slerp: cos θ between this tensor's parents, from which the coefficients were computed. */
+  cosine?: number;
 }
 
 /** The element-wise sums of src/engine/recipes/elementwise-sums.ts, as plain numbers. */

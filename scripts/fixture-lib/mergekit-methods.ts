@@ -6,8 +6,8 @@
  * must recognise.
  *
  * Values are float64 arrays holding values of the parents' dtype; arithmetic is float32
- * (mergekit on float32 tensors, as with `dtype: float32` or numpy's slerp) and the
- * result is rounded once to bf16, as a merged model is saved.
+ * (mergekit on float32 tensors, as with `dtype: float32`, and numpy's slerp whatever
+ * the dtype) and the result is rounded once to bf16, as a merged model is saved.
  *
  * Determinism: fixtures are compared byte for byte across machines, and Math.sin/acos
  * are only "implementation-approximated" in JavaScript, so the angles here use series
@@ -52,36 +52,87 @@ export function seriesAcos(c: number): number {
   return theta;
 }
 
-function dot(a: Float64Array, b: Float64Array): number {
+/**
+ * numpy's float32 sum of an array (np.sum → add.reduce → pairwise_sum in
+ * numpy/_core/src/umath/loops_utils.h.src): fewer than 8 values one after another from
+ * −0; up to 128 in eight running sums combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+ * and the leftover added after; above that the two halves (the first a multiple of 8)
+ * summed the same way. Every addition is a float32 one. A contiguous array is one
+ * inner loop of the reduction, so the whole array is summed pairwise.
+ */
+export function numpyFloat32Sum(values: Float32Array, from = 0, n = values.length): number {
+  if (n < 8) {
+    let sum = -0;
+    for (let i = 0; i < n; i++) sum = Math.fround(sum + values[from + i]!);
+    return sum;
+  }
+  if (n <= 128) {
+    const r = Array.from(values.subarray(from, from + 8));
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let lane = 0; lane < 8; lane++) r[lane] = Math.fround(r[lane]! + values[from + i + lane]!);
+    const add = (x: number, y: number): number => Math.fround(x + y);
+    let sum = add(add(add(r[0]!, r[1]!), add(r[2]!, r[3]!)), add(add(r[4]!, r[5]!), add(r[6]!, r[7]!)));
+    for (; i < n; i++) sum = Math.fround(sum + values[from + i]!);
+    return sum;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return Math.fround(numpyFloat32Sum(values, from, half) + numpyFloat32Sum(values, from + half, n - half));
+}
+
+/**
+ * np.linalg.norm of a float32 array: sqrt(x·x), the dot product BLAS's sdot. Its
+ * summation order is the BLAS build's; the model here is an exact float64 sum rounded
+ * once to float32 (any BLAS lands within a few float32 steps of it), then a float32 sqrt.
+ */
+function float32Norm(v: Float32Array): number {
   let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  return Math.fround(Math.sqrt(Math.fround(sum)));
+}
+
+/** slerp.py's normalize: v / ‖v‖ in float32 when ‖v‖ > eps (1e-8), else v unchanged. */
+function normalised(v: Float32Array): Float32Array {
+  const norm = float32Norm(v);
+  if (!(norm > 1e-8)) return v;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! / norm;
+  return out;
 }
 
 /** mergekit's SLERP threshold: above this |cos θ| it falls back to linear interpolation. */
 export const SLERP_DOT_THRESHOLD = 0.9995;
 
 /**
- * slerp(t, v0, v1): the angle θ between the two tensors as flat vectors, then
- * sin((1 − t)θ)/sin θ · v0 + sin(tθ)/sin θ · v1 on the unnormalised tensors (lerp when
- * nearly parallel). Returns the merged values and the two coefficients used.
+ * mergekit's slerp(t, v0, v1), v0 the base_model, as slerp.py computes it with numpy 2:
+ * both tensors converted to float32 arrays; the dot product of the normalised arrays,
+ * a float32 sum (numpyFloat32Sum) of float32 products; above |dot| = 0.9995 the lerp
+ * (1 − t)·v0 + t·v1; else θ = arccos(dot), sin θ, θ·t, sin(θ − θ·t)/sin θ and
+ * sin(θ·t)/sin θ, every scalar a float32 (NEP 50: a Python float meeting a float32
+ * becomes one), the ufuncs modelled as correctly rounded; then s0·v0 + s1·v1 in
+ * float32, and the tensor cast to bf16 once (`.to(dtype)`). Returns the merged values,
+ * the two float32 coefficients and the float32 angle (0 for the lerp).
  */
 export function slerp(t: number, v0: Float64Array, v1: Float64Array): { values: Float64Array; coefficients: [number, number]; angle: number } {
-  const cos = dot(v0, v1) / Math.sqrt(dot(v0, v0) * dot(v1, v1));
-  let c0 = 1 - t;
-  let c1 = t;
-  let angle = seriesAcos(cos);
-  if (Math.abs(cos) <= SLERP_DOT_THRESHOLD) {
-    const sin = seriesSin(angle);
-    c0 = seriesSin((1 - t) * angle) / sin;
-    c1 = seriesSin(t * angle) / sin;
-  } else {
-    angle = 0;
+  const a = Float32Array.from(v0);
+  const b = Float32Array.from(v1);
+  const n0 = normalised(a);
+  const n1 = normalised(b);
+  const products = new Float32Array(a.length);
+  for (let i = 0; i < products.length; i++) products[i] = n0[i]! * n1[i]!;
+  const dot = numpyFloat32Sum(products);
+  let c0 = Math.fround(1 - t);
+  let c1 = Math.fround(t);
+  let angle = 0;
+  if (!(Math.abs(dot) > SLERP_DOT_THRESHOLD)) {
+    angle = Math.fround(seriesAcos(dot));
+    const sin = Math.fround(seriesSin(angle));
+    const angleT = Math.fround(angle * Math.fround(t));
+    c0 = Math.fround(Math.fround(seriesSin(Math.fround(angle - angleT))) / sin);
+    c1 = Math.fround(Math.fround(seriesSin(angleT)) / sin);
   }
-  const w0 = Math.fround(c0);
-  const w1 = Math.fround(c1);
   const values = new Float64Array(v0.length);
-  for (let i = 0; i < values.length; i++) values[i] = roundBf16(Math.fround(Math.fround(w0 * v0[i]!) + Math.fround(w1 * v1[i]!)));
+  for (let i = 0; i < values.length; i++) values[i] = roundBf16(Math.fround(Math.fround(c0 * a[i]!) + Math.fround(c1 * b[i]!)));
   return { values, coefficients: [c0, c1], angle };
 }
 

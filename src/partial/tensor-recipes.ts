@@ -5,7 +5,8 @@ import type { ScanEngine } from '../engine/scan-engine.js';
 import type { ScanTensor } from '../engine/scan-tensor.js';
 import type { FloatFormat } from '../format/dtype.js';
 import { withDirectResidual } from '../fit/recipes/direct-residual.js';
-import { snapCandidates } from '../fit/recipes/snap-candidates.js';
+import { readSlerp } from '../fit/recipes/slerp-reading.js';
+import { methodFields, snapCandidates } from '../fit/recipes/snap-candidates.js';
 import type { TensorFit } from '../fit/tensor-fit.js';
 import type { ElementwiseSumsRecord, RecipeCandidateReport, TensorRecipesReport } from '../report-schema.js';
 
@@ -38,12 +39,23 @@ export async function measureRecipes(
   units: readonly ScanTensor[],
   moments: TensorMoments,
   fit: TensorFit,
-  options: { reference: number; informativeUlps: number; replayFormat: FloatFormat | null; directResidual: boolean },
+  options: {
+    reference: number;
+    informativeUlps: number;
+    replayFormat: FloatFormat | null;
+    directResidual: boolean;
+    /** The --base index (task-arithmetic candidates), null or absent without --base. */
+    base?: number | null;
+    /** The model's weights, when known, to replay the model's recipe on every tensor (snap-candidates.ts). */
+    modelWeights?: readonly number[] | null;
+  },
 ): Promise<{ fit: TensorFit; recipes: TensorRecipesReport | null }> {
   const format = options.replayFormat;
   if (units.length === 0 || moments.used === 0) return { fit, recipes: null };
   const weights = fit.weights.every((w) => w !== null) ? (fit.weights as number[]) : null;
-  const candidates = weights && format ? snapCandidates(weights, fit.weightsStdErr, format) : [];
+  const candidates = format
+    ? snapCandidates(fit.weights, fit.weightsStdErr, format, { slerp: readSlerp(moments, format), base: options.base ?? null, modelWeights: options.modelWeights ?? null })
+    : [];
   const countReproduced = fit.reproducedShare === null && weights !== null && fit.informative > 0;
   const residual = weights !== null && (options.directResidual || countReproduced);
   const request = {
@@ -73,6 +85,7 @@ export async function measureRecipes(
     digits: c.digits,
     reproduced: result.matches.reproduced[r]!,
     reproducedWhereParentsDiffer: result.matches.reproducedWhereParentsDiffer[r]!,
+    ...methodFields(c),
   }));
   measured.sort((a, b) => b.reproducedWhereParentsDiffer - a.reproducedWhereParentsDiffer || b.reproduced - a.reproduced);
   const measuredFit = result.rss === null || !options.directResidual ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);

@@ -8,6 +8,9 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
     normalise: r.normalise,
     effectiveWeights: [...r.effectiveWeights],
     origin: r.origin,
+    ...(r.method === undefined ? {} : { method: r.method }),
+    ...(r.t === undefined ? {} : { t: r.t }),
+    ...(r.base === undefined ? {} : { base: r.base }),
   });
   const c = f.reconstruction;
   const i = f.interpolation;

@@ -28,6 +28,15 @@ function label(report: Report, parent: number): string {
 }
 
 function recipeWords(report: Report, recipe: RecipeReport): string {
+  if (recipe.method === 'slerp') {
+    return `mergekit slerp(t = ${plain(recipe.t!)}) from ${label(report, 0)} to ${label(report, 1)}, in numpy float32`;
+  }
+  if (recipe.method === 'task-arithmetic') {
+    const base = recipe.base!;
+    const tasks = recipe.weights.flatMap((w, j) => (j === base ? [] : [`${plain(w)}·(${label(report, j)} − ${label(report, base)})`])).join(' + ');
+    const divided = recipe.normalise ? ', ÷ the weight sum' : '';
+    return `mergekit task arithmetic ${label(report, base)} + ${tasks}${divided}, ${ARITHMETIC_WORDS[recipe.arithmetic]}`;
+  }
   const terms = recipe.weights.flatMap((w, j) => (w === 0 ? [] : [`${plain(w)}·${label(report, j)}`])).join(' + ');
   // Only a rounding the reader can see (bf16's 0.6 → 0.6015625) is news; float32's 0.6 → 0.6000000238 is not.
   const used = recipe.effectiveWeights.some((w, j) => Math.abs(w - recipe.weights[j]!) > 1e-6)

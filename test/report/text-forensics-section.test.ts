@@ -83,3 +83,31 @@ describe('the Recipe section', () => {
     expect(parseReportJson(renderJson(report)).forensics).toEqual(forensics);
   });
 });
+
+describe('the Recipe section for SLERP and task arithmetic', () => {
+  const slerpRecipe = { weights: [0.7, 0.3], arithmetic: 'float32' as const, normalise: false, effectiveWeights: [0.7, 0.3], origin: 'decimal' as const, method: 'slerp' as const, t: 0.3 };
+  const taskRecipe = {
+    weights: [-0.2, 0.7, 0.5],
+    arithmetic: 'torch-in-dtype' as const,
+    normalise: false,
+    effectiveWeights: [-0.19921875, 0.69921875, 0.5],
+    origin: 'decimal' as const,
+    method: 'task-arithmetic' as const,
+    base: 0,
+  };
+  const report = {
+    ...sampleReport(),
+    forensics: { ...forensics, reconstruction: { ...forensics.reconstruction!, recipe: slerpRecipe, consistent: [taskRecipe], runnersUp: [] } },
+  };
+  report.parents = [...report.parents, { ...report.parents[1]!, label: 'C' }];
+
+  it('names the method, t, the base and the task scales', () => {
+    const text = forensicsTextSection(report, PLAIN_STYLE).join(' ').replace(/\s+/g, ' ');
+    expect(text).toContain('by mergekit slerp(t = 0.3) from A to B, in numpy float32');
+    expect(text).toContain("equally consistent: mergekit task arithmetic A + 0.7·(B − A) + 0.5·(C − A), computed in the suspect's dtype");
+  });
+
+  it('keeps method, t and base through the JSON report', () => {
+    expect(parseReportJson(renderJson(report)).forensics!.reconstruction).toEqual(report.forensics.reconstruction);
+  });
+});

@@ -5,7 +5,6 @@ import { readSlerp, type SlerpReading } from '../../fit/recipes/slerp-reading.js
 import type { RecipeCandidate } from '../../fit/recipes/snap-candidates.js';
 import { MAX_DISCOVERY_PARENTS, subsetFits, type SubsetFits } from '../../fit/recipes/subset-fits.js';
 import { momentsOfSums } from '../../fit/recipes/tensor-sums.js';
-import { compileRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import { floatFormat } from '../../format/dtype.js';
 import type {
   ElementwiseReport,
@@ -21,7 +20,7 @@ import type {
 } from '../../report-schema.js';
 import { layerProfiles } from './layer-schedule.js';
 import type { LayerRange, TensorSource } from './layer-map.js';
-import { modelReconstruction } from './model-reconstruction.js';
+import { modelReconstruction, recipeReportOf } from './model-reconstruction.js';
 import { discoverParents } from './parent-discovery.js';
 import { summedElementwise } from './elementwise-verdict.js';
 
@@ -92,15 +91,7 @@ function subsetsFromSums(inputs: ForensicsInputs): SubsetFits[] | undefined {
 }
 
 function recipeReport(candidate: RecipeCandidate, dtype: string | undefined): RecipeReport {
-  const format = dtype === undefined ? null : floatFormat(dtype);
-  const compiled = format ? compileRecipe(candidate, format) : null;
-  return {
-    weights: [...candidate.weights],
-    arithmetic: candidate.arithmetic,
-    normalise: candidate.normalise,
-    effectiveWeights: compiled ? Array.from(compiled.effective, (w) => w / compiled.normaliser) : [...candidate.weights],
-    origin: candidate.origin,
-  };
+  return recipeReportOf(candidate, dtype === undefined ? null : floatFormat(dtype));
 }
 
 function reconstructionReport(found: Reconstruction, tensors: readonly TensorReport[]): ReconstructionReport {

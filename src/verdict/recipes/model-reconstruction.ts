@@ -1,5 +1,6 @@
-import { compileRecipe, MERGE_ARITHMETICS } from '../../engine/recipes/merge-arithmetic.js';
-import { floatFormat } from '../../format/dtype.js';
+import { compileRecipe, MERGE_ARITHMETICS, recipeKey } from '../../engine/recipes/merge-arithmetic.js';
+import { floatFormat, type FloatFormat } from '../../format/dtype.js';
+import type { MergeRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import type { RecipeCandidateReport, RecipeReport, ReconstructionReport, TensorReport } from '../../report-schema.js';
 
 interface Tally {
@@ -8,8 +9,9 @@ interface Tally {
   whereParentsDiffer: number;
 }
 
+/** Per-tensor data (a SLERP's cosine) is left out: the same recipe on every tensor has one key. */
 function keyOf(c: RecipeCandidateReport): string {
-  return `${c.arithmetic}${c.normalise ? '/normalised' : ''}:${c.weights.join(',')}`;
+  return recipeKey(c);
 }
 
 /**
@@ -57,16 +59,7 @@ export function modelReconstruction(tensors: readonly TensorReport[]): Reconstru
   );
   const best = ranked[0]!;
   const format = dtype === null ? null : floatFormat(dtype);
-  const report = (c: RecipeCandidateReport): RecipeReport => {
-    const compiled = format ? compileRecipe(c, format) : null;
-    return {
-      weights: [...c.weights],
-      arithmetic: c.arithmetic,
-      normalise: c.normalise,
-      effectiveWeights: compiled ? Array.from(compiled.effective, (w) => w / compiled.normaliser) : [...c.weights],
-      origin: c.origin,
-    };
-  };
+  const report = (c: RecipeCandidateReport): RecipeReport => recipeReportOf(c, format);
   const denominator = informative ? parentsDiffer : replayed;
   return {
     recipe: report(best.candidate),
@@ -81,4 +74,47 @@ export function modelReconstruction(tensors: readonly TensorReport[]): Reconstru
       .slice(0, 5)
       .map((t) => ({ recipe: report(t.candidate), share: hits(t) / denominator })),
   };
+}
+
+/**
+ * A recipe as the model report states it. A SLERP's coefficients depend on each tensor's
+ * angle, so its effective weights are the nominal [1 − t, t] (the lerp it falls back to).
+ */
+export function recipeReportOf(c: MergeRecipe & { origin: RecipeReport['origin'] }, format: FloatFormat | null): RecipeReport {
+  const compiled = format && c.method !== 'slerp' ? compileRecipe(c, format) : null;
+  const report: RecipeReport = {
+    weights: [...c.weights],
+    arithmetic: c.arithmetic,
+    normalise: c.normalise,
+    effectiveWeights: compiled ? Array.from(compiled.effective, (w) => w / compiled.normaliser) : [...c.weights],
+    origin: c.origin,
+  };
+  if (c.method === 'slerp') {
+    report.method = 'slerp';
+    report.t = c.t!;
+  } else if (c.method === 'task-arithmetic') {
+    report.method = 'task-arithmetic';
+    report.base = c.base!;
+  }
+  return report;
+}
+
+/**
+ * The model's weights for snapping candidates (snap-candidates.ts, SnapContext.modelWeights):
+ * the element-weighted mean of the weights of every tensor whose fit is identifiable
+ * and gives every weight. Null when no tensor does. A weighted mean, not the verdict's
+ * weights, because it must exist whatever the verdict: it only proposes recipes, and the
+ * replay decides.
+ */
+export function modelWeightsForSnapping(fits: readonly Pick<TensorReport, 'elements' | 'weights' | 'identifiability'>[]): number[] | null {
+  let sums: number[] | null = null;
+  let elements = 0;
+  for (const fit of fits) {
+    if (!fit.identifiability.identifiable || fit.elements <= 0 || !fit.weights.every((w) => w !== null && Number.isFinite(w))) continue;
+    sums ??= new Array<number>(fit.weights.length).fill(0);
+    if (fit.weights.length !== sums.length) continue;
+    fit.weights.forEach((w, j) => (sums![j]! += fit.elements * w!));
+    elements += fit.elements;
+  }
+  return sums && elements > 0 ? sums.map((s) => s / elements) : null;
 }

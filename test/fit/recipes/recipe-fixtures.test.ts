@@ -23,6 +23,11 @@ import { findTensorSources, layerMap, type SketchedTensor } from '../../../src/v
 import { discoverParents } from '../../../src/verdict/recipes/parent-discovery.js';
 import { referenceMoments } from '../../helpers/reference-moments.js';
 import type { RecipeAnswer } from '../../../scripts/fixture-lib/recipe-fixtures.js';
+import { compileRecipe, recipeKey } from '../../../src/engine/recipes/merge-arithmetic.js';
+import { countExactMatches, emptyExactMatches, ExactMatchScratch } from '../../../src/engine/recipes/exact-match-count.js';
+import { chooseReconstruction, type Reconstruction } from '../../../src/fit/recipes/reconstruction.js';
+import { MAX_CANDIDATES, snapCandidates } from '../../../src/fit/recipes/snap-candidates.js';
+import { modelWeightsForSnapping } from '../../../src/verdict/recipes/model-reconstruction.js';
 
 const BF16 = FLOAT_FORMATS.BF16;
 const repository = fileURLToPath(new URL('../../../', import.meta.url));
@@ -163,4 +168,79 @@ describe('fixtures/recipes', () => {
       expect([...found.addNothing].sort()).toEqual(expected.addNothing);
     });
   }
+});
+
+/**
+ * Every tensor's candidates replayed over the whole tensor, as the recipe pass does on
+ * its blocks: with the tensor's SLERP reading and --base, and optionally the model's
+ * weights (the element-weighted mean of the tensors' fits).
+ */
+async function replayFixture(name: string, withModelWeights: boolean) {
+  const a = answer(name);
+  const { suspect, parents, reference, names } = await inputs(a);
+  const base = a.base === null ? null : reference;
+  const tensors = names.map((tensor) => {
+    const s = suspect.get(tensor)!.values;
+    const p = parents.map((m) => m.get(tensor)!.values);
+    const moments = referenceMoments(s, p, BF16, reference, 4);
+    return { tensor, s, p, moments, fit: fitTensor(moments) };
+  });
+  const modelWeights = withModelWeights ? modelWeightsForSnapping(tensors.map((t) => t.fit)) : null;
+  let parentsDiffer = 0;
+  let reproduced = 0;
+  let largestList = 0;
+  const found = new Map<string, { reconstruction: Reconstruction; best: Set<string> }>();
+  for (const { tensor, s, p, moments, fit } of tensors) {
+    const candidates = snapCandidates(fit.weights, fit.weightsStdErr, BF16, { slerp: readSlerp(moments, BF16), base, modelWeights });
+    largestList = Math.max(largestList, candidates.length);
+    const compiled = candidates.map((c) => compileRecipe(c, BF16));
+    const counts = emptyExactMatches(candidates.length);
+    countExactMatches(s, p, s.length, compiled, new ExactMatchScratch(s.length), counts);
+    const reconstruction = chooseReconstruction(compiled, candidates, counts)!;
+    parentsDiffer += counts.parentsDiffer;
+    reproduced += counts.reproducedWhereParentsDiffer[candidates.indexOf(reconstruction.recipe)]!;
+    found.set(tensor, { reconstruction, best: new Set(reconstruction.consistent.map(recipeKey)) });
+  }
+  return { found, share: reproduced / parentsDiffer, largestList, modelWeights };
+}
+
+describe('fixtures/recipes, replayed bit for bit', () => {
+  it('slerp-gradient: mergekit slerp in float32 reproduces every tensor, at the t it was made with', async () => {
+    const { found, share, largestList } = await replayFixture('slerp-gradient', false);
+    expect(share).toBeGreaterThanOrEqual(0.999);
+    expect(largestList).toBeLessThanOrEqual(MAX_CANDIDATES);
+    for (const [tensor, { reconstruction, best }] of found) {
+      const layer = layerOf(tensor);
+      const t = layer !== null && tensor.includes('.self_attn.') ? [0.2, 0.4, 0.6, 0.8][layer]! : layer !== null && tensor.includes('.mlp.') ? 0.3 : 0.5;
+      const weights = [Math.round((1 - t) * 10) / 10, t];
+      // The configured SLERP is the best recipe or reproduces exactly as much (ties: the raw fit on 15-element norm vectors).
+      expect(best, tensor).toContain(`slerp/float32:${weights.join(',')}`);
+      if (tensor.endsWith('proj.weight')) expect(reconstruction.recipe).toMatchObject({ method: 'slerp', t });
+    }
+  });
+
+  it('task-arithmetic: base + 0.7·(A − base) + 0.5·(B − base) in float32, bit for bit', async () => {
+    const { found, share, largestList } = await replayFixture('task-arithmetic', false);
+    expect(share).toBeGreaterThanOrEqual(0.999);
+    expect(largestList).toBeLessThanOrEqual(MAX_CANDIDATES);
+    for (const [tensor, { reconstruction }] of found) {
+      if (!tensor.endsWith('proj.weight')) continue;
+      expect(reconstruction.recipe, tensor).toMatchObject({ method: 'task-arithmetic', base: 0, arithmetic: 'float32', weights: [-0.2, 0.7, 0.5] });
+      expect(reconstruction.reproducedWhereParentsDifferShare, tensor).toBe(1);
+    }
+  });
+
+  it("task-arithmetic: with the model's weights every tensor, norm vectors included, replays the model's recipe", async () => {
+    const without = await replayFixture('task-arithmetic', false);
+    const { found, share, largestList, modelWeights } = await replayFixture('task-arithmetic', true);
+    expect(modelWeights![0]).toBeCloseTo(-0.2, 2);
+    expect(modelWeights![1]).toBeCloseTo(0.7, 2);
+    expect(modelWeights![2]).toBeCloseTo(0.5, 2);
+    expect(largestList).toBeLessThanOrEqual(MAX_CANDIDATES);
+    // Some small tensors' own fits are too far from the recipe for their windows.
+    const missing = [...without.found.values()].filter(({ best }) => !best.has('task-arithmetic@0/float32:-0.2,0.7,0.5')).length;
+    expect(missing).toBeGreaterThan(0);
+    for (const [tensor, { best }] of found) expect(best, tensor).toContain('task-arithmetic@0/float32:-0.2,0.7,0.5');
+    expect(share).toBeGreaterThanOrEqual(without.share);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecipeCandidateReport, TensorReport } from '../../../src/report-schema.js';
-import { modelReconstruction } from '../../../src/verdict/recipes/model-reconstruction.js';
+import { modelReconstruction, modelWeightsForSnapping } from '../../../src/verdict/recipes/model-reconstruction.js';
 import { sampleReport } from '../../helpers/sample-report.js';
 
 const template = { ...sampleReport().tensors[1]!, dtype: 'BF16' };
@@ -61,5 +61,45 @@ describe('modelReconstruction', () => {
     const found = modelReconstruction([tensor([twice, { ...twice, origin: 'fitted', digits: null }])])!;
     expect(found.reproduced).toBe(1000);
     expect(found.reproducedShare).toBe(1);
+  });
+});
+
+describe('modelReconstruction of SLERP and task arithmetic', () => {
+  const slerpAt = (t: number, cosine: number, reproduced: number): RecipeCandidateReport => ({
+    ...candidate([Math.round((1 - t) * 10) / 10, t], 'float32', reproduced),
+    method: 'slerp',
+    t,
+    cosine,
+  });
+
+  it('tallies one SLERP across tensors whatever their angles, apart from the linear blend of the same weights', () => {
+    const found = modelReconstruction([
+      tensor([slerpAt(0.3, 0.9, 1000), candidate([0.7, 0.3], 'float32', 400)]),
+      tensor([slerpAt(0.3, 0.8, 1000), candidate([0.7, 0.3], 'float32', 300)]),
+    ])!;
+    expect(found.recipe).toEqual({ weights: [0.7, 0.3], arithmetic: 'float32', normalise: false, effectiveWeights: [0.7, 0.3], origin: 'decimal', method: 'slerp', t: 0.3 });
+    expect(found.reproducedWhereParentsDifferShare).toBe(1);
+    expect(found.runnersUp.map((r) => [r.recipe.method, r.share])).toEqual([[undefined, 500 / 1800]]);
+  });
+
+  it("states task arithmetic's base and the λ as the arithmetic used them", () => {
+    const task: RecipeCandidateReport = { ...candidate([-0.2, 0.7, 0.5], 'torch-in-dtype', 1000), normalise: false, method: 'task-arithmetic', base: 0 };
+    const found = modelReconstruction([tensor([task])])!;
+    expect(found.recipe).toMatchObject({ method: 'task-arithmetic', base: 0, effectiveWeights: [1 - 1.19921875, 0.69921875, 0.5] });
+  });
+});
+
+describe('modelWeightsForSnapping', () => {
+  it('is the element-weighted mean over identifiable tensors with every weight', () => {
+    const identifiable = { identifiable: true, rank: 2, conditionNumber: 1, reason: null };
+    const weights = modelWeightsForSnapping([
+      { elements: 300, weights: [0.5, 0.5], identifiability: identifiable },
+      { elements: 100, weights: [0.1, 0.9], identifiability: identifiable },
+      { elements: 1000, weights: [0.9, 0.1], identifiability: { ...identifiable, identifiable: false, reason: 'parents-identical' } },
+      { elements: 1000, weights: [null, 0.1], identifiability: identifiable },
+    ]);
+    expect(weights![0]).toBeCloseTo(0.4, 15);
+    expect(weights![1]).toBeCloseTo(0.6, 15);
+    expect(modelWeightsForSnapping([])).toBeNull();
   });
 });
