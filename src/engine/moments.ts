@@ -1,4 +1,4 @@
-import { addElementwiseSums, emptyElementwiseSums, type ElementwiseSums } from './recipes/elementwise-sums.js';
+import { addElementwiseSums, clearElementwiseSums, emptyElementwiseSums, type ElementwiseSums } from './recipes/elementwise-sums.js';
 
 /**
  * The narrow waist: per-tensor sums from which every statistic is derived
@@ -91,6 +91,25 @@ export function emptyMoments(parents: number, reference: number): TensorMoments 
         : null,
     elementwise: emptyElementwiseSums(parents, reference),
   };
+}
+
+/** Back to `emptyMoments`, keeping the arrays: a scanning thread reuses moments it has sent. */
+export function clearMoments(moments: TensorMoments): void {
+  moments.elements = 0;
+  moments.used = 0;
+  moments.nonFinite = 0;
+  moments.gram.fill(0);
+  moments.floor = 0;
+  moments.floorVar = 0;
+  moments.parentFloor.fill(0);
+  moments.equal.fill(0);
+  moments.parentsEqual = 0;
+  moments.informative.count = 0;
+  moments.informative.gram.fill(0);
+  moments.informative.floor = 0;
+  moments.informative.parentFloor.fill(0);
+  moments.profile?.hits.fill(0);
+  clearElementwiseSums(moments.elementwise);
 }
 
 /** into += part. Both must describe the same parents and reference. */

@@ -13,7 +13,7 @@ import {
   type DecodedChunk,
 } from './accumulate-chunk.js';
 import { accumulateTwoParentsCodes16, accumulateTwoParentsCodes16Checked, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
-import { emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
+import { clearMoments, emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
 import { cellsOnGrid } from './grid-cells.js';
 import { accumulateElementwise } from './recipes/elementwise-sums.js';
 import { recipePass, RecipePassScratch, type RecipePassRequest, type RecipePassResult } from './recipes/recipe-pass.js';
@@ -72,6 +72,8 @@ export interface ScanOptions {
 }
 
 export const DEFAULT_CHUNK_ELEMENTS = 1 << 16;
+/** Spare moments a scanner keeps for reuse: a worker's reply batch (worker-engine.ts). */
+const MAX_SPARE_MOMENTS = 64;
 /** 1 MiB per input and read: measured no faster at 4 or 8 MiB, and memory is 2 slots × (k+1) of it. */
 export const DEFAULT_READ_BYTES = 1 << 20;
 
@@ -161,7 +163,9 @@ export class TensorScanner {
   async scan(input: ScanInput, range?: ElementRange): Promise<TensorMoments> {
     const tensor = asScanTensor(input);
     const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
-    const moments = emptyMoments(this.parents, this.options.reference);
+    const spare = this.spare.pop();
+    if (spare) clearMoments(spare);
+    const moments = spare ?? emptyMoments(this.parents, this.options.reference);
     const accumulator = new CompensatedMoments(moments);
     moments.elements = to - from;
     this.profileDiff.fill(0);
@@ -240,6 +244,17 @@ export class TensorScanner {
   }
 
   private recipeScratch: RecipePassScratch | null = null;
+  /** Moments handed back with `recycle`, for `scan` to fill again. */
+  private readonly spare: TensorMoments[] = [];
+
+  /**
+   * Hands back moments this scanner returned, once nothing else refers to them (a worker,
+   * after posting a copy): scanning then allocates no 33 KB profile per piece, which
+   * otherwise piles up as garbage outside the JS heap.
+   */
+  recycle(moments: TensorMoments): void {
+    if (this.spare.length < MAX_SPARE_MOMENTS && moments.parents === this.parents && moments.reference === this.options.reference) this.spare.push(moments);
+  }
   private gridValues: Float64Array | null = null;
 
   /**

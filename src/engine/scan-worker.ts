@@ -120,5 +120,7 @@ port.on('message', (tasks: WorkerTask[]) => {
     }
     const reply: WorkerReply = { kind: 'results', results };
     port.postMessage(reply);
+    // Posting copied the moments: the scanner may fill them again.
+    for (const { result } of results) if (typeof result === 'object' && 'gram' in result) scanner.recycle(result);
   })();
 });

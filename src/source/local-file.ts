@@ -12,11 +12,14 @@ const MAX_READ_CALL = 1 << 30;
 /**
  * Small reads (a per-expert MoE checkpoint has 100k+ tensors of a few KB, each read by
  * suspect and parents, twice) cost a thread-pool round trip each, far more than their
- * bytes: they are served from a window of the file read in one call. Windows are kept
- * for the MAX_WINDOWS files read last in this thread, one per file: a few MiB in all.
+ * bytes: runs of them in file order are served from a window of the file read in one
+ * call. Windows are kept for the MAX_WINDOWS files read last in this thread, one per
+ * file: 2 MiB in all.
  */
 const SMALL_READ_BYTES = 64 * 1024;
-const WINDOW_BYTES = 1 << 20;
+const WINDOW_BYTES = 256 * 1024;
+/** A small read starting at most this far after the previous one's end continues a run. */
+const SEQUENTIAL_GAP_BYTES = 64 * 1024;
 const MAX_WINDOWS = 8;
 
 interface FileWindow {
@@ -29,6 +32,9 @@ const windows = new Map<LocalFileSource, Promise<FileWindow>>();
 
 /** A local file read with positional reads: no shared cursor, so reads may overlap in time. */
 export class LocalFileSource implements ByteSource {
+  /** Where the last small read ended (-1: none yet), to tell runs of small reads from lone ones. */
+  private lastSmallEnd = -1;
+
   private constructor(
     readonly name: string,
     readonly size: number,
@@ -58,7 +64,11 @@ export class LocalFileSource implements ByteSource {
     const length = checkedRange(this, start, end, into);
     const target = into ? into.subarray(0, length) : new Uint8Array(length);
     if (length > 0 && length <= SMALL_READ_BYTES) {
-      const window = await this.windowOver(start, end);
+      // A window only pays when small reads come in file order; a lone read (a block
+      // somewhere in a large tensor) is read exactly.
+      const sequential = start >= this.lastSmallEnd && start - this.lastSmallEnd <= SEQUENTIAL_GAP_BYTES;
+      this.lastSmallEnd = end;
+      const window = await this.windowOver(start, end, sequential);
       if (window) {
         target.set(window.bytes.subarray(start - window.start, end - window.start));
         return target;
@@ -69,11 +79,11 @@ export class LocalFileSource implements ByteSource {
 
   /**
    * A cached window of the file holding [start, end): the current one when it does, else
-   * a new one read from `start` (tensors are read in file order, so the next small read
-   * is usually just after this one). Null when the window cannot be read (the exact read
-   * then reports the problem in its own terms).
+   * (`readNew`) a new one read from `start` (tensors are read in file order, so the next
+   * small read is usually just after this one). Null without one, or when the window
+   * cannot be read (the exact read then reports the problem in its own terms).
    */
-  private async windowOver(start: number, end: number): Promise<FileWindow | null> {
+  private async windowOver(start: number, end: number, readNew: boolean): Promise<FileWindow | null> {
     const cached = windows.get(this);
     if (cached) {
       const window = await cached.catch(() => null);
@@ -83,6 +93,7 @@ export class LocalFileSource implements ByteSource {
         return window;
       }
     }
+    if (!readNew) return null;
     const windowEnd = Math.min(this.size, start + WINDOW_BYTES);
     const reading = this.readInto(start, windowEnd, new Uint8Array(windowEnd - start)).then((bytes) => ({ start, bytes }));
     windows.delete(this);

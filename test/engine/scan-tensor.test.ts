@@ -130,6 +130,24 @@ describe('TensorScanner', () => {
     }
   });
 
+  it('gives the same moments from recycled moments as from fresh ones', async () => {
+    const n = 700;
+    const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);
+    const b = a.map((v, i) => v + Math.cos(i * 7) * 0.002);
+    const tensorOfWeight = async (w: number): Promise<AlignedTensor> => ({
+      name: 't',
+      suspect: await tensorOf('s', 'BF16', a.map((v, i) => (1 - w) * v + w * b[i]!)),
+      parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
+    });
+    for (const chunkElements of [64, DEFAULT_CHUNK_ELEMENTS]) {
+      const reused = new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements });
+      reused.recycle(await reused.scan(await tensorOfWeight(0.3)));
+      const again = await reused.scan(await tensorOfWeight(0.7));
+      const fresh = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements }).scan(await tensorOfWeight(0.7));
+      expect(again).toEqual(fresh);
+    }
+  });
+
   it('gives the same moments whole as split into element ranges and added', async () => {
     const n = 1000;
     const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);

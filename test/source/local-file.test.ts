@@ -92,7 +92,7 @@ describe('LocalFileSource', () => {
     await expect(source.read(0, 1)).rejects.toThrow('data: read after close');
   });
 
-  it('serves small reads in file order from one read of a window, and any small read exactly', async () => {
+  it('serves runs of small reads in file order from windows, and any small read exactly', async () => {
     // 3 MiB: several windows, and reads that straddle a window's end.
     const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 131 + (i >> 12)) % 251);
     const path = join(dir, 'big.bin');
@@ -106,7 +106,12 @@ describe('LocalFileSource', () => {
         const got = await source.read(t * 512, (t + 1) * 512);
         if (got.some((v, i) => v !== big[t * 512 + i])) throw new Error(`tensor ${t} read wrong`);
       }
-      expect(reads.mock.calls.length).toBe(1);
+      // 512 KB in 256 KiB windows.
+      expect(reads.mock.calls.length).toBe(2);
+      // A lone small read far from the run is read as asked, not as a window.
+      await source.read(2_000_000, 2_000_512);
+      expect(reads.mock.calls.length).toBe(3);
+      expect(reads.mock.calls[2]![2]).toBe(512);
       reads.mockRestore();
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 0, max: big.length }), fc.integer({ min: 0, max: 70_000 }), async (start, length) => {

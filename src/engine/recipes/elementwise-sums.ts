@@ -58,6 +58,24 @@ export function emptyElementwiseSums(parents: number, reference: number): Elemen
   };
 }
 
+/** Back to the empty sums, keeping the arrays (a scanner reuses its moments). */
+export function clearElementwiseSums(sums: ElementwiseSums): void {
+  sums.finite = 0;
+  sums.changed = 0;
+  sums.changedKeptBase = 0;
+  sums.allMoved = 0;
+  sums.allMovedKeptBase = 0;
+  sums.large = 0;
+  sums.largeKeptBase = 0;
+  sums.conflicts = 0;
+  sums.conflictsAtParent = 0;
+  sums.agreements = 0;
+  sums.agreementsAtParent = 0;
+  sums.moved = 0;
+  sums.movedGram.fill(0);
+  sums.largeGram.fill(0);
+}
+
 export function addElementwiseSums(into: ElementwiseSums, part: ElementwiseSums): void {
   if (into.parents !== part.parents || into.reference !== part.reference) throw new Error('addElementwiseSums: sums of different parent sets');
   into.finite += part.finite;
