@@ -65,21 +65,24 @@ export interface ProfileReading {
 
 /** The profile summary and whether its peak is clear, or null when there is none (k ≠ 2) or no informative element. */
 export function readProfile(moments: TensorMoments): ProfileReading | null {
-  const summary = summarizeProfile(moments);
   const profile = moments.profile;
+  // A bootstrap replicate's profile is a sum of its groups' (ProfileSum): summarized
+  // from the few bins that decide it, with the same result as adding up every bin.
+  const summary = profile instanceof ProfileSum ? profile.summarize(moments.informative.count) : summarizeProfile(moments);
   if (summary === null || profile === null) return null;
-  const hits = profile.hits;
+  const bins = profile instanceof ProfileSum ? profile.bins : profile.hits.length;
+  const hitAt = profile instanceof ProfileSum ? (b: number): number => profile.at(b) : (b: number): number => profile.hits[b]!;
   const atPeak = summary.hitShare * summary.informative;
   // At a parent's weight (a bin edge) the larger neighbour, so the test stays conservative.
   const atWeight = (w: number): number => {
     const position = (w - profile.lo) / profile.width - 0.5;
-    const below = Math.min(hits.length - 1, Math.max(0, Math.floor(position)));
-    const above = Math.min(hits.length - 1, Math.max(0, Math.ceil(position)));
-    return Math.max(hits[below]!, hits[above]!);
+    const below = Math.min(bins - 1, Math.max(0, Math.floor(position)));
+    const above = Math.min(bins - 1, Math.max(0, Math.ceil(position)));
+    return Math.max(hitAt(below), hitAt(above));
   };
   const hitsAt = (w: number): number | null => {
     const bin = Math.round((w - profile.lo) / profile.width - 0.5);
-    return bin >= 0 && bin < hits.length ? hits[bin]! : null;
+    return bin >= 0 && bin < bins ? hitAt(bin) : null;
   };
   const beats = (w: number): boolean => {
     const atOther = atWeight(w);
@@ -183,4 +186,341 @@ function selectInPlace(a: Float64Array, k: number): number {
     else break;
   }
   return a[k]!;
+}
+
+/** Bins per block of the bounds a ProfileSum keeps: 126 blocks of the 4,001 bins. */
+const SUM_BLOCK_BINS = 32;
+
+/**
+ * An exact-hit profile that is a weighted sum Σ_g c_g · parts[g] of other profiles
+ * (a bootstrap replicate: groups of blocks resampled with replacement, c_g the times
+ * group g is drawn; fit/sampling-intervals.ts), summarized without adding up every bin.
+ *
+ * Why: adding ~10 parts over 4,001 bins, then the max, the plateau and the median of
+ * the far bins, was nearly all of a replicate's refit, ×100 replicates × ~2,900
+ * tensors. But a summary depends on few bins: the maximum lies where the parts are
+ * high, and the chance level (a median) is decided by the bins whose value is near it.
+ * So each part keeps its smallest and largest hits per block of SUM_BLOCK_BINS bins;
+ * a weighting bounds every bin of a block from both sides for the cost of one bin,
+ * and only the blocks those bounds cannot settle are added up bin by bin.
+ *
+ * The result is bit for bit `summarizeProfile` of the added-up profile (test/fit/
+ * sampling-intervals.test.ts checks it): a bin is always summed over the parts in
+ * their order, exactly as adding the parts one after another into a zeroed profile
+ * does, and a bound is the same sum over per-block extremes, which rounding keeps on
+ * the right side of every bin (rounding is monotone).
+ */
+export class ProfileSum {
+  readonly bins: number;
+  private readonly blocks: number;
+  /** Each part's smallest and largest hits per block, at [part · blocks + block]. */
+  private readonly partLow: Float64Array;
+  private readonly partHigh: Float64Array;
+  private readonly weights: Float64Array;
+  /** This weighting's bounds per block, and the exact bins of the blocks added up. */
+  private readonly low: Float64Array;
+  private readonly high: Float64Array;
+  private readonly values: Float64Array;
+  private readonly known: Uint8Array;
+  private dense: Float64Array | null = null;
+  /** Scratch of the median: each block's far bins (count, bounds), and weighted values to rank. */
+  private readonly farLow: Float64Array;
+  private readonly farHigh: Float64Array;
+  private readonly farCount: Int32Array;
+  private readonly entryValue: Float64Array;
+  private readonly entryWeight: Float64Array;
+
+  constructor(
+    private readonly parts: readonly Float64Array[],
+    readonly lo: number,
+    readonly width: number,
+  ) {
+    this.bins = parts[0]?.length ?? 0;
+    this.blocks = Math.ceil(this.bins / SUM_BLOCK_BINS);
+    this.partLow = new Float64Array(parts.length * this.blocks);
+    this.partHigh = new Float64Array(parts.length * this.blocks);
+    for (const [g, part] of parts.entries()) {
+      if (part.length !== this.bins) throw new RangeError('ProfileSum: parts of different lengths');
+      for (let block = 0; block < this.blocks; block++) {
+        let least = Infinity;
+        let most = -Infinity;
+        for (let b = block * SUM_BLOCK_BINS; b < Math.min(this.bins, (block + 1) * SUM_BLOCK_BINS); b++) {
+          const v = part[b]!;
+          if (v < least) least = v;
+          if (v > most) most = v;
+        }
+        this.partLow[g * this.blocks + block] = least;
+        this.partHigh[g * this.blocks + block] = most;
+      }
+    }
+    this.weights = new Float64Array(parts.length);
+    this.low = new Float64Array(this.blocks);
+    this.high = new Float64Array(this.blocks);
+    this.values = new Float64Array(this.bins);
+    this.known = new Uint8Array(this.blocks);
+    this.farLow = new Float64Array(this.blocks);
+    this.farHigh = new Float64Array(this.blocks);
+    this.farCount = new Int32Array(this.blocks);
+    this.entryValue = new Float64Array(Math.max(this.bins, this.blocks));
+    this.entryWeight = new Float64Array(Math.max(this.bins, this.blocks));
+  }
+
+  /** Sets the weights c_g (≥ 0; a part of weight 0 is left out, as an undrawn group). */
+  weigh(weights: ArrayLike<number>): void {
+    const parts = this.parts.length;
+    for (let g = 0; g < parts; g++) this.weights[g] = weights[g]!;
+    this.dense = null;
+    this.known.fill(0);
+    for (let block = 0; block < this.blocks; block++) {
+      let low = 0;
+      let high = 0;
+      for (let g = 0; g < parts; g++) {
+        const c = this.weights[g]!;
+        if (c === 0) continue;
+        low += c * this.partLow[g * this.blocks + block]!;
+        high += c * this.partHigh[g * this.blocks + block]!;
+      }
+      this.low[block] = low;
+      this.high[block] = high;
+    }
+  }
+
+  /** Every bin (added up on first use). */
+  get hits(): Float64Array {
+    if (this.dense === null) {
+      for (let block = 0; block < this.blocks; block++) this.addUp(block);
+      this.dense = this.values;
+    }
+    return this.dense;
+  }
+
+  /** Bin `b` of the sum. */
+  at(b: number): number {
+    if (this.known[Math.floor(b / SUM_BLOCK_BINS)] === 1) return this.values[b]!;
+    let sum = 0;
+    for (let g = 0; g < this.parts.length; g++) {
+      const c = this.weights[g]!;
+      if (c !== 0) sum += c * this.parts[g]![b]!;
+    }
+    return sum;
+  }
+
+  /** summarizeProfile of the sum, for `informative` informative elements. */
+  summarize(informative: number): ExactHitProfile | null {
+    const bins = this.bins;
+    if (informative <= 0 || bins === 0) return null;
+    const { low, high, values, known } = this;
+
+    // The maximum: add up the block with the highest floor, then every block whose
+    // ceiling reaches the maximum found so far (a block below it holds no maximal bin).
+    let first = 0;
+    for (let block = 1; block < this.blocks; block++) if (low[block]! > low[first]!) first = block;
+    let most = this.addUp(first);
+    for (let block = 0; block < this.blocks; block++) {
+      if (known[block] === 1 || high[block]! >= most) most = Math.max(most, this.addUp(block));
+    }
+
+    // The plateau, as summarizeProfile finds it; blocks not added up are below the maximum.
+    let bestStart = 0;
+    let bestLength = 0;
+    for (let b = 0; b < bins; ) {
+      if (known[Math.floor(b / SUM_BLOCK_BINS)] === 0) {
+        b = (Math.floor(b / SUM_BLOCK_BINS) + 1) * SUM_BLOCK_BINS;
+        continue;
+      }
+      if (values[b] !== most) {
+        b++;
+        continue;
+      }
+      const start = b;
+      while (b < bins && known[Math.floor(b / SUM_BLOCK_BINS)] === 1 && values[b] === most) b++;
+      if (b - start > bestLength) {
+        bestStart = start;
+        bestLength = b - start;
+      }
+    }
+    const centre = (b: number): number => this.lo + (b + 0.5) * this.width;
+    const peak = (centre(bestStart) + centre(bestStart + bestLength - 1)) / 2;
+
+    return {
+      peak,
+      plateau: bestLength * this.width,
+      hitShare: most / informative,
+      chanceShare: this.farMedian(peak) / informative,
+      informative,
+    };
+  }
+
+  /** The median of the bins farther than CHANCE_DISTANCE from `peak` (summarizeProfile's chance level). */
+  private farMedian(peak: number): number {
+    const bins = this.bins;
+    const far = (b: number): boolean => Math.abs(this.lo + (b + 0.5) * this.width - peak) > CHANCE_DISTANCE;
+    // The near bins are one run around the peak's bin (centres are monotone in b, and
+    // the peak, a plateau's middle, is within a bin of a centre).
+    const peakBin = Math.min(bins - 1, Math.max(0, Math.round((peak - this.lo) / this.width - 0.5)));
+    let nearFirst = peakBin;
+    let nearLast = peakBin;
+    if (far(peakBin)) {
+      nearFirst = bins;
+      nearLast = -1;
+      for (let b = 0; b < bins; b++) {
+        if (far(b)) continue;
+        nearFirst = Math.min(nearFirst, b);
+        nearLast = b;
+      }
+    } else {
+      while (nearFirst > 0 && !far(nearFirst - 1)) nearFirst--;
+      while (nearLast < bins - 1 && !far(nearLast + 1)) nearLast++;
+    }
+    const count = nearFirst > nearLast ? bins : bins - (nearLast - nearFirst + 1);
+    if (count === 0) return 0;
+    const upperRank = count >> 1;
+
+    // Blocks the near run cuts are added up, so that the far bins of a block not added
+    // up are all of it. Then each block's far bins: how many, and bounds (exact extremes
+    // where added up).
+    if (nearFirst <= nearLast) {
+      for (let block = Math.floor(nearFirst / SUM_BLOCK_BINS); block <= Math.floor(nearLast / SUM_BLOCK_BINS); block++) this.addUp(block);
+    }
+    const { values, known, farLow, farHigh, farCount } = this;
+    for (let block = 0; block < this.blocks; block++) {
+      const from = block * SUM_BLOCK_BINS;
+      const to = Math.min(bins, from + SUM_BLOCK_BINS);
+      if (known[block] === 0) {
+        farCount[block] = to - from;
+        farLow[block] = this.low[block]!;
+        farHigh[block] = this.high[block]!;
+        continue;
+      }
+      let n = 0;
+      let least = Infinity;
+      let most = -Infinity;
+      for (let b = from; b < to; b++) {
+        if (b >= nearFirst && b <= nearLast) continue;
+        const v = values[b]!;
+        n++;
+        if (v < least) least = v;
+        if (v > most) most = v;
+      }
+      farCount[block] = n;
+      farLow[block] = least;
+      farHigh[block] = most;
+    }
+
+    // The median's lower rank is at least that rank among the blocks' floors, its upper
+    // at most that rank among their ceilings: only bins between the two can be it.
+    const { entryValue, entryWeight } = this;
+    const blockEntries = (bound: Float64Array): number => {
+      let n = 0;
+      for (let block = 0; block < this.blocks; block++) {
+        if (farCount[block] === 0) continue;
+        entryValue[n] = bound[block]!;
+        entryWeight[n++] = farCount[block]!;
+      }
+      return n;
+    };
+    const lowerRank = count % 2 === 1 ? upperRank : upperRank - 1;
+    const floor = weightedRank(entryValue, entryWeight, blockEntries(farLow), lowerRank);
+    const ceiling = weightedRank(entryValue, entryWeight, blockEntries(farHigh), upperRank);
+    let below = 0;
+    let open = 0;
+    for (let block = 0; block < this.blocks; block++) {
+      const n = farCount[block]!;
+      if (n === 0) continue;
+      if (farHigh[block]! < floor) {
+        below += n;
+        continue;
+      }
+      if (farLow[block]! > ceiling) continue;
+      if (farLow[block] === farHigh[block]) {
+        // Every far bin of the block has that value (most blocks, where hits are rare).
+        entryValue[open] = farLow[block]!;
+        entryWeight[open++] = n;
+        continue;
+      }
+      this.addUp(block);
+      const from = block * SUM_BLOCK_BINS;
+      const to = Math.min(bins, from + SUM_BLOCK_BINS);
+      for (let b = from; b < to; b++) {
+        if (b >= nearFirst && b <= nearLast) continue;
+        const v = values[b]!;
+        if (v < floor) below++;
+        else if (v <= ceiling) {
+          entryValue[open] = v;
+          entryWeight[open++] = 1;
+        }
+      }
+    }
+    const upper = weightedRank(entryValue, entryWeight, open, upperRank - below);
+    if (count % 2 === 1) return upper;
+    return (weightedRank(entryValue, entryWeight, open, upperRank - 1 - below) + upper) / 2;
+  }
+
+  /** Adds up the bins of `block` (once per weighting); returns their maximum. */
+  private addUp(block: number): number {
+    const from = block * SUM_BLOCK_BINS;
+    const to = Math.min(this.bins, from + SUM_BLOCK_BINS);
+    const values = this.values;
+    if (this.known[block] === 0) {
+      for (let b = from; b < to; b++) values[b] = 0;
+      for (let g = 0; g < this.parts.length; g++) {
+        const c = this.weights[g]!;
+        if (c === 0) continue;
+        const part = this.parts[g]!;
+        for (let b = from; b < to; b++) values[b]! += c * part[b]!;
+      }
+      this.known[block] = 1;
+    }
+    let most = -Infinity;
+    for (let b = from; b < to; b++) if (values[b]! > most) most = values[b]!;
+    return most;
+  }
+}
+
+/**
+ * The `rank`-th smallest (from 0) of the multiset holding values[i] weights[i] times,
+ * i < n (reorders both): quickselect with a three-way partition, so that runs of equal
+ * values (the bins where hits are rare are mostly 0) cost one step.
+ */
+function weightedRank(values: Float64Array, weights: Float64Array, n: number, rank: number): number {
+  let left = 0;
+  let right = n;
+  for (;;) {
+    const pivot = values[left + ((right - left) >> 1)]!;
+    let less = left;
+    let at = left;
+    let greater = right;
+    let lessWeight = 0;
+    let equalWeight = 0;
+    while (at < greater) {
+      const v = values[at]!;
+      if (v < pivot) {
+        swapEntries(values, weights, less, at);
+        lessWeight += weights[less]!;
+        less++;
+        at++;
+      } else if (v > pivot) {
+        greater--;
+        swapEntries(values, weights, at, greater);
+      } else {
+        equalWeight += weights[at]!;
+        at++;
+      }
+    }
+    if (rank < lessWeight) right = less;
+    else if (rank < lessWeight + equalWeight) return pivot;
+    else {
+      rank -= lessWeight + equalWeight;
+      left = greater;
+    }
+  }
+}
+
+function swapEntries(values: Float64Array, weights: Float64Array, i: number, j: number): void {
+  const v = values[i]!;
+  values[i] = values[j]!;
+  values[j] = v;
+  const w = weights[i]!;
+  weights[i] = weights[j]!;
+  weights[j] = w;
 }

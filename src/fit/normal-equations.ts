@@ -62,6 +62,7 @@ export function solveNormalEquations(
   columns: readonly number[],
   target: number,
   noiseFloor = 0,
+  decompose: CorrelationDecomposition = decomposeCorrelation,
 ): NormalEquationsSolution {
   const p = columns.length;
   const at = (i: number, j: number): number => gram[columns[i]! * stride + columns[j]!]!;
@@ -74,16 +75,14 @@ export function solveNormalEquations(
   const kept: { value: number; vector: number[] }[] = [];
   const dropped: number[][] = [];
   if (q > 0) {
-    const correlation = new Matrix(q, q);
+    const correlation = new Float64Array(q * q);
     for (let a = 0; a < q; a++) {
-      for (let b = 0; b < q; b++) correlation.set(a, b, at(live[a]!, live[b]!) / (scale[a]! * scale[b]!));
+      for (let b = 0; b < q; b++) correlation[a * q + b] = at(live[a]!, live[b]!) / (scale[a]! * scale[b]!);
     }
-    const svd = new SingularValueDecomposition(correlation, { autoTranspose: true });
-    const values = svd.diagonal;
-    const vectors = svd.rightSingularVectors;
+    const { values, vectors } = decompose(correlation, q);
     const largest = Math.max(...values);
     for (let v = 0; v < q; v++) {
-      const vector = vectors.getColumn(v);
+      const vector = vectors[v]!;
       // The direction's size, for coefficients scaled so the largest is 1 (one whole
       // parent difference minus a combination of the others): λ / max|x|², x = S⁻¹v.
       let largestCoefficient = 0;
@@ -154,6 +153,32 @@ export function solveNormalEquations(
     },
   };
 }
+
+/**
+ * Eigenvalues (≥ 0) and unit eigenvectors of a q×q correlation matrix (row-major,
+ * symmetric, positive semi-definite), as the singular values and right singular
+ * vectors of the matrix.
+ */
+export type CorrelationDecomposition = (correlation: Float64Array, q: number) => { values: number[]; vectors: number[][] };
+
+/** By singular value decomposition (ml-matrix): any q. */
+export const decomposeBySvd: CorrelationDecomposition = (correlation, q) => {
+  const svd = new SingularValueDecomposition(new Matrix(Array.from({ length: q }, (_, a) => Array.from(correlation.subarray(a * q, (a + 1) * q)))), { autoTranspose: true });
+  const vectors = svd.rightSingularVectors;
+  return { values: svd.diagonal, vectors: Array.from({ length: q }, (_, v) => vectors.getColumn(v)) };
+};
+
+/**
+ * In closed form for one column, else by SVD. Why: a sampled tensor is refitted for
+ * every bootstrap replicate (×100 replicates × ~2,900 tensors), and two of a two-parent
+ * fit's three solves have one column, where building a matrix and iterating an SVD was
+ * most of a solve. The 1×1 matrix's own entry with vector 1 is what the SVD returns, bit
+ * for bit (test/fit/normal-equations.test.ts checks it), so no full-scan number moves.
+ * Two columns stay with the SVD: a 2×2 Jacobi rotation measured ~10% faster refits but
+ * moved full-scan numbers by up to 6e-13 relative.
+ */
+export const decomposeCorrelation: CorrelationDecomposition = (correlation, q) =>
+  q === 1 ? { values: [correlation[0]!], vectors: [[1]] } : decomposeBySvd(correlation, q);
 
 /** Adds x to an orthonormal basis (Gram–Schmidt, twice for stability) unless it is already spanned. */
 function orthonormalizeInto(basis: Float64Array[], x: Float64Array): void {

@@ -21,15 +21,17 @@
  */
 import { emptyMoments, PROFILE_BIN, type TensorMoments } from '../engine/moments.js';
 import { seededUniform } from '../engine/sample-plan.js';
+import { ProfileSum } from './exact-hit-profile.js';
 import { fitTensor, type TensorFit } from './tensor-fit.js';
 
 /** Groups a tensor's sampled blocks are dealt into (see above). */
 export const SAMPLE_GROUPS = 16;
 /**
- * Replicates per tensor. A replicate costs a refit (~0.4 ms, mostly the exact-hit
- * profile), and a 400B-parameter model has ~2,000 sampled tensors: 100 keeps the
- * bootstrap near a minute; 2–3 replicates beyond each end of a 95% interval is coarse,
- * and test/engine/sample-coverage.test.ts checks the coverage that results.
+ * Replicates per tensor. A replicate costs a refit (~0.03–0.05 ms on this machine, once
+ * the profile is summarized from its groups' bounds: ProfileSum), and a 400B-parameter
+ * model has ~2,900 sampled tensors: 100 keeps the bootstrap near 15 s; 2–3 replicates
+ * beyond each end of a 95% interval is coarse, and test/engine/sample-coverage.test.ts
+ * checks the coverage that results.
  */
 export const BOOTSTRAP_REPLICATES = 100;
 
@@ -57,21 +59,23 @@ export function bootstrapFits(
   const first = groups[0]!;
   const next = seededUniform(seed, 0x5eed);
   const counts = new Uint32Array(n);
-  // One replicate's sums, zeroed and refilled each time: a replicate allocates nothing
-  // but its fit (allocating the moments, ~50 KB with the profile and the element-wise
-  // sums, and walking them generically was most of the bootstrap's cost).
-  const total = emptyMoments(first.parents, first.reference);
+  // One replicate's sums, zeroed and refilled each time; its exact-hit profile is the
+  // groups' weighted by the draw, summarized without adding up every bin (ProfileSum).
+  const parts = groups.map((g) => g.profile);
+  const profile = first.profile && parts.every((p) => p !== null) ? new ProfileSum(parts.map((p) => p!.hits), first.profile.lo, first.profile.width) : null;
+  const total: TensorMoments = { ...emptyMoments(first.parents, first.reference), profile };
   for (let r = 0; r < replicates; r++) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[Math.floor(next() * n)]!++;
     clearFitted(total);
     for (let g = 0; g < n; g++) if (counts[g]! > 0) addFitted(total, groups[g]!, counts[g]!);
+    profile?.weigh(counts);
     visit(fitTensor(total), r);
   }
 }
 
 /**
- * The sums fitTensor reads (tensor-fit.ts, exact-hit-profile.ts), zeroed. Not the
+ * The sums fitTensor reads (tensor-fit.ts) but the profile, zeroed. Not the
  * parents' floors (read only under --floor all, which a sampled run does not take) nor
  * the element-wise sums (read by forensics, not by the fit).
  */
@@ -87,7 +91,6 @@ function clearFitted(m: TensorMoments): void {
   m.informative.count = 0;
   m.informative.gram.fill(0);
   m.informative.floor = 0;
-  m.profile?.hits.fill(0);
 }
 
 /** into += scale · part, over the sums `clearFitted` names. */
@@ -103,7 +106,6 @@ function addFitted(into: TensorMoments, part: TensorMoments, scale: number): voi
   into.informative.count += scale * part.informative.count;
   addScaledArray(into.informative.gram, part.informative.gram, scale);
   into.informative.floor += scale * part.informative.floor;
-  if (into.profile && part.profile) addScaledArray(into.profile.hits, part.profile.hits, scale);
 }
 
 function addScaledArray(into: Float64Array, part: Float64Array, scale: number): void {

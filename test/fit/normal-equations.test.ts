@@ -1,5 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { residualSumOfSquares, solveNormalEquations } from '../../src/fit/normal-equations.js';
+import {
+  decomposeBySvd,
+  residualSumOfSquares,
+  solveNormalEquations,
+  type NormalEquationsSolution,
+} from '../../src/fit/normal-equations.js';
 
 /** Gram of the columns of X (n×p, row-major) followed by y, as the moments store it. */
 function gramOf(rows: number[][], y: number[]): Float64Array {
@@ -112,5 +118,36 @@ describe('solveNormalEquations', () => {
     expect(Array.from(zero.coefficients)).toEqual([0, 0]);
     expect(zero.identifiable([1, 0])).toBe(false);
     expect(zero.identifiable([0, 0])).toBe(true);
+  });
+});
+
+/** A few rows of x and y: entries spread over orders of magnitude, some exactly zero. */
+const entry = fc
+  .oneof(fc.constant(0), fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.double({ min: -1e-6, max: 1e-6, noNaN: true }))
+  // Products of the Gram matrix stay far from float64's underflow.
+  .filter((x) => x === 0 || Math.abs(x) > 1e-30);
+const rowsArbitrary = fc.array(fc.tuple(entry, entry), { minLength: 1, maxLength: 12 });
+
+function expectSameDecisions(fast: NormalEquationsSolution, svd: NormalEquationsSolution): void {
+  expect(fast.rank).toBe(svd.rank);
+  expect(fast.allColumnsZero).toBe(svd.allColumnsZero);
+  for (const probe of [[1], [-2], [0]]) expect(fast.identifiable(probe)).toBe(svd.identifiable(probe));
+}
+
+describe('solveNormalEquations in closed form (one column)', () => {
+  it('gives what the SVD gives bit for bit, kept or dropped (rank, condition, coefficients, variances)', () => {
+    fc.assert(
+      fc.property(rowsArbitrary, fc.constantFrom(0, 1e-12, 1, 1e6), (rows, floor) => {
+        const gram = gramOf(rows.map(([x]) => [x]), rows.map(([, y]) => y));
+        const fast = solveNormalEquations(gram, 2, [0], 1, floor);
+        const svd = solveNormalEquations(gram, 2, [0], 1, floor, decomposeBySvd);
+        expectSameDecisions(fast, svd);
+        expect(fast.coefficients).toEqual(svd.coefficients);
+        expect(fast.conditionNumber).toBe(svd.conditionNumber);
+        expect(fast.unitVariance([1])).toBe(svd.unitVariance([1]));
+        expect(fast.unitVariance([-3])).toBe(svd.unitVariance([-3]));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
