@@ -270,6 +270,21 @@ export function buildFixtures(): { specs: TensorSpec[]; parents: ParentModel[]; 
       weightsNote: 'the blend underneath; the extra change is independent of A and B, so a fit lands near it',
     },
     {
+      name: 'blend-lightly-trained',
+      title: 'the demo blend, then trained a little',
+      recipe:
+        'bf16(demo suspect + Δ), Δ as a fine-tune update (low-rank + noise), ‖Δ‖/‖W‖ uniform in [0.0004, 0.0008] ' +
+        'for matrices and norm vectors: well under the bf16 rounding noise (~0.0011 of ‖W‖), so the residual stays ' +
+        'at the floor and only the bit-for-bit replay shows the change',
+      suspect: applyUpdate(specs, demo, { label: 'blend-lightly-trained', matrixRelative: [4e-4, 8e-4], normRelative: [4e-4, 8e-4] }),
+      layout: { kind: 'single' },
+      parents: ['a', 'b'],
+      kind: 'modified-blend',
+      weights: [0.4, 0.6],
+      tolerance: 0.02,
+      weightsNote: 'the blend underneath; the extra change is tiny and independent of A and B',
+    },
+    {
       name: 'finetune',
       title: 'a fine-tune of A (no B in it)',
       recipe:
@@ -459,6 +474,7 @@ export async function makeFixtures(outDir: string): Promise<FixtureSummary> {
 
   const starts: Record<string, Weights> = {
     'blend-then-trained': cases.find((c) => c.name === 'blend-small-delta')!.suspect,
+    'blend-lightly-trained': cases.find((c) => c.name === 'blend-small-delta')!.suspect,
     finetune: parentWeights('a'),
   };
   const measuredCases = cases.map((fixture) => ({

@@ -15,9 +15,9 @@ import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import { codesDtype, plainStored, recipeLeaves, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
 import { floatFormat } from '../format/dtype.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
-import type { SliceReport, TensorReport, Thresholds } from '../report-schema.js';
+import type { SliceReport, TensorRecipesReport, TensorReport, Thresholds } from '../report-schema.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { tensorVerdict } from '../verdict/tensor-verdict.js';
+import { tensorVerdict, type ReplayEvidence } from '../verdict/tensor-verdict.js';
 import type { Checkpoint } from './checkpoint.js';
 import { measureRecipes } from './tensor-recipes.js';
 
@@ -29,6 +29,8 @@ export interface TensorReportsOptions {
   threads: number;
   /** 'all' adds the parents' rounding noise to the floor (--floor all). */
   floor?: 'suspect' | 'all';
+  /** --base was given: the reference is the base, and task-arithmetic recipes are proposed. */
+  baseGiven?: boolean;
   /** false: no recipe pass unless the suspect's grid needs the direct residual (--no-recipes). */
   recipes?: boolean;
   chunkElements?: number;
@@ -112,6 +114,7 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
           informativeUlps: thresholds.informativeUlps,
           replayFormat: replay && replayDtype !== null ? floatFormat(replayDtype) : null,
           directResidual: needsDirectResidual,
+          base: options.baseGiven === true ? options.reference : null,
         });
   const recipes = replay ? measured : null;
   // Only when the recipe pass (which counts it in the same read) did not run.
@@ -123,7 +126,7 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     const reproduced = counted.reduce((sum, c) => sum + c.reproduced, 0);
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
   }
-  const verdict = tensorVerdict(fit, thresholds);
+  const verdict = tensorVerdict(fit, thresholds, replayEvidence(recipes, replayDtype));
   const first = group.units[0]!;
   const report: TensorReport = {
     name: group.name,
@@ -176,6 +179,19 @@ async function groupMoments(
     }),
   );
   return { moments, slices };
+}
+
+/**
+ * The best candidate's reproduction where the parents differ, for the verdict; only on a
+ * 16-bit grid, where the replayed arithmetics cover how merges are really computed (on
+ * a 32-bit grid an accelerator's fused multiply-adds round differently from any of them,
+ * and there a trained blend is far above the floor anyway).
+ */
+export function replayEvidence(recipes: TensorRecipesReport | null, replayDtype: string | null): ReplayEvidence | null {
+  if (recipes === null || recipes.candidates.length === 0 || (replayDtype !== 'BF16' && replayDtype !== 'F16')) return null;
+  // Candidates are sorted best first (tensor-recipes.ts).
+  const best = recipes.candidates[0]!;
+  return { parentsDiffer: recipes.parentsDiffer, reproduced: best.reproducedWhereParentsDiffer, weights: best.weights };
 }
 
 function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefined): TensorFit {

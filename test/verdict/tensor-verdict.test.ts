@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { emptyMoments } from '../../src/engine/moments.js';
 import { fitTensor, type TensorFit } from '../../src/fit/tensor-fit.js';
 import { FLOAT_FORMATS, roundTo, type FloatFormat } from '../../src/format/dtype.js';
-import { tensorVerdict } from '../../src/verdict/tensor-verdict.js';
+import { REPLAY_MIN_ELEMENTS, tensorVerdict, type ReplayEvidence } from '../../src/verdict/tensor-verdict.js';
+import { compileRecipe, replayRecipe, sameBits } from '../../src/engine/recipes/merge-arithmetic.js';
+import { snapCandidates } from '../../src/fit/recipes/snap-candidates.js';
 import { DEFAULT_THRESHOLDS } from '../../src/verdict/thresholds.js';
 import { referenceMoments } from '../helpers/reference-moments.js';
 import { baseTensor, blendInFloat32, blendInFormat, fineTuneDelta, fineTunes, random } from '../fit/synthetic.js';
@@ -26,6 +28,28 @@ function judge(label: string, suspect: Float64Array, parents: Float64Array[], fo
   const verdict = tensorVerdict(fit, T);
   calibration.push(describeFit(label, fit, verdict.kind, verdict.parent));
   return { fit, verdict };
+}
+
+/**
+ * What the recipe pass would measure: every candidate snapped from the fit replayed on
+ * the whole tensor, the best one's bit-for-bit hits where the parents differ.
+ */
+function replayOf(suspect: Float64Array, parents: Float64Array[], fit: TensorFit, format: FloatFormat = BF16): ReplayEvidence {
+  const differ = range(suspect.length).filter((i) => parents.some((p) => !sameBits(p[i]!, parents[0]![i]!)));
+  const out = new Float64Array(suspect.length);
+  let best: ReplayEvidence = { parentsDiffer: differ.length, reproduced: -1, weights: [] };
+  for (const candidate of snapCandidates(fit.weights, fit.weightsStdErr, format)) {
+    replayRecipe(compileRecipe(candidate, format), parents, suspect.length, out);
+    const reproduced = differ.filter((i) => sameBits(out[i]!, suspect[i]!)).length;
+    if (reproduced > best.reproduced) best = { parentsDiffer: differ.length, reproduced, weights: candidate.weights };
+  }
+  return best;
+}
+
+function judgeReplayed(suspect: Float64Array, parents: Float64Array[]) {
+  const fit = fitTensor(referenceMoments(suspect, parents, BF16, 0, T.informativeUlps));
+  const replay = replayOf(suspect, parents, fit);
+  return { fit, replay, verdict: tensorVerdict(fit, T, replay) };
 }
 
 function describeFit(label: string, f: TensorFit, kind: string, parent: number | null): string {
@@ -74,10 +98,23 @@ describe.each([2, 8])('tensorVerdict on bf16 fine-tunes %i steps apart', (deltaU
     expect(fit.noiseRatio).toBeLessThan(T.blendMaxNoise);
   });
 
-  it('blend plus a 0.1% training step is still at the floor → blend (noiseRatio alone cannot tell)', () => {
-    const { fit, verdict } = judge(`${tag} 0.6A+0.4B + 0.1% training`, blendPlusTraining(a, b, 0.6, 0.001, 11), [a, b]);
+  it('blend plus a 0.1% training step is at the floor: noiseRatio alone cannot tell, the replay can → modified-blend', () => {
+    const suspect = blendPlusTraining(a, b, 0.6, 0.001, 11);
+    const { fit, verdict } = judge(`${tag} 0.6A+0.4B + 0.1% training`, suspect, [a, b]);
     expect(verdict.kind).toBe('blend');
     expect(fit.reproducedShare!).toBeLessThan(0.7);
+    const replayed = judgeReplayed(suspect, [a, b]);
+    expect(replayed.replay.parentsDiffer).toBeGreaterThan(REPLAY_MIN_ELEMENTS);
+    expect(replayed.replay.reproduced / replayed.replay.parentsDiffer).toBeLessThan(0.9);
+    expect(replayed.verdict.kind).toBe('modified-blend');
+  });
+
+  it('untouched blends, in float32 and in bf16 arithmetic, stay blends with the replay', () => {
+    for (const suspect of [blendInFloat32(BF16, [a, b], [0.6, 0.4]), blendInFormat(BF16, [a, b], [0.6, 0.4])]) {
+      const { replay, verdict } = judgeReplayed(suspect, [a, b]);
+      expect(replay.reproduced / replay.parentsDiffer).toBeGreaterThan(0.999);
+      expect(verdict.kind).toBe('blend');
+    }
   });
 
   it('blend plus 1% training → modified-blend, on the weights', () => {
@@ -154,6 +191,40 @@ describe('tensorVerdict: evidence beyond the weights', () => {
     const { fit, verdict } = judge('2-step parents: 0.5A+0.3B+0.2C', blendInFloat32(BF16, parents, [0.5, 0.3, 0.2]), parents);
     expect(verdict.kind).toBe('blend');
     expect(fit.weights[2]).toBeCloseTo(0.2, 2);
+  });
+});
+
+describe('tensorVerdict: the replay evidence', () => {
+  const [a, b] = fineTunes(BF16, ROWS, COLS, 2, 4, 5) as [Float64Array, Float64Array];
+  const fit = fitTensor(referenceMoments(blendInFloat32(BF16, [a, b], [0.6, 0.4]), [a, b], BF16, 0, T.informativeUlps));
+
+  it('a share below REPLAY_MIN_SHARE turns a blend at the floor into a modified-blend, and nothing else', () => {
+    expect(tensorVerdict(fit, T, { parentsDiffer: 1000, reproduced: 949, weights: [0.6, 0.4] }).kind).toBe('modified-blend');
+    expect(tensorVerdict(fit, T, { parentsDiffer: 1000, reproduced: 950, weights: [0.6, 0.4] }).kind).toBe('blend');
+    expect(tensorVerdict(fit, T, null).kind).toBe('blend');
+  });
+
+  it('is not judged on fewer than REPLAY_MIN_ELEMENTS elements, or for weights that do not sum to 1', () => {
+    expect(tensorVerdict(fit, T, { parentsDiffer: REPLAY_MIN_ELEMENTS - 1, reproduced: 0, weights: [0.6, 0.4] }).kind).toBe('blend');
+    const extrapolated: TensorFit = { ...fit, weights: [0.7, 0.5] };
+    expect(tensorVerdict(extrapolated, T, { parentsDiffer: 1000, reproduced: 0, weights: [0.6, 0.4] }).kind).toBe('blend');
+  });
+
+  it('a recipe mixing two parents that recomputes ≥ 99.9% bit for bit is a blend, whatever the residual', () => {
+    const aboveFloor: TensorFit = { ...fit, noiseRatio: 3.4 };
+    expect(tensorVerdict(aboveFloor, T).kind).toBe('modified-blend');
+    expect(tensorVerdict(aboveFloor, T, { parentsDiffer: 1000, reproduced: 999, weights: [0.55, 0.46] }).kind).toBe('blend');
+    expect(tensorVerdict(aboveFloor, T, { parentsDiffer: 1000, reproduced: 998, weights: [0.55, 0.46] }).kind).toBe('modified-blend');
+    // One parent replayed exactly (a re-rounded parent) proves no merge.
+    expect(tensorVerdict(aboveFloor, T, { parentsDiffer: 1000, reproduced: 1000, weights: [1, 0] }).kind).toBe('modified-blend');
+    expect(tensorVerdict(aboveFloor, T, { parentsDiffer: REPLAY_MIN_ELEMENTS - 1, reproduced: REPLAY_MIN_ELEMENTS - 1, weights: [0.5, 0.5] }).kind).toBe(
+      'modified-blend',
+    );
+  });
+
+  it('does not touch a suspect that is one parent re-rounded', () => {
+    const single: TensorFit = { ...fit, weights: [1, 0.001] };
+    expect(tensorVerdict(single, T, { parentsDiffer: 1000, reproduced: 0, weights: [0.6, 0.4] })).toEqual({ kind: 'derived', parent: 0, reason: null });
   });
 });
 
