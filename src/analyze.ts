@@ -187,6 +187,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         thresholds,
         ...(options.floor === undefined ? {} : { floor: options.floor }),
         ...(options.recipes === false ? { recipes: false } : {}),
+        baseGiven: options.baseGiven ?? false,
         threads: options.threads ?? defaultThreads(),
         ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
         layouts: [suspect, ...parents],

@@ -393,6 +393,11 @@ function tensorRecipes(recipes: TensorRecipesReport): TensorRecipesReport {
       digits: c.digits,
       reproduced: c.reproduced,
       reproducedWhereParentsDiffer: c.reproducedWhereParentsDiffer,
+      // SLERP and task arithmetic: without these a candidate reads as the weighted sum with the same weights.
+      ...(c.method === undefined ? {} : { method: c.method }),
+      ...(c.t === undefined ? {} : { t: c.t }),
+      ...(c.base === undefined ? {} : { base: c.base }),
+      ...(c.cosine === undefined ? {} : { cosine: c.cosine }),
     })),
     elementwise: {
       parents: e.parents,
