@@ -1,11 +1,18 @@
 /**
- * The JSON report: the contract for machines. Changing the meaning of a field, or
- * removing one, bumps SCHEMA_VERSION (docs/report-schema.md describes every field).
+ * The JSON report: the contract for machines. Changing the meaning of a field, removing
+ * one, or adding a set of them bumps SCHEMA_VERSION (docs/report-schema.md describes
+ * every field and what each version added).
  * Numbers follow ../docs/statistics.md; `null` always means "not defined here" and
  * comes with a reason nearby, never as a stand-in for zero.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/**
+ * Versions this provcheck reads back (reproduce, merge): 2 only added optional fields to
+ * 1 (forensics, recipes, element-wise sums, sampling, stacking), so a 1 reads as a 2
+ * without them.
+ */
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
 
 export const VERDICT_KINDS = [
   'identical',

@@ -4,7 +4,7 @@ import { IoError, MalformedInputError, UsageError } from '../errors.js';
 import { renderJson, parseReportJson } from '../report/render-json.js';
 import { renderReproduction } from '../report/render-reproduction.js';
 import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
-import { SCHEMA_VERSION, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
+import { READABLE_SCHEMA_VERSIONS, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
 import { COMMIT_SHA, HF_SCHEME, parseRepoReference } from '../source/hub/repo-reference.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
@@ -77,8 +77,8 @@ async function readReport(path: string): Promise<Report> {
     throw new MalformedInputError(path, 'is not a provcheck report (expected a JSON object)');
   }
   const version = (parsed as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== SCHEMA_VERSION) {
-    throw new MalformedInputError(path, `has report schema ${JSON.stringify(version)}; this provcheck reads schema ${SCHEMA_VERSION}`);
+  if (typeof version !== 'number' || !READABLE_SCHEMA_VERSIONS.includes(version)) {
+    throw new MalformedInputError(path, `has report schema ${JSON.stringify(version)}; this provcheck reads schemas ${READABLE_SCHEMA_VERSIONS.join(' and ')}`);
   }
   return parsed as Report;
 }

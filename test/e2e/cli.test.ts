@@ -28,7 +28,7 @@ describe('provcheck suspect', () => {
     const first = await runCli([...demo, '--format', 'json', '--output', target]);
     expect(first.code).toBe(0);
     const report = JSON.parse(readFileSync(target, 'utf8')) as Report;
-    expect(report.schemaVersion).toBe(1);
+    expect(report.schemaVersion).toBe(2);
     expect(report.verdict.kind).toBe('blend');
 
     const precious = join(scratch, 'precious.txt');

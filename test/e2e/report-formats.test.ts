@@ -90,11 +90,14 @@ describe('provcheck reproduce', () => {
 
   it('exits 2 with one line naming the file for a missing, malformed or record-less report', async () => {
     writeFileSync(join(scratch, 'broken.json'), '{"schemaVersion": 1, "verdict"');
+    // Schema 1 is read (its fields are a subset of 2's): what stops this one is the record.
     writeFileSync(join(scratch, 'old.json'), JSON.stringify({ schemaVersion: 1, verdict: { kind: 'blend' } }));
+    writeFileSync(join(scratch, 'future.json'), JSON.stringify({ schemaVersion: 3, verdict: { kind: 'blend' } }));
     for (const [file, message] of [
       ['nope.json', "reproduce: 'nope.json' does not exist"],
       ['broken.json', 'broken.json: is not a JSON report'],
       ['old.json', 'old.json: has no reproducibility record'],
+      ['future.json', 'future.json: has report schema 3; this provcheck reads schemas 1 and 2'],
     ] as const) {
       const result = await run(['reproduce', file]);
       expect(result.code, file).toBe(2);

@@ -135,7 +135,7 @@ export function sampleReport(): Report {
     reproducedShare: 0.9991,
   };
   return withSummary({
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: { name: 'provcheck', version: '0.1.0' },
     createdAt: '2025-01-01T00:00:00.000Z',
     command: ['provcheck', 'suspect', 'merged', '--parents', 'tune-a', 'tune-b'],

@@ -74,7 +74,7 @@ describe('renderJson', () => {
   });
 
   it('indents with two spaces', () => {
-    expect(renderJson(sampleReport()).split('\n').slice(0, 3)).toEqual(['{', '  "schemaVersion": 1,', '  "tool": {']);
+    expect(renderJson(sampleReport()).split('\n').slice(0, 3)).toEqual(['{', '  "schemaVersion": 2,', '  "tool": {']);
   });
 
   it('writes -0 as 0', () => {

@@ -81,7 +81,7 @@ describe('renderText', () => {
         parent, with nothing fitted. Weights are per parent and sum to 1.
         thresholds: blend-max-noise 2, min-weight 0.02, modified-min-weight 0.25, unrelated-residual 0.5,
         informative-ulps 4, agreement 0.95
-        provcheck 0.1.0, report schema 1, 2025-01-01T00:00:00.000Z
+        provcheck 0.1.0, report schema 2, 2025-01-01T00:00:00.000Z
       "
     `);
   });
