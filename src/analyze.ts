@@ -170,6 +170,8 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
           reference,
           thresholds,
           sample: options.sample,
+          ...(options.recipes === false ? { recipes: false } : {}),
+          baseGiven: options.baseGiven ?? false,
           onBytes: (bytes) => {
             progress.bytesDone += bytes;
             onProgress?.({ ...progress });

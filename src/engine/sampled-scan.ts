@@ -24,8 +24,8 @@ import { buildTensor, mapRecipe, unscaledFloat, type LogicalTensor } from '../fo
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import type { ByteSource } from '../source/byte-source.js';
 import type { TensorMoments } from './moments.js';
+import { addRecipePassResults, emptyRecipePassResult, type RecipePassRequest, type RecipePassResult } from './recipes/recipe-pass.js';
 import { coalesceRanges, type ByteRange, type UnitBlocks } from './sample-plan.js';
-import { BlendCheckScratch, checkBlend, emptyBlendCheck, type BlendCheck } from './sampling/blend-check.js';
 import { readRanges, type LeafRange } from './sampling/read-ranges.js';
 import { DEFAULT_CHUNK_ELEMENTS, effectiveGrid, TensorScanner, type ScanTensor, type SuspectGrid } from './scan-tensor.js';
 
@@ -58,8 +58,9 @@ interface BlockAt {
 
 export class SampledScanner {
   private readonly scanner: TensorScanner;
-  private readonly checkScratch: BlendCheckScratch;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Per tensor, the readers over its last fetch when that was small (see prefetch). */
+  private readonly kept = new Map<AlignedGroup, { blocks: Set<number>; units: Map<number, ScanTensor> }>();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -70,7 +71,6 @@ export class SampledScanner {
       informativeUlps: settings.informativeUlps,
       chunkElements,
     });
-    this.checkScratch = new BlendCheckScratch(settings.parents, chunkElements);
   }
 
   /**
@@ -85,7 +85,7 @@ export class SampledScanner {
     grid: SuspectGrid | null | 'detect',
   ): Promise<{ moments: TensorMoments[]; grid: SuspectGrid | null }> {
     const located = blocks.map((block) => plan.range(block));
-    const units = await this.prefetch(group, located);
+    const units = await this.prefetch(group, located, blocks);
     return this.serially(async () => {
       let used: SuspectGrid | null = grid === 'detect' ? null : grid;
       if (grid === 'detect') {
@@ -102,24 +102,64 @@ export class SampledScanner {
     });
   }
 
-  /** The second read at the blend `weights` (sampling/blend-check.ts) over `blocks`, added into `into`. */
-  async checkBlend(
+  /**
+   * The second read over `blocks` (recipes/recipe-pass.ts), as a full scan's on its
+   * tensors: with `request.residual` the direct residual and the reproduced share at
+   * `request.weights` over every block, and the candidate recipes replayed on the first
+   * `replayElements` elements of the blocks in the order given.
+   */
+  async secondRead(
     group: AlignedGroup,
     plan: UnitBlocks,
     blocks: readonly number[],
-    weights: readonly number[],
     grid: SuspectGrid | null,
-    into: BlendCheck = emptyBlendCheck(),
-  ): Promise<BlendCheck> {
+    request: Omit<RecipePassRequest, 'replayElements'>,
+    replayElements: number,
+  ): Promise<RecipePassResult> {
     const located = blocks.map((block) => plan.range(block));
-    const units = await this.prefetch(group, located);
+    // The blocks of the tensor's last fetch, still held when it was small; else fetched again.
+    const kept = this.kept.get(group);
+    const units = kept && blocks.every((block) => kept.blocks.has(block)) ? kept.units : await this.prefetch(group, located, blocks);
+    this.kept.delete(group);
     return this.serially(async () => {
-      const { reference, informativeUlps } = this.settings;
+      const total = emptyRecipePassResult(request.recipes.length, request.residual && request.weights !== null);
+      let replayLeft = Math.max(0, replayElements);
       for (const at of located) {
-        await checkBlend({ ...units.get(at.unit)!, suspectGrid: grid }, weights, reference, informativeUlps, at, this.checkScratch, into);
+        const replay = Math.min(replayLeft, at.to - at.from);
+        replayLeft -= replay;
+        if (replay === 0 && !request.residual) continue;
+        const part = await this.scanner.recipes({ ...units.get(at.unit)!, suspectGrid: grid }, { ...request, replayElements: replay }, at);
+        addRecipePassResults(total, part);
       }
-      return into;
+      return total;
     });
+  }
+
+  /**
+   * The values of `blocks` (in the order given, at most `maxElements` of them) decoded to
+   * float64: the suspect and each parent.
+   */
+  async decodeBlocks(
+    group: AlignedGroup,
+    plan: UnitBlocks,
+    blocks: readonly number[],
+    maxElements: number,
+  ): Promise<{ suspect: Float64Array; parents: Float64Array[]; count: number }> {
+    const located = blocks.map((block) => plan.range(block));
+    const kept = this.kept.get(group);
+    const units = kept && blocks.every((block) => kept.blocks.has(block)) ? kept.units : await this.prefetch(group, located, blocks);
+    const suspect = new Float64Array(maxElements);
+    const parents = Array.from({ length: this.settings.parents }, () => new Float64Array(maxElements));
+    let count = 0;
+    for (const at of located) {
+      const n = Math.min(at.to - at.from, maxElements - count);
+      if (n <= 0) break;
+      const unit = units.get(at.unit)!;
+      await unit.suspect.read(at.from, n, suspect.subarray(count));
+      for (let j = 0; j < parents.length; j++) await unit.parents[j]!.read(at.from, n, parents[j]!.subarray(count));
+      count += n;
+    }
+    return { suspect, parents, count };
   }
 
   /** One scanner owns one set of buffers: scans take turns, fetches overlap them. */
@@ -134,7 +174,8 @@ export class SampledScanner {
    * blocks: every stored tensor a block's logical read touches (codes, scales) is
    * fetched in coalesced ranges, per file.
    */
-  private async prefetch(group: AlignedGroup, located: readonly BlockAt[]): Promise<Map<number, ScanTensor>> {
+  private async prefetch(group: AlignedGroup, located: readonly BlockAt[], blocks: readonly number[]): Promise<Map<number, ScanTensor>> {
+    let fetchedBytes = 0;
     const wanted: LeafRange[] = [];
     for (const at of located) {
       const unit = group.units[at.unit]!;
@@ -153,6 +194,7 @@ export class SampledScanner {
         const largest = ranges.reduce((most, r) => Math.max(most, r.end - r.start), 0);
         const merged = coalesceRanges(ranges, Math.min(this.settings.maxGapBytes, largest));
         const data = await Promise.all(merged.map((range) => this.limited(() => this.fetchRange(source, range))));
+        fetchedBytes += data.reduce((sum, bytes) => sum + bytes.byteLength, 0);
         fetched.set(source, new FetchedRanges(source, merged, data));
       }),
     );
@@ -171,6 +213,13 @@ export class SampledScanner {
       const unit = group.units[index]!;
       const [suspect, ...parents] = await Promise.all([unit.suspect, ...unit.parents].map(rebuilt));
       units.set(index, { name: unit.name, suspect: suspect!, parents });
+    }
+    // Kept for the second read of these blocks (secondRead), when small: the fixtures'
+    // and most real tensors' samples are one batch, read again right after the fit.
+    this.kept.delete(group);
+    if (fetchedBytes <= MAX_KEPT_BYTES) {
+      this.kept.set(group, { blocks: new Set(blocks), units });
+      if (this.kept.size > MAX_KEPT_GROUPS) this.kept.delete(this.kept.keys().next().value!);
     }
     return units;
   }
@@ -193,6 +242,10 @@ export class SampledScanner {
     }
   }
 }
+
+/** Fetches kept for a second read: at most this many bytes per tensor, for this many tensors (the window in flight). */
+const MAX_KEPT_BYTES = 1 << 20;
+const MAX_KEPT_GROUPS = 64;
 
 /** A byte source that holds only some ranges of another, already fetched. */
 class FetchedRanges implements ByteSource {

@@ -21,18 +21,24 @@ import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
-import { checkedResidual, emptyBlendCheck } from '../engine/sampling/blend-check.js';
+import { addRecipePassResults, emptyRecipePassResult } from '../engine/recipes/recipe-pass.js';
 import type { SuspectGrid } from '../engine/scan-tensor.js';
 import { withDirectResidual } from '../fit/recipes/direct-residual.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { codesDtype, plainStored, unscaledFloat } from '../format/logical-tensor.js';
 import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../fit/sampling-intervals.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
-import type { SamplingReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
+import type { SamplingReport, TensorRecipesReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
 import { tensorVerdict } from '../verdict/tensor-verdict.js';
+import { floatFormat } from '../format/dtype.js';
+import { refineSlerpCosines } from '../fit/recipes/slerp-refine.js';
+import { recipeCandidates, recipesReport, replayEvidence, REPLAY_BLOCK_ELEMENTS, REPLAY_BLOCKS } from './tensor-recipes.js';
 
 /** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
 export const MIN_BLOCKS = 8;
+/** Elements whose replay re-estimates a SLERP candidate's cosine under sampling (slerp-refine.ts). */
+const SLERP_REFINE_ELEMENTS = 8192;
+
 /** Blocks fetched and scanned per step of one tensor: bounds memory at BATCH_BLOCKS × block × inputs. */
 const BATCH_BLOCKS = 32;
 /** Tensors sampled at once: overlaps one tensor's fetches with another's scan. */
@@ -46,6 +52,10 @@ export interface SampledReportsOptions {
   parents: number;
   reference: number;
   thresholds: Thresholds;
+  /** false: no recipe replay (--no-recipes). */
+  recipes?: boolean;
+  /** --base was given: the reference is the base (task-arithmetic candidates). */
+  baseGiven?: boolean;
   sample: SampleOptions;
   maxGapBytes?: number;
   concurrency?: number;
@@ -246,23 +256,50 @@ export async function sampledReports(
     const grid = state.grid === 'detect' ? null : state.grid;
     let reported: TensorFit = { ...fit };
     const weights = reported.weights.every((w) => w !== null) ? (reported.weights as number[]) : null;
-    // As a full scan's second read (tensor-reports.ts), on the blocks the moments came
-    // from: on a 32- or 64-bit grid the Gram residual cancels and the residual is summed
-    // directly; without an exact-hit profile (three or more parents, or no clear peak)
-    // the same read counts what the fitted blend reproduces bit for bit.
+    // As a full scan's second read (tensor-reports.ts), one read of the blocks the moments
+    // came from: on a 32- or 64-bit grid the Gram residual cancels and the residual is
+    // summed directly; without an exact-hit profile (three or more parents, or no clear
+    // peak) it counts what the fitted blend reproduces bit for bit; and the candidate
+    // recipes are replayed on its first REPLAY_BLOCKS × REPLAY_BLOCK_ELEMENTS elements
+    // (seeded positions, spread over the tensor like the full scan's blocks).
     const replayDtype = grid ?? unscaledFloat(first.suspect.recipe);
     const needsDirectResidual = replayDtype === 'F32' || replayDtype === 'F64';
     const needsReproduced = reported.reproducedShare === null && reported.informative > 0;
-    if (weights !== null && (needsDirectResidual || needsReproduced)) {
-      const check = emptyBlendCheck();
-      const taken = state.order!.subarray(0, state.taken);
-      for (let at = 0; at < taken.length; at += BATCH_BLOCKS) {
-        await scanner.checkBlend(group, state.plan, Array.from(taken.subarray(at, at + BATCH_BLOCKS)), weights, grid, check);
-      }
-      if (needsDirectResidual) reported = withDirectResidual(reported, totalOf(state), checkedResidual(check));
-      if (needsReproduced) reported.reproducedShare = check.informative > 0 ? check.reproduced / check.informative : null;
+    const check = weights !== null && (needsDirectResidual || needsReproduced);
+    const format = options.recipes === false || replayDtype === null ? null : floatFormat(replayDtype);
+    const total = totalOf(state);
+    let candidates = format === null ? [] : recipeCandidates(reported, total, format, { base: options.baseGiven === true ? options.reference : null });
+    if (format !== null && candidates.some((c) => c.method === 'slerp')) {
+      // A sample's cosine between the parents is an estimate; mergekit used the whole
+      // tensors'. The replay's own elements pin it down (slerp-refine.ts).
+      const taken = Array.from(state.order!.subarray(0, state.taken));
+      const values = await scanner.decodeBlocks(group, state.plan, firstElements(state, taken, SLERP_REFINE_ELEMENTS), SLERP_REFINE_ELEMENTS);
+      candidates = refineSlerpCosines(candidates, values.suspect, values.parents, values.count, format);
     }
-    const verdict = tensorVerdict(reported, thresholds);
+    let recipes: TensorRecipesReport | null = null;
+    if (check || candidates.length > 0) {
+      const taken = Array.from(state.order!.subarray(0, state.taken));
+      const blocks = check ? taken : firstElements(state, taken, REPLAY_BLOCKS * REPLAY_BLOCK_ELEMENTS);
+      const request = {
+        reference: options.reference,
+        informativeUlps: thresholds.informativeUlps,
+        weights,
+        recipes: candidates,
+        replayDtype: format?.dtype ?? null,
+        residual: check,
+      };
+      const result = emptyRecipePassResult(candidates.length, check);
+      for (let at = 0; at < blocks.length; at += BATCH_BLOCKS) {
+        const batch = blocks.slice(at, at + BATCH_BLOCKS);
+        addRecipePassResults(result, await scanner.secondRead(group, state.plan, batch, grid, request, REPLAY_BLOCKS * REPLAY_BLOCK_ELEMENTS - result.matches.finite));
+      }
+      if (check && needsDirectResidual) reported = withDirectResidual(reported, total, result.rss!);
+      if (check && needsReproduced) reported.reproducedShare = result.informative > 0 ? result.reproduced / result.informative : null;
+      if (candidates.length > 0) recipes = recipesReport(candidates, result, total.elementwise);
+    }
+    // The bootstrap's agreement (assess) is about the fit; the replay then settles blend
+    // against trained blend on the same blocks, as in a full scan (tensor-verdict.ts).
+    const verdict = tensorVerdict(reported, thresholds, replayEvidence(recipes, replayDtype));
     const whole = state.taken >= state.blocks;
     const intervals = whole
       ? {
@@ -292,6 +329,7 @@ export async function sampledReports(
       reason: verdict.reason,
       ...reported,
       sums: sumsOfMoments(totalOf(state)),
+      ...(recipes === null ? {} : { recipes }),
       sample: sampleReport,
     };
     if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
@@ -302,6 +340,19 @@ export async function sampledReports(
   }
 
   /** The sampled blocks' moments together. */
+  /** The first blocks of `taken` that hold at least `elements` elements together. */
+  function firstElements(state: TensorSample, taken: readonly number[], elements: number): number[] {
+    const blocks: number[] = [];
+    let count = 0;
+    for (const block of taken) {
+      if (count >= elements) break;
+      blocks.push(block);
+      const { from, to } = state.plan.range(block);
+      count += to - from;
+    }
+    return blocks;
+  }
+
   function totalOf(state: TensorSample): TensorMoments {
     const total = emptyMoments(options.parents, options.reference);
     for (const group of state.groups) addMoments(total, group);

@@ -6,8 +6,9 @@ import type { ScanTensor } from '../engine/scan-tensor.js';
 import type { FloatFormat } from '../format/dtype.js';
 import { withDirectResidual } from '../fit/recipes/direct-residual.js';
 import { readSlerp } from '../fit/recipes/slerp-reading.js';
-import { methodFields, snapCandidates } from '../fit/recipes/snap-candidates.js';
+import { methodFields, snapCandidates, type RecipeCandidate } from '../fit/recipes/snap-candidates.js';
 import type { TensorFit } from '../fit/tensor-fit.js';
+import type { ReplayEvidence } from '../verdict/tensor-verdict.js';
 import type { ElementwiseSumsRecord, RecipeCandidateReport, TensorRecipesReport } from '../report-schema.js';
 
 /**
@@ -53,9 +54,7 @@ export async function measureRecipes(
   const format = options.replayFormat;
   if (units.length === 0 || moments.used === 0) return { fit, recipes: null };
   const weights = fit.weights.every((w) => w !== null) ? (fit.weights as number[]) : null;
-  const candidates = format
-    ? snapCandidates(fit.weights, fit.weightsStdErr, format, { slerp: readSlerp(moments, format), base: options.base ?? null, modelWeights: options.modelWeights ?? null })
-    : [];
+  const candidates = format ? recipeCandidates(fit, moments, format, options) : [];
   const countReproduced = fit.reproducedShare === null && weights !== null && fit.informative > 0;
   const residual = weights !== null && (options.directResidual || countReproduced);
   const request = {
@@ -77,6 +76,29 @@ export async function measureRecipes(
     }
   }
   for (const part of await Promise.all(reads)) addRecipePassResults(result, part);
+  const measuredFit = result.rss === null || !options.directResidual ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
+  // Without an exact-hit profile (three or more parents, or no clear peak), what the
+  // fitted blend reproduces comes from this same read.
+  if (countReproduced && result.informative > 0) measuredFit.reproducedShare = result.reproduced / result.informative;
+  return { fit: measuredFit, recipes: recipesReport(candidates, result, moments.elementwise) };
+}
+
+/** The recipes to replay on a tensor, snapped from its fit (and the model's weights, the base, a SLERP reading). */
+export function recipeCandidates(
+  fit: TensorFit,
+  moments: TensorMoments,
+  format: FloatFormat,
+  options: { base?: number | null; modelWeights?: readonly number[] | null },
+): RecipeCandidate[] {
+  return snapCandidates(fit.weights, fit.weightsStdErr, format, {
+    slerp: readSlerp(moments, format),
+    base: options.base ?? null,
+    modelWeights: options.modelWeights ?? null,
+  });
+}
+
+/** The report of a replay: the candidates best first (most reproduced where the parents differ), the best CANDIDATES_KEPT. */
+export function recipesReport(candidates: readonly RecipeCandidate[], result: RecipePassResult, elementwise: ElementwiseSums): TensorRecipesReport {
   const measured: RecipeCandidateReport[] = candidates.map((c, r) => ({
     weights: [...c.weights],
     arithmetic: c.arithmetic,
@@ -88,18 +110,11 @@ export async function measureRecipes(
     ...methodFields(c),
   }));
   measured.sort((a, b) => b.reproducedWhereParentsDiffer - a.reproducedWhereParentsDiffer || b.reproduced - a.reproduced);
-  const measuredFit = result.rss === null || !options.directResidual ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
-  // Without an exact-hit profile (three or more parents, or no clear peak), what the
-  // fitted blend reproduces comes from this same read.
-  if (countReproduced && result.informative > 0) measuredFit.reproducedShare = result.reproduced / result.informative;
   return {
-    fit: measuredFit,
-    recipes: {
-      replayed: result.matches.finite,
-      parentsDiffer: result.matches.parentsDiffer,
-      candidates: measured.slice(0, CANDIDATES_KEPT),
-      elementwise: elementwiseRecord(moments.elementwise),
-    },
+    replayed: result.matches.finite,
+    parentsDiffer: result.matches.parentsDiffer,
+    candidates: measured.slice(0, CANDIDATES_KEPT),
+    elementwise: elementwiseRecord(elementwise),
   };
 }
 
@@ -125,6 +140,19 @@ export function replayBlocks(unitElements: readonly number[]): { unit: number; f
     blocks.push({ unit, from: start, to: Math.min(start + REPLAY_BLOCK_ELEMENTS, unitElements[unit]!) });
   }
   return blocks;
+}
+
+/**
+ * The best candidate's reproduction where the parents differ, for the verdict; only on a
+ * 16-bit grid, where the replayed arithmetics cover how merges are really computed (on
+ * a 32-bit grid an accelerator's fused multiply-adds round differently from any of them,
+ * and there a trained blend is far above the floor anyway).
+ */
+export function replayEvidence(recipes: TensorRecipesReport | null, replayDtype: string | null): ReplayEvidence | null {
+  if (recipes === null || recipes.candidates.length === 0 || (replayDtype !== 'BF16' && replayDtype !== 'F16')) return null;
+  // Candidates are sorted best first (tensor-recipes.ts).
+  const best = recipes.candidates[0]!;
+  return { parentsDiffer: recipes.parentsDiffer, reproduced: best.reproducedWhereParentsDiffer, weights: best.weights };
 }
 
 export function elementwiseRecord(sums: ElementwiseSums): ElementwiseSumsRecord {

@@ -15,11 +15,11 @@ import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import { codesDtype, plainStored, recipeLeaves, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
 import { floatFormat } from '../format/dtype.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
-import type { SliceReport, TensorRecipesReport, TensorReport, Thresholds } from '../report-schema.js';
+import type { SliceReport, TensorReport, Thresholds } from '../report-schema.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { tensorVerdict, type ReplayEvidence } from '../verdict/tensor-verdict.js';
+import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import type { Checkpoint } from './checkpoint.js';
-import { measureRecipes } from './tensor-recipes.js';
+import { measureRecipes, replayEvidence } from './tensor-recipes.js';
 
 export interface TensorReportsOptions {
   parents: number;
@@ -179,19 +179,6 @@ async function groupMoments(
     }),
   );
   return { moments, slices };
-}
-
-/**
- * The best candidate's reproduction where the parents differ, for the verdict; only on a
- * 16-bit grid, where the replayed arithmetics cover how merges are really computed (on
- * a 32-bit grid an accelerator's fused multiply-adds round differently from any of them,
- * and there a trained blend is far above the floor anyway).
- */
-export function replayEvidence(recipes: TensorRecipesReport | null, replayDtype: string | null): ReplayEvidence | null {
-  if (recipes === null || recipes.candidates.length === 0 || (replayDtype !== 'BF16' && replayDtype !== 'F16')) return null;
-  // Candidates are sorted best first (tensor-recipes.ts).
-  const best = recipes.candidates[0]!;
-  return { parentsDiffer: recipes.parentsDiffer, reproduced: best.reproducedWhereParentsDiffer, weights: best.weights };
 }
 
 function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefined): TensorFit {
