@@ -564,6 +564,8 @@ export interface LayerStackingReport {
 /** The element-wise merge a modified-blend verdict rests on (src/verdict/recipes/elementwise-verdict.ts). */
 export interface ElementwiseVerdict {
   method: 'ties' | 'dare' | 'magnitude-pruned';
+  /** mergekit's methods this reading cannot tell apart, by their mergekit names (added within schema 2: optional). */
+  consistentWith?: string[];
   /** The parent the task vectors are measured from (the reference). */
   base: number;
   /** Task parents merged (weight at least thresholds.modifiedMinWeight), --parents order. */

@@ -153,7 +153,12 @@ function keepLargest(delta: Float32Array, density: number): Float32Array {
   return out;
 }
 
-/** Breadcrumbs (`magnitude_outliers`): drop the `gamma` share of largest |δ| and the smallest, keeping `density`. */
+/**
+ * Breadcrumbs (`magnitude_outliers`): drop the `gamma` share of largest |δ| and the
+ * smallest, keeping `density`. The published recipe, not a quirk of mergekit's slicing:
+ * there `indices[n_bot:-n_top]` is empty when γ·n < 1 (a tensor under 100 elements at
+ * γ = 0.01 loses its whole delta); here such a tensor keeps its top, as intended.
+ */
 function keepMiddle(delta: Float32Array, density: number, gamma: number): Float32Array {
   const n = delta.length;
   const keep = Math.floor(density * n);
@@ -176,11 +181,49 @@ function dropAndRescale(delta: Float32Array, density: number, random: Random): F
   return out;
 }
 
+/**
+ * DELLA's MagPrune (`della_magprune`): within each row (the last axis of a matrix; a
+ * vector is one row), δ's magnitude rank r ∈ [0, 1] (0 the smallest, ties lower index
+ * first) sets its keep probability (density − ε) + 2ε·r, so large deltas survive more
+ * often; then, as mergekit's default `rescale: true` does, the survivors are scaled so
+ * the tensor's L1 norm is what it was (about ÷ density, a little less since the kept
+ * entries are the larger ones). Sums in float64 rounded once to float32, as for norms.
+ */
+function rankedDropAndRescale(delta: Float32Array, density: number, epsilon: number, rowLength: number, random: Random): Float32Array {
+  const out = new Float32Array(delta.length);
+  const low = Math.fround(density - epsilon);
+  const span = Math.fround(2 * epsilon);
+  for (let from = 0; from < delta.length; from += rowLength) {
+    const n = Math.min(rowLength, delta.length - from);
+    const ascending = Array.from({ length: n }, (_, i) => i).sort((a, b) => Math.abs(delta[from + a]!) - Math.abs(delta[from + b]!) || a - b);
+    const rank = new Float32Array(n);
+    ascending.forEach((i, r) => (rank[i] = n > 1 ? Math.fround(r / (n - 1)) : 0));
+    for (let i = 0; i < n; i++) {
+      const keep = Math.fround(low + Math.fround(rank[i]! * span));
+      if (random.uniform() < keep) out[from + i] = delta[from + i]!;
+    }
+  }
+  let before = 0;
+  let after = 0;
+  for (let i = 0; i < delta.length; i++) {
+    before += Math.abs(delta[i]!);
+    after += Math.abs(out[i]!);
+  }
+  const before32 = Math.fround(before);
+  const after32 = Math.fround(after);
+  if (before32 < 1e-7 || after32 < 1e-7) return out;
+  const factor = Math.fround(before32 / after32);
+  for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i]! * factor);
+  return out;
+}
+
 export type Sparsification =
   | { kind: 'none' }
   | { kind: 'magnitude'; density: number }
   | { kind: 'random'; density: number; random: Random }
-  | { kind: 'magnitude-outliers'; density: number; gamma: number };
+  | { kind: 'magnitude-outliers'; density: number; gamma: number }
+  /** `rowLength`: the tensor's last dimension (its element count for a vector). */
+  | { kind: 'magnitude-ranked'; density: number; epsilon: number; rowLength: number; random: Random };
 
 export interface TaskMergeRecipe {
   /** One weight per task parent. */
@@ -190,13 +233,16 @@ export interface TaskMergeRecipe {
   signConsensus: boolean;
   /** Divide by the sum of the (surviving) weights. */
   normalize: boolean;
+  /** mergekit's `lambda`: the mixed delta's scale, 1 when absent. */
+  lambda?: number;
 }
 
 /**
  * mergekit's generalized task arithmetic: task arithmetic (no sparsification, no
  * consensus, no normalisation), TIES (magnitude, consensus, normalised), DARE
- * (random with rescale; dare_ties adds consensus), breadcrumbs (magnitude outliers).
- * base + mixed, in float32, rounded once to bf16.
+ * (random with rescale; dare_ties adds consensus), breadcrumbs (magnitude outliers),
+ * DELLA (magnitude-ranked drops with L1 rescale, consensus, normalised; `lambda`
+ * scales the mixed delta). base + λ·mixed, in float32, rounded once to bf16.
  */
 export function taskMerge(base: Float64Array, parents: readonly Float64Array[], recipe: TaskMergeRecipe): Float64Array {
   const s = recipe.sparsification;
@@ -211,6 +257,8 @@ export function taskMerge(base: Float64Array, parents: readonly Float64Array[], 
         return dropAndRescale(delta, s.density, s.random);
       case 'magnitude-outliers':
         return keepMiddle(delta, s.density, s.gamma);
+      case 'magnitude-ranked':
+        return rankedDropAndRescale(delta, s.density, s.epsilon, s.rowLength, s.random);
     }
   });
   const w = recipe.weights.map(Math.fround);
@@ -231,6 +279,7 @@ export function taskMerge(base: Float64Array, parents: readonly Float64Array[], 
       divisor = Math.fround(divisor + w[j]!);
     }
     if (recipe.normalize) mixed = Math.fround(mixed / (divisor === 0 || Math.abs(divisor) < 1e-8 ? 1 : divisor));
+    if (recipe.lambda !== undefined && recipe.lambda !== 1) mixed = Math.fround(mixed * Math.fround(recipe.lambda));
     out[i] = roundBf16(Math.fround(base[i]! + mixed));
   }
   return out;

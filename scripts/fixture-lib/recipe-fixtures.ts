@@ -97,7 +97,7 @@ export async function writeRecipeFixtures(outDir: string, specs: readonly Tensor
     parents: [parentPath('base'), parentPath('a'), parentPath('b')],
     base: parentPath('base'),
     recipe: 'mergekit ties, base_model base, A and B at weight 0.5, density 0.5 (top half of |Δ| per tensor), sign election by sum, normalised',
-    expect: { elementwise: 'ties', density: 0.5 },
+    expect: { elementwise: 'ties', consistentWith: 'ties', density: 0.5 },
   });
   let dareTensor = 0;
   await add(
@@ -117,7 +117,52 @@ export async function writeRecipeFixtures(outDir: string, specs: readonly Tensor
       parents: [parentPath('base'), parentPath('a'), parentPath('b')],
       base: parentPath('base'),
       recipe: 'mergekit dare_linear, base_model base, A and B at weight 0.5, density 0.3 (each Δ kept with probability 0.3, survivors ÷ 0.3)',
-      expect: { elementwise: 'dare', density: 0.3, scales: [null, 0.5, 0.5] },
+      expect: { elementwise: 'dare', consistentWith: 'dare_linear', density: 0.3, scales: [null, 0.5, 0.5] },
+    },
+  );
+  // Breadcrumbs and DELLA are close relatives of TIES and DARE: the reading names the
+  // family (`elementwise`) and the verdict lists the mergekit methods it cannot tell apart,
+  // which must include the one used (`consistentWith`).
+  await add(
+    'breadcrumbs',
+    task({ weights: [0.5, 0.5], sparsification: { kind: 'magnitude-outliers', density: 0.5, gamma: 0.01 }, signConsensus: false, normalize: false }),
+    {
+      parents: [parentPath('base'), parentPath('a'), parentPath('b')],
+      base: parentPath('base'),
+      recipe:
+        'mergekit breadcrumbs, base_model base, A and B at weight 0.5, density 0.5, gamma 0.01 (per tensor the largest 1% of |Δ| ' +
+        'and the smallest 49% dropped), no sign election, not normalised',
+      expect: { elementwise: 'magnitude-pruned', consistentWith: 'breadcrumbs', density: 0.5, gamma: 0.01 },
+    },
+  );
+  let dellaTensor = 0;
+  await add(
+    'della',
+    new Map(
+      specs.map((s) => [
+        s.name,
+        taskMerge(tensorOf(base, s.name), [tensorOf(a, s.name), tensorOf(b, s.name)], {
+          weights: [0.5, 0.5],
+          sparsification: {
+            kind: 'magnitude-ranked',
+            density: 0.5,
+            epsilon: 0.1,
+            rowLength: s.shape[s.shape.length - 1]!,
+            random: randomFor(`recipes/della/${dellaTensor++}/${s.name}`),
+          },
+          signConsensus: true,
+          normalize: true,
+          lambda: 1,
+        }),
+      ]),
+    ),
+    {
+      parents: [parentPath('base'), parentPath('a'), parentPath('b')],
+      base: parentPath('base'),
+      recipe:
+        'mergekit della, base_model base, A and B at weight 0.5, density 0.5, epsilon 0.1 (keep probability 0.4–0.6 by |Δ| rank ' +
+        'within each row), lambda 1.0, survivors rescaled to the L1 norm, sign election by sum, normalised',
+      expect: { elementwise: 'dare', consistentWith: 'della', density: 0.5, epsilon: 0.1, lambda: 1 },
     },
   );
 

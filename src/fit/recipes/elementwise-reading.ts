@@ -104,6 +104,19 @@ export const ELECTION_MIN_MARGIN = 0.15;
 
 export type ElementwiseMethod = 'ties' | 'dare' | 'magnitude-pruned' | 'element-wise';
 
+/**
+ * mergekit's methods that each reading cannot tell apart, by their mergekit names.
+ * Measured on fixtures/recipes (docs/forensics.md): breadcrumbs_ties differs from TIES
+ * only by also dropping the top γ (1%) of |Δ|; rescaled survivors hide dare_ties's
+ * election; DELLA drops at random too, its keep probability only tilted ±ε by |Δ| rank
+ * (della at density 0.5, ε 0.1 reads as DARE at 0.52 with the rescale DARE predicts).
+ */
+export const CONSISTENT_MERGEKIT_METHODS: Readonly<Record<Exclude<ElementwiseMethod, 'element-wise'>, readonly string[]>> = {
+  ties: ['ties', 'breadcrumbs_ties'],
+  dare: ['dare_linear', 'dare_ties', 'della', 'della_linear'],
+  'magnitude-pruned': ['breadcrumbs'],
+};
+
 export interface ElementwiseFinding {
   method: ElementwiseMethod;
   /**
@@ -115,6 +128,8 @@ export interface ElementwiseFinding {
   density: number;
   /** Whether sign conflicts are resolved to one parent (TIES's election, visible when survivors are not rescaled). */
   signElection: boolean;
+  /** CONSISTENT_MERGEKIT_METHODS of `method`; empty for the unrecognised 'element-wise'. */
+  consistentWith: readonly string[];
 }
 
 /**
@@ -137,7 +152,7 @@ export function classifyElementwise(reading: ElementwiseReading): ElementwiseFin
   else if (densityFromVariance !== null && densityFromVariance > densityFromKeptBase) method = signElection ? 'ties' : 'magnitude-pruned';
   const magnitude = method === 'ties' || method === 'magnitude-pruned';
   const density = magnitude && reading.nonzeroShare !== null ? densityFromKeptBase * reading.nonzeroShare : densityFromKeptBase;
-  return { method, density, signElection };
+  return { method, density, signElection, consistentWith: method === 'element-wise' ? [] : CONSISTENT_MERGEKIT_METHODS[method] };
 }
 
 /**

@@ -69,6 +69,7 @@ export function elementwiseVerdict(
   });
   return {
     method: finding.method,
+    consistentWith: [...finding.consistentWith],
     base: sums.reference,
     merged,
     density: finding.density,

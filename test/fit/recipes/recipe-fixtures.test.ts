@@ -101,7 +101,12 @@ describe('fixtures/recipes', () => {
     expect(mlp.schedule!.parameters[0]).toBeCloseTo(0.3, 1);
   });
 
-  for (const name of ['task-arithmetic', 'ties', 'dare'] as const) {
+  // How close the density must come: the methods read directly within 0.05; DELLA (read as
+  // DARE) within 0.1; breadcrumbs within 0.15, since without normalisation half of a 1-ulp
+  // survivor, and opposite survivors that cancel, round back to the base and count as drops
+  // (measured 0.36 at density 0.5; docs/forensics.md).
+  const densityTolerance: Record<string, number> = { ties: 0.05, dare: 0.05, della: 0.1, breadcrumbs: 0.15 };
+  for (const name of ['task-arithmetic', 'ties', 'dare', 'breadcrumbs', 'della'] as const) {
     it(`${name}: the method, its density and the task scales`, async () => {
       const a = answer(name);
       const { suspect, parents, reference, names } = await inputs(a);
@@ -122,7 +127,7 @@ describe('fixtures/recipes', () => {
         }
       }
       const finding = classifyElementwise(readElementwise(sums));
-      const expected = a.expect as { elementwise: string | null; density?: number; scales?: (number | null)[] };
+      const expected = a.expect as { elementwise: string | null; consistentWith?: string; density?: number; scales?: (number | null)[] };
       if (expected.elementwise === null) {
         expect(finding).toBeNull();
         // Task arithmetic: the blend fit with the base among the parents gives the scales.
@@ -131,7 +136,8 @@ describe('fixtures/recipes', () => {
         expect(scaleSum[0]! / elements).toBeCloseTo(-0.2, 2);
       } else {
         expect(finding!.method).toBe(expected.elementwise);
-        expect(Math.abs(finding!.density - expected.density!)).toBeLessThan(0.05);
+        expect(finding!.consistentWith).toContain(expected.consistentWith);
+        expect(Math.abs(finding!.density - expected.density!)).toBeLessThan(densityTolerance[name]!);
       }
     });
   }

@@ -1,7 +1,7 @@
 /**
  * The model verdict names an element-wise merge only where the evidence is clear: on the
- * committed fixtures (fixtures/recipes: our implementation of mergekit's ties and
- * dare_linear; fixtures/: plain blends, a fine-tune, a copy, an unrelated model), read
+ * committed fixtures (fixtures/recipes: our implementation of mergekit's ties,
+ * dare_linear, breadcrumbs and della; fixtures/: plain blends, a fine-tune, a copy, an unrelated model), read
  * through the whole analysis with and without the base as reference.
  */
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ describe('element-wise merges change the verdict', () => {
     const merge = report.verdict.elementwise!;
     expect(report.verdict.kind).toBe('modified-blend');
     expect(merge.method).toBe('ties');
+    expect(merge.consistentWith).toEqual(['ties', 'breadcrumbs_ties']);
     expect(merge.base).toBe(0);
     expect(merge.merged).toEqual([1, 2]);
     expect(Math.abs(merge.density - 0.5)).toBeLessThan(0.05);
@@ -37,6 +38,7 @@ describe('element-wise merges change the verdict', () => {
     const merge = report.verdict.elementwise!;
     expect(report.verdict.kind).toBe('modified-blend');
     expect(merge.method).toBe('dare');
+    expect(merge.consistentWith).toContain('dare_linear');
     expect(Math.abs(merge.density - 0.3)).toBeLessThan(0.05);
     expect(Math.abs(merge.relativeWeights[1]! - 0.5)).toBeLessThan(0.02);
     // Two task parents at density p: an element moves when either delta survives, 1/(1 − (1 − p)²).
@@ -44,6 +46,38 @@ describe('element-wise merges change the verdict', () => {
     expect(Math.abs(merge.rescale! - merge.expectedRescale)).toBeLessThan(0.3);
     expect(report.verdict.summary).toContain('survivors rescaled ×');
     expect(report.forensics!.elementwise!.rescale![0]).toBeNull();
+  });
+
+  it('breadcrumbs: modified-blend, magnitude pruning without election, consistent with mergekit breadcrumbs only', async () => {
+    const report = await run('fixtures/recipes/breadcrumbs/suspect', parents('base', 'a', 'b'), true);
+    const merge = report.verdict.elementwise!;
+    expect(report.verdict.kind).toBe('modified-blend');
+    expect(merge.method).toBe('magnitude-pruned');
+    expect(merge.consistentWith).toEqual(['breadcrumbs']);
+    expect(merge.merged).toEqual([1, 2]);
+    expect(Math.abs(merge.relativeWeights[1]! - 0.5)).toBeLessThan(0.02);
+    // Unnormalised half weights round small survivors (and cancelling pairs) back to the
+    // base, which reads as extra drops: 0.36 at density 0.5 (docs/forensics.md).
+    expect(Math.abs(merge.density - 0.5)).toBeLessThan(0.15);
+    expect(merge.expectedRescale).toBe(1);
+    expect(Math.abs(merge.rescale! - 1)).toBeLessThan(0.05);
+    // No election: conflicts end at a parent no more often than agreements.
+    expect(merge.conflictAtParentShare!).toBeLessThan(merge.agreementAtParentShare! + 0.05);
+    expect(merge.weightedSumReproduced!).toBeLessThan(0.3);
+    expect(report.verdict.summary).toMatch(/^suspect is a magnitude-pruning \(breadcrumbs-like\) merge of B and C on base A/);
+  });
+
+  it('della: modified-blend read as DARE at density ≈ 0.5, with della among the consistent methods', async () => {
+    const report = await run('fixtures/recipes/della/suspect', parents('base', 'a', 'b'), true);
+    const merge = report.verdict.elementwise!;
+    expect(report.verdict.kind).toBe('modified-blend');
+    expect(merge.method).toBe('dare');
+    expect(merge.consistentWith).toEqual(['dare_linear', 'dare_ties', 'della', 'della_linear']);
+    expect(Math.abs(merge.density - 0.5)).toBeLessThan(0.1);
+    expect(Math.abs(merge.relativeWeights[1]! - 0.5)).toBeLessThan(0.05);
+    // The L1 rescale lands near what dividing by the density predicts, 1/(1 − (1 − p)²).
+    expect(Math.abs(merge.rescale! - merge.expectedRescale)).toBeLessThan(0.1);
+    expect(merge.weightedSumReproduced!).toBeLessThan(0.1);
   });
 
   const plain: [string, string, string[], boolean, string][] = [
