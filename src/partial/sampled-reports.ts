@@ -32,12 +32,19 @@ import type { SamplingReport, TensorRecipesReport, TensorReport, TensorSampleRep
 import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import { floatFormat } from '../format/dtype.js';
 import { refineSlerpCosines } from '../fit/recipes/slerp-refine.js';
-import { recipeCandidates, recipesReport, replayEvidence, REPLAY_BLOCK_ELEMENTS, REPLAY_BLOCKS } from './tensor-recipes.js';
+import { recipeCandidates, recipesReport, replayEvidence } from './tensor-recipes.js';
 
 /** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
 export const MIN_BLOCKS = 8;
+/**
+ * Elements of each sampled tensor the candidate recipes are replayed on (a full scan:
+ * 8,192, tensor-recipes.ts). A sampled run replays in this thread, after the tensor's
+ * fit; 2,048 elements (~1,800 where fine-tunes differ) still separate the 95% and 99.9%
+ * the verdict reads, at a quarter of the cost (8,192 doubled the 400B bench's time).
+ */
+const SAMPLED_REPLAY_ELEMENTS = 2048;
 /** Elements whose replay re-estimates a SLERP candidate's cosine under sampling (slerp-refine.ts). */
-const SLERP_REFINE_ELEMENTS = 8192;
+const SLERP_REFINE_ELEMENTS = 2048;
 
 /** Blocks fetched and scanned per step of one tensor: bounds memory at BATCH_BLOCKS × block × inputs. */
 const BATCH_BLOCKS = 32;
@@ -260,8 +267,8 @@ export async function sampledReports(
     // came from: on a 32- or 64-bit grid the Gram residual cancels and the residual is
     // summed directly; without an exact-hit profile (three or more parents, or no clear
     // peak) it counts what the fitted blend reproduces bit for bit; and the candidate
-    // recipes are replayed on its first REPLAY_BLOCKS × REPLAY_BLOCK_ELEMENTS elements
-    // (seeded positions, spread over the tensor like the full scan's blocks).
+    // recipes are replayed on its first SAMPLED_REPLAY_ELEMENTS elements (seeded
+    // positions, spread over the tensor like the full scan's blocks).
     const replayDtype = grid ?? unscaledFloat(first.suspect.recipe);
     const needsDirectResidual = replayDtype === 'F32' || replayDtype === 'F64';
     const needsReproduced = reported.reproducedShare === null && reported.informative > 0;
@@ -279,7 +286,7 @@ export async function sampledReports(
     let recipes: TensorRecipesReport | null = null;
     if (check || candidates.length > 0) {
       const taken = Array.from(state.order!.subarray(0, state.taken));
-      const blocks = check ? taken : firstElements(state, taken, REPLAY_BLOCKS * REPLAY_BLOCK_ELEMENTS);
+      const blocks = check ? taken : firstElements(state, taken, SAMPLED_REPLAY_ELEMENTS);
       const request = {
         reference: options.reference,
         informativeUlps: thresholds.informativeUlps,
@@ -291,7 +298,7 @@ export async function sampledReports(
       const result = emptyRecipePassResult(candidates.length, check);
       for (let at = 0; at < blocks.length; at += BATCH_BLOCKS) {
         const batch = blocks.slice(at, at + BATCH_BLOCKS);
-        addRecipePassResults(result, await scanner.secondRead(group, state.plan, batch, grid, request, REPLAY_BLOCKS * REPLAY_BLOCK_ELEMENTS - result.matches.finite));
+        addRecipePassResults(result, await scanner.secondRead(group, state.plan, batch, grid, request, SAMPLED_REPLAY_ELEMENTS - result.matches.finite));
       }
       if (check && needsDirectResidual) reported = withDirectResidual(reported, total, result.rss!);
       if (check && needsReproduced) reported.reproducedShare = result.informative > 0 ? result.reproduced / result.informative : null;

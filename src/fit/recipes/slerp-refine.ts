@@ -1,5 +1,5 @@
 import type { FloatFormat } from '../../format/dtype.js';
-import { compileRecipe, replayRecipe, sameBits } from '../../engine/recipes/merge-arithmetic.js';
+import { compileRecipe, replayRecipe, sameBits, SLERP_DOT_THRESHOLD } from '../../engine/recipes/merge-arithmetic.js';
 import type { RecipeCandidate } from './snap-candidates.js';
 
 /**
@@ -38,8 +38,12 @@ export function refineSlerpCosines(
     if (candidate.method !== 'slerp' || candidate.cosine === undefined) return candidate;
     const angle = Math.acos(Math.min(1, Math.max(-1, candidate.cosine)));
     if (!(angle > 0)) return candidate;
+    // Nearly parallel parents: mergekit takes plain lerp anywhere in the searched range,
+    // and the cosine changes nothing.
+    if (Math.abs(Math.cos(angle * (1 + SEARCH_SPAN))) > SLERP_DOT_THRESHOLD) return candidate;
     let best = candidate;
     let bestHits = hits(candidate);
+    if (bestHits === differ.length) return candidate;
     let bestAngle = angle;
     // Coarse steps over the whole span, then as fine again around the best of them.
     for (const [centre, span] of [
