@@ -16,6 +16,14 @@ import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } fr
 const BATCH_ELEMENTS = 1 << 22;
 const MAX_BATCH_TASKS = 64;
 
+/**
+ * A worker's young generation, in MB (V8's default allows ~48). A worker's garbage is
+ * small objects and short-lived buffers (file windows, moments it has sent); collected
+ * sooner, they stop piling up: on the 1 GB bench, peak RSS 454–474 → 386–389 MB with two
+ * workers, same time (4 MB measured the same as 8).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
+
 export interface WorkerEngineOptions {
   threads: number;
   /** A tensor's file path, for workers to open; the engine is used only when every input has one. */
@@ -58,7 +66,7 @@ export class WorkerEngine extends ScanEngine {
     };
     const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
     this.slots = Array.from({ length: options.threads }, () => {
-      const slot: Slot = { worker: new Worker(script, { workerData: setup }), busy: null };
+      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), busy: null };
       slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
       slot.worker.on('error', (error) => this.fail(error));
       slot.worker.on('exit', (code) => {
