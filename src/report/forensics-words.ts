@@ -46,6 +46,11 @@ export function elementwiseEvidence(e: ElementwiseVerdict): string[] {
   if (e.weightedSumReproduced !== null) {
     clauses.push(`no weighted sum reproduces it (best: ${formatShare(e.weightedSumReproduced)} bit for bit where the parents differ)`);
   }
+  // The element-wise sums cannot tell close relatives apart (DELLA reads as DARE): say so.
+  if (e.consistentWith !== undefined && e.consistentWith.length > 1) {
+    const names = e.consistentWith;
+    clauses.push(`as consistent with mergekit's ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`);
+  }
   return clauses;
 }
 
