@@ -17,7 +17,6 @@
  * is on one side of their interval.
  */
 import type { AlignedGroup } from '../align/align-models.js';
-import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
@@ -25,7 +24,7 @@ import { addRecipePassResults, emptyRecipePassResult } from '../engine/recipes/r
 import type { SuspectGrid } from '../engine/scan-tensor.js';
 import { withDirectResidual } from '../fit/recipes/direct-residual.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
-import { codesDtype, plainStored, unscaledFloat } from '../format/logical-tensor.js';
+import { unscaledFloat } from '../format/logical-tensor.js';
 import { BOOTSTRAP_REPLICATES, bootstrapFits, fitIntervals, SAMPLE_GROUPS } from '../fit/sampling-intervals.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import type { SamplingReport, TensorRecipesReport, TensorReport, TensorSampleReport, Thresholds } from '../report-schema.js';
@@ -33,6 +32,7 @@ import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import { floatFormat } from '../format/dtype.js';
 import { refineSlerpCosines } from '../fit/recipes/slerp-refine.js';
 import { recipeCandidates, recipesReport, replayEvidence } from './tensor-recipes.js';
+import { addStorage, tensorReportHead } from './tensor-reports.js';
 
 /** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
 export const MIN_BLOCKS = 8;
@@ -325,28 +325,16 @@ export async function sampledReports(
       settled: whole || agreement >= confidence,
     };
     const report: TensorReport = {
-      name: group.name,
-      shape: [...group.shape],
-      dtype: codesDtype(first.suspect.recipe),
-      parentDtypes: first.parents.map((p) => codesDtype(p.recipe)),
-      component: componentOf(group.name),
-      layer: layerOf(group.name),
-      kind: verdict.kind,
-      parent: verdict.parent,
-      reason: verdict.reason,
+      ...tensorReportHead(group, verdict),
       ...reported,
       sums: sumsOfMoments(totalOf(state)),
       ...(recipes === null ? {} : { recipes }),
       sample: sampleReport,
     };
-    if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
-      report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
-    }
-    if (grid !== null) report.grid = grid;
+    addStorage(report, group, grid);
     return report;
   }
 
-  /** The sampled blocks' moments together. */
   /** The first blocks of `taken` that hold at least `elements` elements together. */
   function firstElements(state: TensorSample, taken: readonly number[], elements: number): number[] {
     const blocks: number[] = [];
@@ -360,6 +348,7 @@ export async function sampledReports(
     return blocks;
   }
 
+  /** The sampled blocks' moments together. */
   function totalOf(state: TensorSample): TensorMoments {
     const total = emptyMoments(options.parents, options.reference);
     for (const group of state.groups) addMoments(total, group);

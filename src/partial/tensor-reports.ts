@@ -7,7 +7,7 @@ import { expertOf } from '../align/name-mapping.js';
 import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
-import { effectiveGrid, type ScanTensor } from '../engine/scan-tensor.js';
+import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
 import { WorkerEngine } from '../engine/worker-engine.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
@@ -17,7 +17,7 @@ import { floatFormat } from '../format/dtype.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
 import type { SliceReport, TensorReport, Thresholds } from '../report-schema.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { tensorVerdict } from '../verdict/tensor-verdict.js';
+import { tensorVerdict, type TensorVerdict } from '../verdict/tensor-verdict.js';
 import type { Checkpoint } from './checkpoint.js';
 import { measureRecipes, replayEvidence } from './tensor-recipes.js';
 
@@ -127,8 +127,17 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
   }
   const verdict = tensorVerdict(fit, thresholds, replayEvidence(recipes, replayDtype));
+  const report: TensorReport = { ...tensorReportHead(group, verdict), ...fit, sums: sumsOfMoments(moments) };
+  if (recipes !== null) report.recipes = recipes;
+  addStorage(report, group, grid);
+  if (slices !== null) report.slices = slices;
+  return report;
+}
+
+/** The fields a tensor report opens with, full scan or sampled: what the tensor is, and its kind. */
+export function tensorReportHead(group: AlignedGroup, verdict: TensorVerdict): Pick<TensorReport, 'name' | 'shape' | 'dtype' | 'parentDtypes' | 'component' | 'layer' | 'kind' | 'parent' | 'reason'> {
   const first = group.units[0]!;
-  const report: TensorReport = {
+  return {
     name: group.name,
     shape: [...group.shape],
     dtype: codesDtype(first.suspect.recipe),
@@ -138,16 +147,16 @@ async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: Te
     kind: verdict.kind,
     parent: verdict.parent,
     reason: verdict.reason,
-    ...fit,
-    sums: sumsOfMoments(moments),
   };
-  if (recipes !== null) report.recipes = recipes;
+}
+
+/** How the tensor is stored, unless every input is a plain stored tensor, and the grid its suspect lies on. */
+export function addStorage(report: TensorReport, group: AlignedGroup, grid: SuspectGrid | null): void {
+  const first = group.units[0]!;
   if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
     report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
   }
   if (grid !== null) report.grid = grid;
-  if (slices !== null) report.slices = slices;
-  return report;
 }
 
 /**
