@@ -287,6 +287,24 @@ export interface ScaleGrid {
   readonly sharedAcrossBatch: boolean;
 }
 
+/** The scale row (over all batches, [batch·scaleRows + row/blockRows]) element `element` uses. */
+export function scaleRowOf(grid: ScaleGrid, element: number): number {
+  const matrix = grid.rows * grid.cols;
+  const b = grid.sharedAcrossBatch ? 0 : Math.floor(element / matrix);
+  return b * Math.ceil(grid.rows / grid.blockRows) + Math.floor((element % matrix) / grid.cols / grid.blockRows);
+}
+
+/** The scale rows that elements [first, first + count) use, count ≥ 1: what a scaled read needs of its scale tensor. */
+export function scaleRowSpan(grid: ScaleGrid, first: number, count: number): { lowRow: number; highRow: number } {
+  const matrix = grid.rows * grid.cols;
+  const last = first + count - 1;
+  // One scale shared by every batch matrix, and the range crossing a matrix: all its rows.
+  if (grid.sharedAcrossBatch && Math.floor(first / matrix) !== Math.floor(last / matrix)) {
+    return { lowRow: 0, highRow: Math.ceil(grid.rows / grid.blockRows) - 1 };
+  }
+  return { lowRow: scaleRowOf(grid, first), highRow: scaleRowOf(grid, last) };
+}
+
 export function scaleCount(grid: ScaleGrid): number {
   const perMatrix = Math.ceil(grid.rows / grid.blockRows) * Math.ceil(grid.cols / grid.blockCols);
   return grid.sharedAcrossBatch ? perMatrix : grid.batch * perMatrix;
@@ -319,7 +337,6 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
   readonly shape: readonly number[];
   readonly elements: number;
   readonly storedBytes: number;
-  private readonly scaleRows: number;
   private readonly scaleCols: number;
   readonly recipe: TensorRecipe<TensorDescriptor>;
   private scaleValues = new Float64Array(0);
@@ -342,7 +359,6 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
     if (scaleCount(grid) !== scales.elements) {
       throw new RangeError(`${name}: scale grid needs ${scaleCount(grid)} scales, ${scales.name} has ${scales.elements}`);
     }
-    this.scaleRows = Math.ceil(grid.rows / grid.blockRows);
     this.scaleCols = Math.ceil(grid.cols / grid.blockCols);
     this.storedBytes = codes.storedBytes + scales.storedBytes + (global ? global.tensor.storedBytes : 0);
     this.recipe = {
@@ -362,21 +378,10 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
       if (count === 0) return;
       const factor = await this.globalScale();
       await this.codes.read(first, count, out, above, below);
-      const { rows, cols, blockRows, blockCols, sharedAcrossBatch } = this.grid;
-      const { scaleRows, scaleCols } = this;
+      const { rows, cols, blockCols } = this.grid;
+      const { scaleCols } = this;
       const matrix = rows * cols;
-      // The scale rows (over all batches, [batch·scaleRows + row/blockRows]) the range touches.
-      const scaleRowOf = (element: number): number => {
-        const b = sharedAcrossBatch ? 0 : Math.floor(element / matrix);
-        return b * scaleRows + Math.floor((element % matrix) / cols / blockRows);
-      };
-      const last = first + count - 1;
-      let lowRow = scaleRowOf(first);
-      let highRow = scaleRowOf(last);
-      if (sharedAcrossBatch && Math.floor(first / matrix) !== Math.floor(last / matrix)) {
-        lowRow = 0;
-        highRow = scaleRows - 1;
-      }
+      const { lowRow, highRow } = scaleRowSpan(this.grid, first, count);
       const scaleFirst = lowRow * scaleCols;
       const scaleCountNeeded = (highRow - lowRow + 1) * scaleCols;
       this.scaleValues = growF64(this.scaleValues, scaleCountNeeded);
@@ -393,7 +398,7 @@ class ScaledTensor extends ExclusiveReader implements LogicalTensor {
         const row = Math.floor(inMatrix / cols);
         const col = inMatrix - row * cols;
         const rowEnd = Math.min(count, i + (cols - col));
-        const scaleRowBase = (scaleRowOf(element) - lowRow) * scaleCols;
+        const scaleRowBase = (scaleRowOf(this.grid, element) - lowRow) * scaleCols;
         let c = col;
         while (i < rowEnd) {
           const blockEnd = Math.min(rowEnd, i + (blockCols - (c % blockCols)));

@@ -7,7 +7,7 @@
  * what was fetched fails loudly (FetchedRanges), never silently.
  */
 import { floatFormat } from '../../format/dtype.js';
-import { recipeLeaves, type TensorRecipe } from '../../format/logical-tensor.js';
+import { recipeLeaves, scaleRowSpan, type TensorRecipe } from '../../format/logical-tensor.js';
 import { minifloatFormat } from '../../format/minifloat.js';
 import type { TensorDescriptor } from '../../format/model-layout.js';
 
@@ -43,21 +43,8 @@ export function readRanges(recipe: TensorRecipe<TensorDescriptor>, first: number
     case 'scaled': {
       readRanges(recipe.codes, first, count, into);
       // The scale rows the range touches, as ScaledTensor.read computes them.
-      const { rows, cols, blockRows, blockCols, sharedAcrossBatch } = recipe.grid;
-      const matrix = rows * cols;
-      const scaleRows = Math.ceil(rows / blockRows);
-      const scaleCols = Math.ceil(cols / blockCols);
-      const scaleRowOf = (element: number): number => {
-        const b = sharedAcrossBatch ? 0 : Math.floor(element / matrix);
-        return b * scaleRows + Math.floor((element % matrix) / cols / blockRows);
-      };
-      const last = first + count - 1;
-      let lowRow = scaleRowOf(first);
-      let highRow = scaleRowOf(last);
-      if (sharedAcrossBatch && Math.floor(first / matrix) !== Math.floor(last / matrix)) {
-        lowRow = 0;
-        highRow = scaleRows - 1;
-      }
+      const scaleCols = Math.ceil(recipe.grid.cols / recipe.grid.blockCols);
+      const { lowRow, highRow } = scaleRowSpan(recipe.grid, first, count);
       readRanges(recipe.scales, lowRow * scaleCols, (highRow - lowRow + 1) * scaleCols, into);
       if (recipe.global) readRanges(recipe.global.tensor, 0, 1, into);
       return;
