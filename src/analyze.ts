@@ -163,46 +163,37 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     const selected = options.shard ? shardTensors(groups, options.shard, groupBytes) : groups.map((_, index) => index);
     let tensors: TensorReport[];
     let sampling: SamplingReport | undefined;
+    // What both scans share: the parent set, the thresholds, the recipe replay and the progress.
+    const common = {
+      parents: k,
+      reference,
+      thresholds,
+      ...(options.recipes === false ? { recipes: false } : {}),
+      baseGiven: options.baseGiven ?? false,
+      onBytes: (bytes: number) => {
+        progress.bytesDone += bytes;
+        onProgress?.({ ...progress });
+      },
+      onTensor: () => {
+        progress.tensorsDone++;
+        onProgress?.({ ...progress });
+      },
+    };
     try {
       if (options.sample) {
-        const sampled = await sampledReports(groups, selected, {
-          parents: k,
-          reference,
-          thresholds,
-          sample: options.sample,
-          ...(options.recipes === false ? { recipes: false } : {}),
-          baseGiven: options.baseGiven ?? false,
-          onBytes: (bytes) => {
-            progress.bytesDone += bytes;
-            onProgress?.({ ...progress });
-          },
-          onTensor: () => {
-            progress.tensorsDone++;
-            onProgress?.({ ...progress });
-          },
-        });
+        const sampled = await sampledReports(groups, selected, { ...common, sample: options.sample });
         tensors = sampled.tensors;
         sampling = sampled.sampling;
-      } else tensors = await tensorReports(groups, selected, {
-        parents: k,
-        reference,
-        thresholds,
-        ...(options.floor === undefined ? {} : { floor: options.floor }),
-        ...(options.recipes === false ? { recipes: false } : {}),
-        baseGiven: options.baseGiven ?? false,
-        threads: options.threads ?? defaultThreads(),
-        ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
-        layouts: [suspect, ...parents],
-        checkpoint,
-        onBytes: (bytes) => {
-          progress.bytesDone += bytes;
-          onProgress?.({ ...progress });
-        },
-        onTensor: () => {
-          progress.tensorsDone++;
-          onProgress?.({ ...progress });
-        },
-      });
+      } else {
+        tensors = await tensorReports(groups, selected, {
+          ...common,
+          ...(options.floor === undefined ? {} : { floor: options.floor }),
+          threads: options.threads ?? defaultThreads(),
+          ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+          layouts: [suspect, ...parents],
+          checkpoint,
+        });
+      }
     } finally {
       checkpoint?.close();
     }

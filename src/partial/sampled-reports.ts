@@ -327,7 +327,7 @@ export async function sampledReports(
     const report: TensorReport = {
       ...tensorReportHead(group, verdict),
       ...reported,
-      sums: sumsOfMoments(totalOf(state)),
+      sums: sumsOfMoments(total),
       ...(recipes === null ? {} : { recipes }),
       sample: sampleReport,
     };
