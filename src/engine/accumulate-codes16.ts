@@ -51,7 +51,7 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
   return out;
 }
 
-/** Positions of a chunk's informative elements, written by the kernel's first loop (one chunk at a time per thread). */
+/** Positions of a chunk's informative elements, written by the kernels' first loops (one chunk at a time per thread). */
 let informativeAt = new Int32Array(1 << 16);
 
 /**
@@ -64,11 +64,11 @@ let informativeAt = new Int32Array(1 << 16);
  * Speed: two loops. The first, over every element, has no branch: the Gram, the floor,
  * equality counts by integer arithmetic on the codes, and the informative test, which
  * appends the element's position to a list whether or not it counts (the count only
- * advances when it does). The second runs over that list alone: the informative Gram
- * and the exact-hit intervals. Informative elements are about half of a fine-tune's and
- * fall at random, so one loop with the test as a branch mispredicted half the time
- * (30–40% slower, same sums: each sum still adds its elements in ascending order). No
- * per-element finiteness test either: a non-finite input makes rr, dd or ee
+ * advances when it does). The second (`accumulateInformative`) runs over that list
+ * alone: the informative Gram and the exact-hit intervals. Informative elements are
+ * about half of a fine-tune's and fall at random, so one loop with the test as a branch
+ * mispredicted half the time (same sums: each still adds its elements in ascending
+ * order). No per-element finiteness test either: a non-finite input makes rr, dd or ee
  * non-finite, and the chunk is then summed again by the checked kernel; finite bf16
  * products cannot overflow float64. Returns false when the chunk must be redone.
  *
@@ -91,11 +91,6 @@ export function accumulateTwoParentsCodes16(
 ): boolean {
   const sValue = suspectTables.value;
   const ulp2Of = suspectTables.ulp2;
-  const lowerHalfOf = suspectTables.lowerHalf;
-  const upperHalfOf = suspectTables.upperHalf;
-  const binsPerUnit = Math.round(1 / profileWidth);
-  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
-  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
   if (informativeAt.length < to - from) informativeAt = new Int32Array(to - from);
   const at = informativeAt;
   let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
@@ -126,51 +121,14 @@ export function accumulateTwoParentsCodes16(
     parentsEqual += parentsSame;
     keptBase += sameBitsAsReference & (parentsSame ^ 1);
     // Informative: |d| ≥ T·ulp(s) and d ≠ 0 (a zero threshold would admit equal parents).
+    // Unary plus turns each test into 0 or 1 without a branch (a ternary compiled to one).
     const absD = d < 0 ? -d : d;
     at[informative] = i;
     informative += +(absD >= threshold[cs]!) & +(d !== 0);
   }
   if (!Number.isFinite(rr + dd + ee)) return false;
-  let irr = 0, ird = 0, ire = 0, idd = 0, ide = 0, iee = 0;
-  let informativeFloor = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
-  const lastBin = PROFILE_BINS - 1;
-  for (let k = 0; k < informative; k++) {
-    const i = at[k]!;
-    const cs = suspectCodes[i]!;
-    const cr = referenceCodes[i]!;
-    const r = parentValue[cr]!;
-    const d = parentValue[otherCodes[i]!]! - r;
-    const e = sValue[cs]! - r;
-    informativeFloor += ulp2Of[cs]!;
-    irr += r * r;
-    ird += r * d;
-    ire += r * e;
-    idd += d * d;
-    ide += d * e;
-    iee += e * e;
-    if (cs === cr) {
-      keptBaseInformative++;
-      keptBaseInformativeDd += d * d;
-    }
-    // lowerHalf/upperHalf hold half the cell steps: pass the whole steps.
-    addProfileInterval(profileDiff, e, 2 * lowerHalfOf[cs]!, 2 * upperHalfOf[cs]!, d, binsPerUnit, centreOffset, lastBin);
-  }
-  const g = out.gram;
-  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
-  const ig = out.informativeGram;
-  ig[0] = irr; ig[1] = ird; ig[2] = ire; ig[4] = idd; ig[5] = ide; ig[8] = iee;
-  out.used = to - from;
-  out.nonFinite = 0;
-  out.floor = floor / 12;
-  out.floorVar = floorVar / 180;
-  out.informative = informative;
-  out.informativeFloor = informativeFloor / 12;
-  out.equal[reference] = equalRef;
-  out.equal[1 - reference] = equalOther;
-  out.parentsEqual = parentsEqual;
-  out.keptBase = keptBase;
-  out.keptBaseInformative = keptBaseInformative;
-  out.keptBaseInformativeDd = keptBaseInformativeDd;
+  writeAllElementSums(out, reference, [rr, rd, re, dd, de, ee], to - from, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
+  accumulateInformative(suspectCodes, referenceCodes, otherCodes, at, informative, suspectTables, parentValue, profileLo, profileWidth, profileDiff, out);
   return true;
 }
 
@@ -195,17 +153,11 @@ export function accumulateTwoParentsCodes16Checked(
 ): void {
   const sValue = suspectTables.value;
   const ulp2Of = suspectTables.ulp2;
-  const lowerHalfOf = suspectTables.lowerHalf;
-  const upperHalfOf = suspectTables.upperHalf;
-  const binsPerUnit = Math.round(1 / profileWidth);
-  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
-  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
+  if (informativeAt.length < to - from) informativeAt = new Int32Array(to - from);
+  const at = informativeAt;
   let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
-  let ird = 0, irr = 0, ire = 0, idd = 0, ide = 0, iee = 0;
-  let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0, informativeFloor = 0;
-  let equalRef = 0, equalOther = 0, parentsEqual = 0;
-  let keptBase = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
-  const lastBin = PROFILE_BINS - 1;
+  let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0;
+  let equalRef = 0, equalOther = 0, parentsEqual = 0, keptBase = 0;
   for (let i = from; i < to; i++) {
     const cs = suspectCodes[i]!;
     const s = sValue[cs]!;
@@ -237,36 +189,91 @@ export function accumulateTwoParentsCodes16Checked(
     }
     if (cs === cr) keptBase++;
     const absD = d < 0 ? -d : d;
-    if (absD < threshold[cs]!) continue;
-    informative++;
-    if (cs === cr) {
-      keptBaseInformative++;
-      keptBaseInformativeDd += d * d;
-    }
-    informativeFloor += ulp2;
+    if (absD >= threshold[cs]!) at[informative++] = i;
+  }
+  writeAllElementSums(out, reference, [rr, rd, re, dd, de, ee], used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
+  accumulateInformative(suspectCodes, referenceCodes, otherCodes, at, informative, suspectTables, parentValue, profileLo, profileWidth, profileDiff, out);
+}
+
+/** The sums over every used element, as both kernels' first loops leave them, into `out`. */
+function writeAllElementSums(
+  out: ChunkSums,
+  reference: number,
+  [rr, rd, re, dd, de, ee]: readonly [number, number, number, number, number, number],
+  used: number,
+  nonFinite: number,
+  floor: number,
+  floorVar: number,
+  equalRef: number,
+  equalOther: number,
+  parentsEqual: number,
+  keptBase: number,
+): void {
+  const g = out.gram;
+  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
+  out.used = used;
+  out.nonFinite = nonFinite;
+  out.floor = floor / 12;
+  out.floorVar = floorVar / 180;
+  out.equal[reference] = equalRef;
+  out.equal[1 - reference] = equalOther;
+  out.parentsEqual = parentsEqual;
+  out.keptBase = keptBase;
+}
+
+/**
+ * Both kernels' second loop, over the informative positions `at[0 … count)` (ascending):
+ * the informative Gram, floor and kept-base tallies, into `out`, and each element's
+ * exact-hit interval, into `profileDiff`.
+ */
+function accumulateInformative(
+  suspectCodes: Uint16Array,
+  referenceCodes: Uint16Array,
+  otherCodes: Uint16Array,
+  at: Int32Array,
+  count: number,
+  suspectTables: Codes16Tables,
+  parentValue: Float64Array,
+  profileLo: number,
+  profileWidth: number,
+  profileDiff: Float64Array,
+  out: ChunkSums,
+): void {
+  const sValue = suspectTables.value;
+  const ulp2Of = suspectTables.ulp2;
+  const lowerHalfOf = suspectTables.lowerHalf;
+  const upperHalfOf = suspectTables.upperHalf;
+  const binsPerUnit = Math.round(1 / profileWidth);
+  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
+  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
+  const lastBin = PROFILE_BINS - 1;
+  let irr = 0, ird = 0, ire = 0, idd = 0, ide = 0, iee = 0;
+  let informativeFloor = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
+  for (let k = 0; k < count; k++) {
+    const i = at[k]!;
+    const cs = suspectCodes[i]!;
+    const cr = referenceCodes[i]!;
+    const r = parentValue[cr]!;
+    const d = parentValue[otherCodes[i]!]! - r;
+    const e = sValue[cs]! - r;
+    informativeFloor += ulp2Of[cs]!;
     irr += r * r;
     ird += r * d;
     ire += r * e;
     idd += d * d;
     ide += d * e;
     iee += e * e;
+    if (cs === cr) {
+      keptBaseInformative++;
+      keptBaseInformativeDd += d * d;
+    }
     // lowerHalf/upperHalf hold half the cell steps: pass the whole steps.
     addProfileInterval(profileDiff, e, 2 * lowerHalfOf[cs]!, 2 * upperHalfOf[cs]!, d, binsPerUnit, centreOffset, lastBin);
   }
-  const g = out.gram;
-  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
   const ig = out.informativeGram;
   ig[0] = irr; ig[1] = ird; ig[2] = ire; ig[4] = idd; ig[5] = ide; ig[8] = iee;
-  out.used = used;
-  out.nonFinite = nonFinite;
-  out.floor = floor / 12;
-  out.floorVar = floorVar / 180;
-  out.informative = informative;
+  out.informative = count;
   out.informativeFloor = informativeFloor / 12;
-  out.equal[reference] = equalRef;
-  out.equal[1 - reference] = equalOther;
-  out.parentsEqual = parentsEqual;
-  out.keptBase = keptBase;
   out.keptBaseInformative = keptBaseInformative;
   out.keptBaseInformativeDd = keptBaseInformativeDd;
 }
