@@ -36,7 +36,7 @@ const WEIGHT_STD = 0.02;
  * elements, and the tail pins the blend weight to a narrow range: where parents differ
  * by d ulps, weights within about 0.3/d of the true one reproduce the same bf16 value.
  */
-const ULP_STEPS = Int32Array.from([
+export const ULP_STEPS = Int32Array.from([
   0, 0, 0, 0, 1, -1, 1, -1, 1, -1, 2, -2, 2, -2, 2, -2, 3, -3, 3, -3, 4, -4, 4, -4, 5, -5, 6, -6, 16, -16, 40, -40,
 ]);
 const STEP_BITS = 5;

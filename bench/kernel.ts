@@ -1,0 +1,71 @@
+/**
+ * The fused 16-bit kernel alone (src/engine/accumulate-codes16.ts), on bf16 codes made
+ * like the bench trio's (bench/make-trio.ts): a normal base (σ 0.02), parents the base
+ * plus the trio's per-element ulp changes, the suspect 0.6·B + 0.4·A rounded once. No
+ * I/O, no fit: the arithmetic cost per element that the full bench's time is mostly made of.
+ *
+ *   npm run bench:kernel [-- --elements 8388608]
+ */
+import { parseArgs } from 'node:util';
+import { emptyChunkSums, resetChunkSums } from '../src/engine/accumulate-chunk.js';
+import { accumulateTwoParentsCodes16, accumulateTwoParentsCodes16Checked, codes16Tables, informativeThreshold } from '../src/engine/accumulate-codes16.js';
+import { PROFILE_BIN, PROFILE_BINS, PROFILE_LO } from '../src/engine/moments.js';
+import { DEFAULT_CHUNK_ELEMENTS } from '../src/engine/scan-tensor.js';
+import { decode, encode, FLOAT_FORMATS } from '../src/format/dtype.js';
+import { ULP_STEPS } from './make-trio.js';
+
+const { values } = parseArgs({ options: { elements: { type: 'string', default: String(1 << 23) } } });
+const n = Number(values.elements);
+const BF16 = FLOAT_FORMATS.BF16;
+
+// A seeded xorshift: the same codes every run.
+let state = 0x2545f491;
+const next = (): number => {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return (state >>> 0) / 2 ** 32;
+};
+const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+
+const base = new Uint16Array(encode(BF16, Float64Array.from({ length: n }, () => 0.02 * gaussian())).buffer);
+const changed = (): Uint16Array => base.map((code) => code + ULP_STEPS[Math.floor(next() * ULP_STEPS.length)]!);
+const a = changed();
+const b = changed();
+const valuesOf = (codes: Uint16Array): Float64Array => {
+  const out = new Float64Array(n);
+  decode(BF16, new Uint8Array(codes.buffer), out, n);
+  return out;
+};
+const av = valuesOf(a);
+const bv = valuesOf(b);
+const suspect = new Uint16Array(encode(BF16, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)).buffer);
+
+const tables = codes16Tables(BF16);
+const threshold = informativeThreshold(tables, 4);
+const sums = emptyChunkSums(2);
+const profileDiff = new Float64Array(PROFILE_BINS + 1);
+const chunk = DEFAULT_CHUNK_ELEMENTS;
+
+function time(kernel: typeof accumulateTwoParentsCodes16Checked): { nsPerElement: number; informative: number } {
+  let best = Infinity;
+  let informative = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    informative = 0;
+    const started = performance.now();
+    for (let first = 0; first < n; first += chunk) {
+      resetChunkSums(sums);
+      kernel(suspect, a, b, first, Math.min(n, first + chunk), tables, tables.value, threshold, 0, PROFILE_LO, PROFILE_BIN, profileDiff, sums);
+      informative += sums.informative;
+    }
+    best = Math.min(best, performance.now() - started);
+  }
+  return { nsPerElement: (best * 1e6) / n, informative: informative / n };
+}
+
+const fast = time(accumulateTwoParentsCodes16);
+const checked = time(accumulateTwoParentsCodes16Checked);
+console.log(`fused bf16 kernel, ${n.toLocaleString('en-US')} elements in chunks of ${chunk.toLocaleString('en-US')}, fastest of 3`);
+console.log(`  informative elements     ${(fast.informative * 100).toFixed(1)}%`);
+console.log(`  kernel                   ${fast.nsPerElement.toFixed(1)} ns/element (${(1e3 / fast.nsPerElement).toFixed(0)} M elements/s)`);
+console.log(`  checked kernel           ${checked.nsPerElement.toFixed(1)} ns/element (for chunks holding NaN or Infinity)`);
