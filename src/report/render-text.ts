@@ -19,6 +19,7 @@ import {
   formatWeight,
   formatWithError,
 } from './format-numbers.js';
+import { tensorsByLayer } from './report-aggregates.js';
 import { MAX_LINE_WIDTH, renderTable, truncateMiddle, wrap } from './text-layout.js';
 import { claimsTextSection, reproducibilityTextSection } from './text-record-sections.js';
 import { forensicsTextSection } from './text-forensics-section.js';
@@ -260,18 +261,10 @@ function componentSection(report: Report, style: TextStyle): string[] {
  * so a uniform 80-layer blend is one line and a per-layer recipe shows its profile.
  */
 function layerSection(report: Report, style: TextStyle): string[] {
-  const byLayer = new Map<number, TensorReport[]>();
-  for (const tensor of report.tensors) {
-    if (tensor.layer === null) continue;
-    const list = byLayer.get(tensor.layer) ?? [];
-    list.push(tensor);
-    byLayer.set(tensor.layer, list);
-  }
+  const byLayer = tensorsByLayer(report);
   if (byLayer.size === 0) return [];
-  const layers = [...byLayer.keys()].sort((a, b) => a - b);
   const runs: { first: number; last: number; tensors: TensorReport[]; key: string }[] = [];
-  for (const layer of layers) {
-    const tensors = byLayer.get(layer) ?? [];
+  for (const [layer, tensors] of byLayer) {
     const [, , kinds, weights] = groupCells(report, tensors);
     const key = `${kinds}|${weights}`;
     const previous = runs.at(-1);

@@ -21,8 +21,8 @@ export interface LayerSummary {
   readonly maxNoiseRatio: number;
 }
 
-/** Layers in order, from the tensors that carry a layer number. */
-export function layerSummaries(report: Report): LayerSummary[] {
+/** The tensors that carry a layer number, by layer, layers in ascending order. */
+export function tensorsByLayer(report: Report): Map<number, TensorReport[]> {
   const byLayer = new Map<number, TensorReport[]>();
   for (const tensor of report.tensors) {
     if (tensor.layer === null) continue;
@@ -30,42 +30,44 @@ export function layerSummaries(report: Report): LayerSummary[] {
     list.push(tensor);
     byLayer.set(tensor.layer, list);
   }
+  return new Map([...byLayer].sort(([a], [b]) => a - b));
+}
+
+/** Layers in order, from the tensors that carry a layer number. */
+export function layerSummaries(report: Report): LayerSummary[] {
   const parents = report.parents.length;
-  return [...byLayer.keys()]
-    .sort((a, b) => a - b)
-    .map((layer) => {
-      const tensors = byLayer.get(layer) ?? [];
-      const weights: (number | null)[] = [];
-      const bands: ({ low: number; high: number } | null)[] = [];
-      for (let parent = 0; parent < parents; parent++) {
-        let weighted = 0;
-        let elements = 0;
-        let variance = 0;
-        for (const tensor of tensors) {
-          const weight = tensor.weights[parent];
-          if (weight === null || weight === undefined || !Number.isFinite(weight)) continue;
-          const stdErr = tensor.weightsStdErr[parent];
-          weighted += weight * tensor.elements;
-          elements += tensor.elements;
-          if (stdErr !== null && stdErr !== undefined && Number.isFinite(stdErr)) variance += (tensor.elements * stdErr) ** 2;
-        }
-        const mean = weighted / elements;
-        const margin = (2 * Math.sqrt(variance)) / elements;
-        weights.push(elements > 0 ? mean : null);
-        bands.push(elements > 0 ? { low: mean - margin, high: mean + margin } : null);
+  return [...tensorsByLayer(report)].map(([layer, tensors]) => {
+    const weights: (number | null)[] = [];
+    const bands: ({ low: number; high: number } | null)[] = [];
+    for (let parent = 0; parent < parents; parent++) {
+      let weighted = 0;
+      let elements = 0;
+      let variance = 0;
+      for (const tensor of tensors) {
+        const weight = tensor.weights[parent];
+        if (weight === null || weight === undefined || !Number.isFinite(weight)) continue;
+        const stdErr = tensor.weightsStdErr[parent];
+        weighted += weight * tensor.elements;
+        elements += tensor.elements;
+        if (stdErr !== null && stdErr !== undefined && Number.isFinite(stdErr)) variance += (tensor.elements * stdErr) ** 2;
       }
-      const ratios = tensors.map((tensor) => tensor.noiseRatio);
-      return {
-        layer,
-        tensors: tensors.length,
-        elements: tensors.reduce((sum, tensor) => sum + tensor.elements, 0),
-        kinds: kindsOf(tensors),
-        weights,
-        bands,
-        medianNoiseRatio: median(ratios),
-        maxNoiseRatio: ratios.reduce((max, ratio) => (ratio > max ? ratio : max), Number.NEGATIVE_INFINITY),
-      };
-    });
+      const mean = weighted / elements;
+      const margin = (2 * Math.sqrt(variance)) / elements;
+      weights.push(elements > 0 ? mean : null);
+      bands.push(elements > 0 ? { low: mean - margin, high: mean + margin } : null);
+    }
+    const ratios = tensors.map((tensor) => tensor.noiseRatio);
+    return {
+      layer,
+      tensors: tensors.length,
+      elements: tensors.reduce((sum, tensor) => sum + tensor.elements, 0),
+      kinds: kindsOf(tensors),
+      weights,
+      bands,
+      medianNoiseRatio: median(ratios),
+      maxNoiseRatio: ratios.reduce((max, ratio) => (ratio > max ? ratio : max), Number.NEGATIVE_INFINITY),
+    };
+  });
 }
 
 /** Tensors per kind, most elements first (ties in schema order). */
