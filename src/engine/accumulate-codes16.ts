@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { decodeWithCell, type FloatFormat } from '../format/dtype.js';
-import { addProfileInterval, type ChunkSums } from './accumulate-chunk.js';
-import { PROFILE_BINS } from './moments.js';
+import type { ChunkSums } from './accumulate-chunk.js';
+import { PROFILE_BIN, PROFILE_BINS, PROFILE_LO } from './moments.js';
 
 /**
  * Everything the kernel needs about one 16-bit code, looked up instead of computed:
@@ -51,229 +53,164 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
   return out;
 }
 
-/** Positions of a chunk's informative elements, written by the kernels' first loops (one chunk at a time per thread). */
-let informativeAt = new Int32Array(1 << 16);
-
 /**
  * The two-parent kernel fused with decoding, for a suspect and parents stored in one
- * 16-bit format (BF16, F16): reads the codes straight from the read buffers, with every
- * per-code quantity from a table, and keeps every sum in a local. Computes what
- * `decodeWithCell` + `accumulateTwoParents` compute: counts and profile exactly, sums
- * to float64 rounding (test/engine/scan-tensor.test.ts).
+ * 16-bit format (BF16, F16), in WebAssembly (assembly/codes16.ts, built into
+ * dist/codes16.wasm by `npm run build`). It reads the stored codes, takes every per-code
+ * quantity from the tables above and computes what `decodeWithCell` +
+ * `accumulateTwoParents` compute: counts and the exact-hit profile exactly, sums to
+ * float64 rounding (test/engine/scan-tensor.test.ts).
  *
- * Speed: two loops. The first, over every element, has no branch: the Gram, the floor,
- * equality counts by integer arithmetic on the codes, and the informative test, which
- * appends the element's position to a list whether or not it counts (the count only
- * advances when it does). The second (`accumulateInformative`) runs over that list
- * alone: the informative Gram and the exact-hit intervals. Informative elements are
- * about half of a fine-tune's and fall at random, so one loop with the test as a branch
- * mispredicted half the time (same sums: each still adds its elements in ascending
- * order). No per-element finiteness test either: a non-finite input makes rr, dd or ee
- * non-finite, and the chunk is then summed again by the checked kernel; finite bf16
- * products cannot overflow float64. Returns false when the chunk must be redone.
+ * Two loops per chunk. The first, over every element, has no branch: the Gram, the
+ * floor, equality counts by integer arithmetic on the codes, and the informative test,
+ * which appends the element's position to a list whether or not it counts (the count
+ * only advances when it does). The second runs over that list alone: the informative
+ * Gram and the exact-hit intervals. Informative elements are about half of a fine-tune's
+ * and fall at random, so a branch on the test mispredicts half the time. No
+ * per-element finiteness test in the first loop either: a non-finite input makes rr, dd
+ * or ee non-finite, and that chunk is then summed again by the checked kernel, which
+ * tests each element and leaves the non-finite ones out.
  *
- * `suspectCodes`, `referenceCodes` and `otherCodes` hold codes [from, to) of one chunk.
+ * Why WebAssembly: the same two loops in JavaScript ran at 25 ns per element (bounds
+ * checks on every table load, doubles boxed across the call); `npm run bench:kernel`
+ * prints both.
+ *
+ * One kernel per thread (`codes16Kernel()`): its linear memory holds the tables of
+ * the formats and thresholds used, one chunk of codes per input, the position list, one
+ * chunk's profile difference array and the sums.
  */
-export function accumulateTwoParentsCodes16(
-  suspectCodes: Uint16Array,
-  referenceCodes: Uint16Array,
-  otherCodes: Uint16Array,
-  from: number,
-  to: number,
-  suspectTables: Codes16Tables,
-  parentValue: Float64Array,
-  threshold: Float64Array,
-  reference: number,
-  profileLo: number,
-  profileWidth: number,
-  profileDiff: Float64Array,
-  out: ChunkSums,
-): boolean {
-  const sValue = suspectTables.value;
-  const ulp2Of = suspectTables.ulp2;
-  if (informativeAt.length < to - from) informativeAt = new Int32Array(to - from);
-  const at = informativeAt;
-  let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
-  let floor = 0, floorVar = 0;
-  let equalRef = 0, equalOther = 0, parentsEqual = 0, keptBase = 0;
-  let informative = 0;
-  for (let i = from; i < to; i++) {
-    const cs = suspectCodes[i]!;
-    const cr = referenceCodes[i]!;
-    const cp = otherCodes[i]!;
-    const r = parentValue[cr]!;
-    const d = parentValue[cp]! - r;
-    const e = sValue[cs]! - r;
-    rr += r * r;
-    rd += r * d;
-    re += r * e;
-    dd += d * d;
-    de += d * e;
-    ee += e * e;
-    const ulp2 = ulp2Of[cs]!;
-    floor += ulp2;
-    floorVar += ulp2 * ulp2;
-    // Equal values: equal codes, or +0 and -0. (x - 1) >>> 31 is 1 exactly when x == 0.
-    const sameBitsAsReference = ((cs ^ cr) - 1) >>> 31;
-    equalRef += sameBitsAsReference | ((((cs | cr) & 0x7fff) - 1) >>> 31);
-    equalOther += (((cs ^ cp) - 1) >>> 31) | ((((cs | cp) & 0x7fff) - 1) >>> 31);
-    const parentsSame = (((cr ^ cp) - 1) >>> 31) | ((((cr | cp) & 0x7fff) - 1) >>> 31);
-    parentsEqual += parentsSame;
-    keptBase += sameBitsAsReference & (parentsSame ^ 1);
-    // Informative: |d| ≥ T·ulp(s) and d ≠ 0 (a zero threshold would admit equal parents).
-    // Unary plus turns each test into 0 or 1 without a branch (a ternary compiled to one).
-    const absD = d < 0 ? -d : d;
-    at[informative] = i;
-    informative += +(absD >= threshold[cs]!) & +(d !== 0);
+export class Codes16Kernel {
+  private readonly memory: WebAssembly.Memory;
+  private readonly fast: (...args: number[]) => number;
+  private readonly checked: (...args: number[]) => void;
+  private top: number;
+  private capacity = 0;
+  private codesAt = [0, 0, 0];
+  private positionsAt = 0;
+  private readonly profileDiffAt: number;
+  private readonly outAt: number;
+  private readonly tableSets = new Map<Float64Array, number>();
+  private readonly binsPerUnit = Math.round(1 / PROFILE_BIN);
+  /** Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit. */
+  private readonly centreOffset = Math.round(-(PROFILE_LO + PROFILE_BIN / 2) * Math.round(1 / PROFILE_BIN));
+
+  constructor(module: WebAssembly.Module) {
+    const exports = new WebAssembly.Instance(module).exports as unknown as {
+      memory: WebAssembly.Memory;
+      twoParents: (...args: number[]) => number;
+      twoParentsChecked: (...args: number[]) => void;
+    };
+    this.memory = exports.memory;
+    this.fast = exports.twoParents;
+    this.checked = exports.twoParentsChecked;
+    // Everything above the module's own data is ours.
+    this.top = this.memory.buffer.byteLength;
+    this.profileDiffAt = this.reserve((PROFILE_BINS + 1) * 8);
+    this.outAt = this.reserve(32 * 8);
   }
-  if (!Number.isFinite(rr + dd + ee)) return false;
-  writeAllElementSums(out, reference, [rr, rd, re, dd, de, ee], to - from, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  accumulateInformative(suspectCodes, referenceCodes, otherCodes, at, informative, suspectTables, parentValue, profileLo, profileWidth, profileDiff, out);
-  return true;
+
+  /**
+   * Adds to `out` (which the caller has reset) the sums of elements [from, to) of the three
+   * code arrays, and their exact-hit intervals to the difference array `profileDiff`
+   * (PROFILE_BINS + 1 bins; one call is synchronous, so scans may interleave). `threshold` is
+   * `informativeThreshold(tables, …)`, kept by the caller so that its tables are copied in once.
+   */
+  accumulate(
+    suspectCodes: Uint16Array,
+    referenceCodes: Uint16Array,
+    otherCodes: Uint16Array,
+    from: number,
+    to: number,
+    tables: Codes16Tables,
+    threshold: Float64Array,
+    reference: number,
+    profileDiff: Float64Array,
+    out: ChunkSums,
+  ): void {
+    const count = to - from;
+    const tablesAt = this.tablesAt(tables, threshold);
+    this.ensureCapacity(count);
+    const buffer = this.memory.buffer;
+    new Uint16Array(buffer, this.codesAt[0], count).set(suspectCodes.subarray(from, to));
+    new Uint16Array(buffer, this.codesAt[1], count).set(referenceCodes.subarray(from, to));
+    new Uint16Array(buffer, this.codesAt[2], count).set(otherCodes.subarray(from, to));
+    const table = TABLE_BYTES;
+    const args = [
+      this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count,
+      tablesAt, tablesAt + table, tablesAt + 2 * table, tablesAt + 3 * table, tablesAt, tablesAt + 4 * table,
+      this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
+    ];
+    if (this.fast(...args) === 0) this.checked(...args);
+    const sums = new Float64Array(buffer, this.outAt, 24);
+    const g = out.gram;
+    g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
+    out.used = sums[6]!;
+    out.nonFinite = sums[7]!;
+    out.floor = sums[8]!;
+    out.floorVar = sums[9]!;
+    out.equal[reference] = sums[10]!;
+    out.equal[1 - reference] = sums[11]!;
+    out.parentsEqual = sums[12]!;
+    out.keptBase = sums[13]!;
+    const ig = out.informativeGram;
+    ig[0] = sums[14]!; ig[1] = sums[15]!; ig[2] = sums[16]!; ig[4] = sums[17]!; ig[5] = sums[18]!; ig[8] = sums[19]!;
+    out.informative = sums[20]!;
+    out.informativeFloor = sums[21]!;
+    out.keptBaseInformative = sums[22]!;
+    out.keptBaseInformativeDd = sums[23]!;
+    const diff = new Float64Array(buffer, this.profileDiffAt, PROFILE_BINS + 1);
+    for (let b = 0; b <= PROFILE_BINS; b++) profileDiff[b]! += diff[b]!;
+    diff.fill(0);
+  }
+
+  /** value, ulp², lower and upper half-cells, threshold: five tables of 65,536 float64, copied in once per threshold. */
+  private tablesAt(tables: Codes16Tables, threshold: Float64Array): number {
+    const known = this.tableSets.get(threshold);
+    if (known !== undefined) return known;
+    const at = this.reserve(5 * TABLE_BYTES);
+    [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => {
+      new Float64Array(this.memory.buffer, at + k * TABLE_BYTES, 65536).set(table);
+    });
+    this.tableSets.set(threshold, at);
+    return at;
+  }
+
+  private ensureCapacity(count: number): void {
+    if (count <= this.capacity) return;
+    const capacity = Math.max(count, 1 << 16);
+    this.codesAt = [this.reserve(2 * capacity), this.reserve(2 * capacity), this.reserve(2 * capacity)];
+    this.positionsAt = this.reserve(4 * capacity);
+    this.capacity = capacity;
+  }
+
+  /** `bytes` of linear memory, 16-byte aligned, growing the memory as needed (views made before are then stale). */
+  private reserve(bytes: number): number {
+    const at = Math.ceil(this.top / 16) * 16;
+    this.top = at + bytes;
+    const short = this.top - this.memory.buffer.byteLength;
+    if (short > 0) this.memory.grow(Math.ceil(short / 65536));
+    return at;
+  }
 }
 
-/**
- * `accumulateTwoParentsCodes16` for a chunk that holds non-finite values: the same sums
- * with a finiteness test per element, which excludes and counts them.
- */
-export function accumulateTwoParentsCodes16Checked(
-  suspectCodes: Uint16Array,
-  referenceCodes: Uint16Array,
-  otherCodes: Uint16Array,
-  from: number,
-  to: number,
-  suspectTables: Codes16Tables,
-  parentValue: Float64Array,
-  threshold: Float64Array,
-  reference: number,
-  profileLo: number,
-  profileWidth: number,
-  profileDiff: Float64Array,
-  out: ChunkSums,
-): void {
-  const sValue = suspectTables.value;
-  const ulp2Of = suspectTables.ulp2;
-  if (informativeAt.length < to - from) informativeAt = new Int32Array(to - from);
-  const at = informativeAt;
-  let rr = 0, rd = 0, re = 0, dd = 0, de = 0, ee = 0;
-  let used = 0, nonFinite = 0, floor = 0, floorVar = 0, informative = 0;
-  let equalRef = 0, equalOther = 0, parentsEqual = 0, keptBase = 0;
-  for (let i = from; i < to; i++) {
-    const cs = suspectCodes[i]!;
-    const s = sValue[cs]!;
-    const cr = referenceCodes[i]!;
-    const r = parentValue[cr]!;
-    const p = parentValue[otherCodes[i]!]!;
-    // x - x is 0 for finite x and NaN for ±Infinity and NaN: one test for all three.
-    if ((s - s) + (r - r) + (p - p) !== 0) {
-      nonFinite++;
-      continue;
-    }
-    used++;
-    const d = p - r;
-    const e = s - r;
-    rr += r * r;
-    rd += r * d;
-    re += r * e;
-    dd += d * d;
-    de += d * e;
-    ee += e * e;
-    const ulp2 = ulp2Of[cs]!;
-    floor += ulp2;
-    floorVar += ulp2 * ulp2;
-    if (s === r) equalRef++;
-    if (s === p) equalOther++;
-    if (d === 0) {
-      parentsEqual++;
-      continue;
-    }
-    if (cs === cr) keptBase++;
-    const absD = d < 0 ? -d : d;
-    if (absD >= threshold[cs]!) at[informative++] = i;
-  }
-  writeAllElementSums(out, reference, [rr, rd, re, dd, de, ee], used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  accumulateInformative(suspectCodes, referenceCodes, otherCodes, at, informative, suspectTables, parentValue, profileLo, profileWidth, profileDiff, out);
-}
+const TABLE_BYTES = 65536 * 8;
+const WASM_PATH = new URL('../../dist/codes16.wasm', import.meta.url);
+let compiled: WebAssembly.Module | undefined;
+let kernel: Codes16Kernel | undefined;
 
-/** The sums over every used element, as both kernels' first loops leave them, into `out`. */
-function writeAllElementSums(
-  out: ChunkSums,
-  reference: number,
-  [rr, rd, re, dd, de, ee]: readonly [number, number, number, number, number, number],
-  used: number,
-  nonFinite: number,
-  floor: number,
-  floorVar: number,
-  equalRef: number,
-  equalOther: number,
-  parentsEqual: number,
-  keptBase: number,
-): void {
-  const g = out.gram;
-  g[0] = rr; g[1] = rd; g[2] = re; g[4] = dd; g[5] = de; g[8] = ee;
-  out.used = used;
-  out.nonFinite = nonFinite;
-  out.floor = floor / 12;
-  out.floorVar = floorVar / 180;
-  out.equal[reference] = equalRef;
-  out.equal[1 - reference] = equalOther;
-  out.parentsEqual = parentsEqual;
-  out.keptBase = keptBase;
-}
-
-/**
- * Both kernels' second loop, over the informative positions `at[0 … count)` (ascending):
- * the informative Gram, floor and kept-base tallies, into `out`, and each element's
- * exact-hit interval, into `profileDiff`.
- */
-function accumulateInformative(
-  suspectCodes: Uint16Array,
-  referenceCodes: Uint16Array,
-  otherCodes: Uint16Array,
-  at: Int32Array,
-  count: number,
-  suspectTables: Codes16Tables,
-  parentValue: Float64Array,
-  profileLo: number,
-  profileWidth: number,
-  profileDiff: Float64Array,
-  out: ChunkSums,
-): void {
-  const sValue = suspectTables.value;
-  const ulp2Of = suspectTables.ulp2;
-  const lowerHalfOf = suspectTables.lowerHalf;
-  const upperHalfOf = suspectTables.upperHalf;
-  const binsPerUnit = Math.round(1 / profileWidth);
-  // Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit.
-  const centreOffset = Math.round(-(profileLo + profileWidth / 2) * binsPerUnit);
-  const lastBin = PROFILE_BINS - 1;
-  let irr = 0, ird = 0, ire = 0, idd = 0, ide = 0, iee = 0;
-  let informativeFloor = 0, keptBaseInformative = 0, keptBaseInformativeDd = 0;
-  for (let k = 0; k < count; k++) {
-    const i = at[k]!;
-    const cs = suspectCodes[i]!;
-    const cr = referenceCodes[i]!;
-    const r = parentValue[cr]!;
-    const d = parentValue[otherCodes[i]!]! - r;
-    const e = sValue[cs]! - r;
-    informativeFloor += ulp2Of[cs]!;
-    irr += r * r;
-    ird += r * d;
-    ire += r * e;
-    idd += d * d;
-    ide += d * e;
-    iee += e * e;
-    if (cs === cr) {
-      keptBaseInformative++;
-      keptBaseInformativeDd += d * d;
+/** This thread's kernel, compiled from dist/codes16.wasm on first use. */
+export function codes16Kernel(): Codes16Kernel {
+  if (!kernel) {
+    if (!compiled) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(WASM_PATH);
+      } catch {
+        throw new Error(`${fileURLToPath(WASM_PATH)}: the WebAssembly kernel is missing; run npm run build`);
+      }
+      compiled = new WebAssembly.Module(bytes);
     }
-    // lowerHalf/upperHalf hold half the cell steps: pass the whole steps.
-    addProfileInterval(profileDiff, e, 2 * lowerHalfOf[cs]!, 2 * upperHalfOf[cs]!, d, binsPerUnit, centreOffset, lastBin);
+    kernel = new Codes16Kernel(compiled);
   }
-  const ig = out.informativeGram;
-  ig[0] = irr; ig[1] = ird; ig[2] = ire; ig[4] = idd; ig[5] = ide; ig[8] = iee;
-  out.informative = count;
-  out.informativeFloor = informativeFloor / 12;
-  out.keptBaseInformative = keptBaseInformative;
-  out.keptBaseInformativeDd = keptBaseInformativeDd;
+  return kernel;
 }

@@ -12,7 +12,7 @@ import {
   type ChunkSums,
   type DecodedChunk,
 } from './accumulate-chunk.js';
-import { accumulateTwoParentsCodes16, accumulateTwoParentsCodes16Checked, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
+import { codes16Kernel, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
 import { clearMoments, emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
 import { cellsOnGrid } from './grid-cells.js';
 import { accumulateElementwise } from './recipes/elementwise-sums.js';
@@ -112,7 +112,6 @@ export class TensorScanner {
   private readonly elementwiseVector: Float64Array;
   private readonly profileDiff = new Float64Array(PROFILE_BINS + 1);
   /** One chunk's profile, kept apart so that a chunk can be summed again from scratch. */
-  private readonly chunkProfileDiff = new Float64Array(PROFILE_BINS + 1);
   private readonly readBytes: number;
   private readonly thresholds = new Map<Codes16Tables, Float64Array>();
 
@@ -180,7 +179,7 @@ export class TensorScanner {
         this.thresholds.set(tables, threshold);
       }
       const threshold16 = threshold;
-      const chunkDiff = this.chunkProfileDiff;
+      const kernel = codes16Kernel();
       const profileDiff = this.profileDiff;
       const kept = { base: 0, informative: 0, informativeDd: 0 };
       await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
@@ -191,14 +190,7 @@ export class TensorScanner {
         for (let first = 0; first < count; first += chunkElements) {
           const last = Math.min(first + chunkElements, count);
           resetChunkSums(this.sums);
-          chunkDiff.fill(0);
-          const args = [suspectCodes, referenceCodes, otherCodes, first, last, tables, tables.value, threshold16, reference, PROFILE_LO, PROFILE_BIN, chunkDiff, this.sums] as const;
-          if (!accumulateTwoParentsCodes16(...args)) {
-            resetChunkSums(this.sums);
-            chunkDiff.fill(0);
-            accumulateTwoParentsCodes16Checked(...args);
-          }
-          for (let b = 0; b <= PROFILE_BINS; b++) profileDiff[b]! += chunkDiff[b]!;
+          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, tables, threshold16, reference, profileDiff, this.sums);
           accumulator.addChunk(this.sums);
           kept.base += this.sums.keptBase;
           kept.informative += this.sums.keptBaseInformative;
