@@ -171,26 +171,27 @@ export function twoParentsChecked(
     idd += d * d;
     ide += d * e;
     iee += e * e;
-    if (cs == cr) {
-      keptBaseInformative++;
-      keptBaseInformativeDd += d * d;
-    }
-    // The exact-hit interval: bins whose centre w has e − down/2 ≤ w·d ≤ e + up/2.
+    const keptAtBase = cs == cr;
+    keptBaseInformative += <i32>keptAtBase;
+    keptBaseInformativeDd += select<f64>(d * d, 0, keptAtBase);
+    // The exact-hit interval: bins whose centre w has e − down/2 ≤ w·d ≤ e + up/2. For
+    // d < 0 the bounds swap sign and place (selects: d's sign is a coin toss, a branch
+    // on it mispredicts half the time). One division: the quotients only propose the
+    // first and last bin, which the exact products then settle, so a reciprocal that
+    // is off in the last bit proposes the same bins or their neighbours.
     const down = 2 * entry(lowerHalfAt, cs);
     const up = 2 * entry(upperHalfAt, cs);
-    let low = binsPerUnit * (e - down / 2);
-    let high = binsPerUnit * (e + up / 2);
-    let step = d;
-    if (d < 0) {
-      const t = low;
-      low = -high;
-      high = -t;
-      step = -d;
-    }
-    let first = Math.ceil(low / step);
+    const below = binsPerUnit * (e - down / 2);
+    const above = binsPerUnit * (e + up / 2);
+    const negative = d < 0;
+    const low = select<f64>(-above, below, negative);
+    const high = select<f64>(-below, above, negative);
+    const step = Math.abs(d);
+    const perStep = 1 / step;
+    let first = Math.ceil(low * perStep);
     if ((first - 1) * step >= low) first--;
     else if (first * step < low) first++;
-    let lastN = Math.floor(high / step);
+    let lastN = Math.floor(high * perStep);
     if ((lastN + 1) * step <= high) lastN++;
     else if (lastN * step > high) lastN--;
     first += centreOffset;
