@@ -87,6 +87,132 @@ export function twoParents(
   return 1;
 }
 
+/**
+ * `twoParents` for BF16, eight elements at a time in SIMD: a bf16 code is the top half
+ * of a float32, so values come from the codes by a shift (no table), and ulp(s) from
+ * the exponent field (2^(E − 134), E ≥ 1; the subnormals' 2^−133 for E = 0). Equality
+ * and kept-base counts run on all eight codes at once; the float sums on pairs
+ * (f64x2: lane 0 sums the even elements, lane 1 the odd, added at the end). The
+ * threshold T·ulp(s) equals the table's T·√ulp² exactly (ulp is a power of two). For
+ * codes with E = 255 (NaN, ±Infinity) the value is not finite and the caller redoes
+ * the chunk with the checked kernel, as with `twoParents`.
+ */
+export function twoParentsBf16(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
+  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize, informativeUlps: f64,
+  positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+): i32 {
+  const zero16 = i16x8.splat(0);
+  const magnitude = i16x8.splat(0x7fff);
+  const exponentMask = i32x4.splat(0xff);
+  const one32 = i32x4.splat(1);
+  const ulpBias = i32x4.splat(1023 - 134);
+  const zero = f64x2.splat(0);
+  const threshold = f64x2.splat(informativeUlps);
+  let rr = zero, rd = zero, re = zero, dd = zero, de = zero, ee = zero;
+  let floor = zero, floorVar = zero;
+  let equalRef = i32x4.splat(0), equalOther = i32x4.splat(0), parentsEqual = i32x4.splat(0), keptBase = i32x4.splat(0);
+  let informative = 0;
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const vs = v128.load(suspectAt + (<usize>i << 1));
+    const vr = v128.load(referenceAt + (<usize>i << 1));
+    const vp = v128.load(otherAt + (<usize>i << 1));
+    // Equal values: equal codes, or +0 and −0. Masks are −1 per lane; the sums subtract.
+    const sameBitsAsReference = i16x8.eq(vs, vr);
+    const sameAsReference = v128.or(sameBitsAsReference, i16x8.eq(v128.and(v128.or(vs, vr), magnitude), zero16));
+    const sameAsOther = v128.or(i16x8.eq(vs, vp), i16x8.eq(v128.and(v128.or(vs, vp), magnitude), zero16));
+    const parentsSame = v128.or(i16x8.eq(vr, vp), i16x8.eq(v128.and(v128.or(vr, vp), magnitude), zero16));
+    equalRef = i32x4.add(equalRef, i32x4.extadd_pairwise_i16x8_s(sameAsReference));
+    equalOther = i32x4.add(equalOther, i32x4.extadd_pairwise_i16x8_s(sameAsOther));
+    parentsEqual = i32x4.add(parentsEqual, i32x4.extadd_pairwise_i16x8_s(parentsSame));
+    keptBase = i32x4.add(keptBase, i32x4.extadd_pairwise_i16x8_s(v128.andnot(sameBitsAsReference, parentsSame)));
+    for (let half = 0; half < 2; half++) {
+      const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
+      const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
+      const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+      const s4 = i32x4.shl(cs, 16);
+      const r4 = i32x4.shl(cr, 16);
+      const p4 = i32x4.shl(cp, 16);
+      const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, 7), exponentMask), one32), ulpBias);
+      for (let pair = 0; pair < 2; pair++) {
+        const sv = f64x2.promote_low_f32x4(pair == 0 ? s4 : i64x2.shuffle(s4, s4, 1, 0));
+        const r = f64x2.promote_low_f32x4(pair == 0 ? r4 : i64x2.shuffle(r4, r4, 1, 0));
+        const pv = f64x2.promote_low_f32x4(pair == 0 ? p4 : i64x2.shuffle(p4, p4, 1, 0));
+        const ulp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(exponent) : i64x2.extend_high_i32x4_s(exponent), 52);
+        const d = f64x2.sub(pv, r);
+        const e = f64x2.sub(sv, r);
+        rr = f64x2.add(rr, f64x2.mul(r, r));
+        rd = f64x2.add(rd, f64x2.mul(r, d));
+        re = f64x2.add(re, f64x2.mul(r, e));
+        dd = f64x2.add(dd, f64x2.mul(d, d));
+        de = f64x2.add(de, f64x2.mul(d, e));
+        ee = f64x2.add(ee, f64x2.mul(e, e));
+        const ulp2 = f64x2.mul(ulp, ulp);
+        floor = f64x2.add(floor, ulp2);
+        floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
+        const counts = i64x2.bitmask(v128.and(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp)), f64x2.ne(d, zero)));
+        const at = i + half * 4 + pair * 2;
+        store<i32>(positionsAt + (<usize>informative << 2), at);
+        informative += counts & 1;
+        store<i32>(positionsAt + (<usize>informative << 2), at + 1);
+        informative += counts >> 1;
+      }
+    }
+  }
+  let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
+  let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
+  let reSum = f64x2.extract_lane(re, 0) + f64x2.extract_lane(re, 1);
+  let ddSum = f64x2.extract_lane(dd, 0) + f64x2.extract_lane(dd, 1);
+  let deSum = f64x2.extract_lane(de, 0) + f64x2.extract_lane(de, 1);
+  let eeSum = f64x2.extract_lane(ee, 0) + f64x2.extract_lane(ee, 1);
+  let floorSum = f64x2.extract_lane(floor, 0) + f64x2.extract_lane(floor, 1);
+  let floorVarSum = f64x2.extract_lane(floorVar, 0) + f64x2.extract_lane(floorVar, 1);
+  let equalRefSum = -laneSum(equalRef), equalOtherSum = -laneSum(equalOther);
+  let parentsEqualSum = -laneSum(parentsEqual), keptBaseSum = -laneSum(keptBase);
+  // The last count % 8 elements, one at a time, with the same arithmetic.
+  for (; i < count; i++) {
+    const cs = code(suspectAt, i);
+    const cr = code(referenceAt, i);
+    const cp = code(otherAt, i);
+    const r = <f64>reinterpret<f32>(cr << 16);
+    const d = <f64>reinterpret<f32>(cp << 16) - r;
+    const e = <f64>reinterpret<f32>(cs << 16) - r;
+    rrSum += r * r;
+    rdSum += r * d;
+    reSum += r * e;
+    ddSum += d * d;
+    deSum += d * e;
+    eeSum += e * e;
+    const ulp = reinterpret<f64>(<i64>(max((cs >> 7) & 0xff, 1) + 1023 - 134) << 52);
+    const ulp2 = ulp * ulp;
+    floorSum += ulp2;
+    floorVarSum += ulp2 * ulp2;
+    const sameBitsAsReference = <i32>(<u32>((cs ^ cr) - 1) >> 31);
+    equalRefSum += sameBitsAsReference | (<i32>(<u32>(((cs | cr) & 0x7fff) - 1) >> 31));
+    equalOtherSum += sameValue(cs, cp);
+    const parentsSame = sameValue(cr, cp);
+    parentsEqualSum += parentsSame;
+    keptBaseSum += sameBitsAsReference & (parentsSame ^ 1);
+    store<i32>(positionsAt + (<usize>informative << 2), i);
+    informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
+  }
+  if (!isFinite(rrSum + ddSum + eeSum)) return 0;
+  put(outAt, RR, rrSum); put(outAt, RD, rdSum); put(outAt, RE, reSum);
+  put(outAt, DD, ddSum); put(outAt, DE, deSum); put(outAt, EE, eeSum);
+  put(outAt, USED, <f64>count); put(outAt, NON_FINITE, 0);
+  put(outAt, FLOOR, floorSum / 12); put(outAt, FLOOR_VAR, floorVarSum / 180);
+  put(outAt, EQUAL_REF, <f64>equalRefSum); put(outAt, EQUAL_OTHER, <f64>equalOtherSum);
+  put(outAt, PARENTS_EQUAL, <f64>parentsEqualSum); put(outAt, KEPT_BASE, <f64>keptBaseSum);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  return 1;
+}
+
+// @ts-ignore: decorator
+@inline function laneSum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
 /** `twoParents` for a chunk holding non-finite values: such elements are counted and left out. */
 export function twoParentsChecked(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,

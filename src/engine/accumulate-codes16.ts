@@ -10,6 +10,7 @@ import { PROFILE_BIN, PROFILE_BINS, PROFILE_LO } from './moments.js';
  * the shifts, masks and branches of decoding plus the cell logic.
  */
 export interface Codes16Tables {
+  readonly dtype: string;
   readonly value: Float64Array;
   /** ulp², the per-element term of the floor (NaN for non-finite codes). */
   readonly ulp2: Float64Array;
@@ -41,7 +42,7 @@ export function codes16Tables(format: FloatFormat): Codes16Tables {
     lowerHalf[c] = below[c]! / 2;
     upperHalf[c] = above[c]! / 2;
   }
-  const tables = { value, ulp2, lowerHalf, upperHalf };
+  const tables = { dtype: format.dtype, value, ulp2, lowerHalf, upperHalf };
   tablesByDtype.set(format.dtype, tables);
   return tables;
 }
@@ -82,6 +83,7 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
 export class Codes16Kernel {
   private readonly memory: WebAssembly.Memory;
   private readonly fast: (...args: number[]) => number;
+  private readonly fastBf16: (...args: number[]) => number;
   private readonly checked: (...args: number[]) => void;
   private top: number;
   private capacity = 0;
@@ -89,7 +91,8 @@ export class Codes16Kernel {
   private positionsAt = 0;
   private readonly profileDiffAt: number;
   private readonly outAt: number;
-  private readonly tableSets = new Map<Float64Array, number>();
+  /** Where the tables of each format and informative threshold are, by `${dtype} ${T}`. */
+  private readonly tableSets = new Map<string, number>();
   private readonly binsPerUnit = Math.round(1 / PROFILE_BIN);
   /** Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit. */
   private readonly centreOffset = Math.round(-(PROFILE_LO + PROFILE_BIN / 2) * Math.round(1 / PROFILE_BIN));
@@ -98,10 +101,12 @@ export class Codes16Kernel {
     const exports = new WebAssembly.Instance(module).exports as unknown as {
       memory: WebAssembly.Memory;
       twoParents: (...args: number[]) => number;
+      twoParentsBf16: (...args: number[]) => number;
       twoParentsChecked: (...args: number[]) => void;
     };
     this.memory = exports.memory;
     this.fast = exports.twoParents;
+    this.fastBf16 = exports.twoParentsBf16;
     this.checked = exports.twoParentsChecked;
     // Everything above the module's own data is ours.
     this.top = this.memory.buffer.byteLength;
@@ -112,8 +117,8 @@ export class Codes16Kernel {
   /**
    * Adds to `out` (which the caller has reset) the sums of elements [from, to) of the three
    * code arrays, and their exact-hit intervals to the difference array `profileDiff`
-   * (PROFILE_BINS + 1 bins; one call is synchronous, so scans may interleave). `threshold` is
-   * `informativeThreshold(tables, …)`, kept by the caller so that its tables are copied in once.
+   * (PROFILE_BINS + 1 bins; one call is synchronous, so scans may interleave).
+   * `informativeUlps` is T of the informative test |d| ≥ T·ulp(s).
    */
   accumulate(
     suspectCodes: Uint16Array,
@@ -122,13 +127,13 @@ export class Codes16Kernel {
     from: number,
     to: number,
     tables: Codes16Tables,
-    threshold: Float64Array,
+    informativeUlps: number,
     reference: number,
     profileDiff: Float64Array,
     out: ChunkSums,
   ): void {
     const count = to - from;
-    const tablesAt = this.tablesAt(tables, threshold);
+    const tablesAt = this.tablesAt(tables, informativeUlps);
     this.ensureCapacity(count);
     const buffer = this.memory.buffer;
     new Uint16Array(buffer, this.codesAt[0], count).set(suspectCodes.subarray(from, to));
@@ -140,7 +145,9 @@ export class Codes16Kernel {
       tablesAt, tablesAt + table, tablesAt + 2 * table, tablesAt + 3 * table, tablesAt, tablesAt + 4 * table,
       this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
     ];
-    if (this.fast(...args) === 0) this.checked(...args);
+    // BF16 needs no threshold table: the SIMD kernel takes T and computes T·ulp(s).
+    const fast = tables.dtype === 'BF16' ? this.fastBf16(...args.slice(0, 9), informativeUlps, ...args.slice(10)) : this.fast(...args);
+    if (fast === 0) this.checked(...args);
     const sums = new Float64Array(buffer, this.outAt, 24);
     const g = out.gram;
     g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
@@ -163,15 +170,17 @@ export class Codes16Kernel {
     diff.fill(0);
   }
 
-  /** value, ulp², lower and upper half-cells, threshold: five tables of 65,536 float64, copied in once per threshold. */
-  private tablesAt(tables: Codes16Tables, threshold: Float64Array): number {
-    const known = this.tableSets.get(threshold);
+  /** value, ulp², lower and upper half-cells, threshold T·ulp: five tables of 65,536 float64, copied in once per format and T. */
+  private tablesAt(tables: Codes16Tables, informativeUlps: number): number {
+    const key = `${tables.dtype} ${informativeUlps}`;
+    const known = this.tableSets.get(key);
     if (known !== undefined) return known;
     const at = this.reserve(5 * TABLE_BYTES);
+    const threshold = informativeThreshold(tables, informativeUlps);
     [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => {
       new Float64Array(this.memory.buffer, at + k * TABLE_BYTES, 65536).set(table);
     });
-    this.tableSets.set(threshold, at);
+    this.tableSets.set(key, at);
     return at;
   }
 

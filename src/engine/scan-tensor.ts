@@ -12,7 +12,7 @@ import {
   type ChunkSums,
   type DecodedChunk,
 } from './accumulate-chunk.js';
-import { codes16Kernel, codes16Tables, informativeThreshold, type Codes16Tables } from './accumulate-codes16.js';
+import { codes16Kernel, codes16Tables } from './accumulate-codes16.js';
 import { clearMoments, emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
 import { cellsOnGrid } from './grid-cells.js';
 import { accumulateElementwise } from './recipes/elementwise-sums.js';
@@ -111,9 +111,7 @@ export class TensorScanner {
   private readonly vector: Float64Array;
   private readonly elementwiseVector: Float64Array;
   private readonly profileDiff = new Float64Array(PROFILE_BINS + 1);
-  /** One chunk's profile, kept apart so that a chunk can be summed again from scratch. */
   private readonly readBytes: number;
-  private readonly thresholds = new Map<Codes16Tables, Float64Array>();
 
   constructor(
     private readonly parents: number,
@@ -173,12 +171,6 @@ export class TensorScanner {
     if (fused) {
       const { formats, descriptors } = fused;
       const tables = codes16Tables(formats[0]!);
-      let threshold = this.thresholds.get(tables);
-      if (!threshold) {
-        threshold = informativeThreshold(tables, informativeUlps);
-        this.thresholds.set(tables, threshold);
-      }
-      const threshold16 = threshold;
       const kernel = codes16Kernel();
       const profileDiff = this.profileDiff;
       const kept = { base: 0, informative: 0, informativeDd: 0 };
@@ -190,7 +182,7 @@ export class TensorScanner {
         for (let first = 0; first < count; first += chunkElements) {
           const last = Math.min(first + chunkElements, count);
           resetChunkSums(this.sums);
-          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, tables, threshold16, reference, profileDiff, this.sums);
+          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, tables, informativeUlps, reference, profileDiff, this.sums);
           accumulator.addChunk(this.sums);
           kept.base += this.sums.keptBase;
           kept.informative += this.sums.keptBaseInformative;

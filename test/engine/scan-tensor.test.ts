@@ -130,6 +130,36 @@ describe('TensorScanner', () => {
     }
   });
 
+  it('reads every finite BF16 code as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
+    // Every finite bf16 value as the suspect, in code order (zeros, subnormals, the first
+    // binades, powers of two, the largest finite): the kernel derives value and ulp from
+    // the code where the tables had them, so each binade's edge is checked once. Parents:
+    // the suspect's neighbours a few codes away, so that the informative test (|d| ≥ 4·ulp)
+    // falls on both sides of its threshold and the exact-hit intervals are short.
+    const codes: number[] = [];
+    for (let c = 0; c < 0x10000; c++) if (((c >> 7) & 0xff) !== 0xff) codes.push(c);
+    const valueOf = (c: number) => new Float32Array(new Uint32Array([c << 16]).buffer)[0]!;
+    const near = (c: number, k: number) => {
+      const moved = (c & 0x8000) | Math.max(0, Math.min(0x7f7f, (c & 0x7fff) + k));
+      return valueOf(moved);
+    };
+    const s = codes.map(valueOf);
+    const a = codes.map((c, i) => near(c, (i % 7) - 3));
+    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
+    for (const chunkElements of [61, DEFAULT_CHUNK_ELEMENTS]) {
+      const tensor: AlignedTensor = {
+        name: 't',
+        suspect: await tensorOf('s', 'BF16', s),
+        parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
+      };
+      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements }).scan(tensor);
+      const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS.BF16, 0, 4);
+      expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
+      expect(expected.informative.count).toBeLessThan(codes.length);
+      expectMomentsClose(actual, expected);
+    }
+  });
+
   it('gives the same moments from recycled moments as from fresh ones', async () => {
     const n = 700;
     const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);
