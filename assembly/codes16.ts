@@ -204,8 +204,144 @@ export function twoParentsBf16(
   put(outAt, FLOOR, floorSum / 12); put(outAt, FLOOR_VAR, floorVarSum / 180);
   put(outAt, EQUAL_REF, <f64>equalRefSum); put(outAt, EQUAL_OTHER, <f64>equalOtherSum);
   put(outAt, PARENTS_EQUAL, <f64>parentsEqualSum); put(outAt, KEPT_BASE, <f64>keptBaseSum);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePassBf16(suspectAt, referenceAt, otherAt, positionsAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
   return 1;
+}
+
+/**
+ * `informativePass` for BF16, two informative elements at a time (f64x2), with values
+ * and cells from the bits: ulp = 2^(max(E, 1) − 134); an exact power of two (fraction 0,
+ * E > 1) has a grid twice as fine on its side nearer zero. The interval arithmetic is
+ * the scalar pass's, with selects for its corrections (the first can only step down
+ * when the second would not step up). The last element of an odd count goes alone.
+ */
+// @ts-ignore: decorator
+@inline function informativePassBf16(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
+  profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+): void {
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  const half = f64x2.splat(0.5);
+  const perUnit = f64x2.splat(binsPerUnit);
+  const offset = f64x2.splat(centreOffset);
+  const lastBinV = f64x2.splat(<f64>lastBin);
+  let irr = zero, ird = zero, ire = zero, idd = zero, ide = zero, iee = zero;
+  let informativeFloor = zero, keptBaseInformativeDd = zero;
+  let keptBaseInformative = 0;
+  let k = 0;
+  for (; k + 2 <= count; k += 2) {
+    const i0 = load<i32>(positionsAt + (<usize>k << 2));
+    const i1 = load<i32>(positionsAt + (<usize>(k + 1) << 2));
+    const cs0 = code(suspectAt, i0), cs1 = code(suspectAt, i1);
+    const cr0 = code(referenceAt, i0), cr1 = code(referenceAt, i1);
+    const cp0 = code(otherAt, i0), cp1 = code(otherAt, i1);
+    const r = f64x2.replace_lane(f64x2.splat(bf16Value(cr0)), 1, bf16Value(cr1));
+    const d = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cp0)), 1, bf16Value(cp1)), r);
+    const e = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cs0)), 1, bf16Value(cs1)), r);
+    const ulp = f64x2.replace_lane(f64x2.splat(bf16Ulp(cs0)), 1, bf16Ulp(cs1));
+    // The cell's step on the side nearer zero: half the ulp at an exact power of two.
+    const fine = f64x2.replace_lane(f64x2.splat(bf16FineSide(cs0)), 1, bf16FineSide(cs1));
+    const nearZeroStep = f64x2.mul(ulp, fine);
+    const sign = f64x2.replace_lane(f64x2.splat(<f64>(cs0 >> 15)), 1, <f64>(cs1 >> 15));
+    const negativeSuspect = f64x2.ne(sign, zero);
+    // Positive s: above = ulp, below = the near-zero step; negative s: the other way round.
+    const up = v128.bitselect(nearZeroStep, ulp, negativeSuspect);
+    const down = v128.bitselect(ulp, nearZeroStep, negativeSuspect);
+    informativeFloor = f64x2.add(informativeFloor, f64x2.mul(ulp, ulp));
+    irr = f64x2.add(irr, f64x2.mul(r, r));
+    ird = f64x2.add(ird, f64x2.mul(r, d));
+    ire = f64x2.add(ire, f64x2.mul(r, e));
+    idd = f64x2.add(idd, f64x2.mul(d, d));
+    ide = f64x2.add(ide, f64x2.mul(d, e));
+    iee = f64x2.add(iee, f64x2.mul(e, e));
+    const kept = i64x2.replace_lane(i64x2.splat(-(<i64>(cs0 == cr0))), 1, -(<i64>(cs1 == cr1)));
+    keptBaseInformative += <i32>(cs0 == cr0) + <i32>(cs1 == cr1);
+    keptBaseInformativeDd = f64x2.add(keptBaseInformativeDd, v128.and(f64x2.mul(d, d), kept));
+    const below = f64x2.mul(perUnit, f64x2.sub(e, f64x2.mul(down, half)));
+    const above = f64x2.mul(perUnit, f64x2.add(e, f64x2.mul(up, half)));
+    const negative = f64x2.lt(d, zero);
+    const low = v128.bitselect(f64x2.neg(above), below, negative);
+    const high = v128.bitselect(f64x2.neg(below), above, negative);
+    const step = f64x2.abs(d);
+    const perStep = f64x2.div(one, step);
+    let first = f64x2.ceil(f64x2.mul(low, perStep));
+    first = f64x2.add(
+      f64x2.sub(first, v128.and(f64x2.ge(f64x2.mul(f64x2.sub(first, one), step), low), one)),
+      v128.and(f64x2.lt(f64x2.mul(first, step), low), one),
+    );
+    let last = f64x2.floor(f64x2.mul(high, perStep));
+    last = f64x2.sub(
+      f64x2.add(last, v128.and(f64x2.le(f64x2.mul(f64x2.add(last, one), step), high), one)),
+      v128.and(f64x2.gt(f64x2.mul(last, step), high), one),
+    );
+    first = f64x2.max(f64x2.add(first, offset), zero);
+    last = f64x2.min(f64x2.add(last, offset), lastBinV);
+    addInterval(profileDiffAt, f64x2.extract_lane(first, 0), f64x2.extract_lane(last, 0));
+    addInterval(profileDiffAt, f64x2.extract_lane(first, 1), f64x2.extract_lane(last, 1));
+  }
+  let irrSum = f64x2.extract_lane(irr, 0) + f64x2.extract_lane(irr, 1);
+  let irdSum = f64x2.extract_lane(ird, 0) + f64x2.extract_lane(ird, 1);
+  let ireSum = f64x2.extract_lane(ire, 0) + f64x2.extract_lane(ire, 1);
+  let iddSum = f64x2.extract_lane(idd, 0) + f64x2.extract_lane(idd, 1);
+  let ideSum = f64x2.extract_lane(ide, 0) + f64x2.extract_lane(ide, 1);
+  let ieeSum = f64x2.extract_lane(iee, 0) + f64x2.extract_lane(iee, 1);
+  let floorSum = f64x2.extract_lane(informativeFloor, 0) + f64x2.extract_lane(informativeFloor, 1);
+  let keptDdSum = f64x2.extract_lane(keptBaseInformativeDd, 0) + f64x2.extract_lane(keptBaseInformativeDd, 1);
+  if (k < count) {
+    const i = load<i32>(positionsAt + (<usize>k << 2));
+    const cs = code(suspectAt, i);
+    const cr = code(referenceAt, i);
+    const r = bf16Value(cr);
+    const d = bf16Value(code(otherAt, i)) - r;
+    const e = bf16Value(cs) - r;
+    const ulp = bf16Ulp(cs);
+    const nearZeroStep = ulp * bf16FineSide(cs);
+    const negativeSuspect = (cs >> 15) != 0;
+    floorSum += ulp * ulp;
+    irrSum += r * r;
+    irdSum += r * d;
+    ireSum += r * e;
+    iddSum += d * d;
+    ideSum += d * e;
+    ieeSum += e * e;
+    keptBaseInformative += <i32>(cs == cr);
+    keptDdSum += select<f64>(d * d, 0, cs == cr);
+    scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, <f64>lastBin);
+  }
+  put(outAt, IRR, irrSum); put(outAt, IRD, irdSum); put(outAt, IRE, ireSum);
+  put(outAt, IDD, iddSum); put(outAt, IDE, ideSum); put(outAt, IEE, ieeSum);
+  put(outAt, INFORMATIVE, <f64>count);
+  put(outAt, INFORMATIVE_FLOOR, floorSum / 12);
+  put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
+  put(outAt, KEPT_BASE_INFORMATIVE_DD, keptDdSum);
+}
+
+// @ts-ignore: decorator
+@inline function bf16Value(c: i32): f64 {
+  return <f64>reinterpret<f32>(c << 16);
+}
+
+// @ts-ignore: decorator
+@inline function bf16Ulp(c: i32): f64 {
+  return reinterpret<f64>(<i64>(max((c >> 7) & 0xff, 1) + 1023 - 134) << 52);
+}
+
+/** 0.5 when the grid is twice as fine on the side nearer zero (an exact power of two above the first normal binade), else 1. */
+// @ts-ignore: decorator
+@inline function bf16FineSide(c: i32): f64 {
+  return select<f64>(0.5, 1, (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1);
+}
+
+/** Bins [first, last] (already clamped to the profile) into the difference array, when not empty. */
+// @ts-ignore: decorator
+@inline function addInterval(profileDiffAt: usize, first: f64, last: f64): void {
+  if (first <= last) {
+    const firstAt = profileDiffAt + (<usize><i32>first << 3);
+    const afterAt = profileDiffAt + (<usize>(<i32>last + 1) << 3);
+    store<f64>(firstAt, load<f64>(firstAt) + 1);
+    store<f64>(afterAt, load<f64>(afterAt) - 1);
+  }
 }
 
 // @ts-ignore: decorator
@@ -300,36 +436,7 @@ export function twoParentsChecked(
     const keptAtBase = cs == cr;
     keptBaseInformative += <i32>keptAtBase;
     keptBaseInformativeDd += select<f64>(d * d, 0, keptAtBase);
-    // The exact-hit interval: bins whose centre w has e − down/2 ≤ w·d ≤ e + up/2. For
-    // d < 0 the bounds swap sign and place (selects: d's sign is a coin toss, a branch
-    // on it mispredicts half the time). One division: the quotients only propose the
-    // first and last bin, which the exact products then settle, so a reciprocal that
-    // is off in the last bit proposes the same bins or their neighbours.
-    const down = 2 * entry(lowerHalfAt, cs);
-    const up = 2 * entry(upperHalfAt, cs);
-    const below = binsPerUnit * (e - down / 2);
-    const above = binsPerUnit * (e + up / 2);
-    const negative = d < 0;
-    const low = select<f64>(-above, below, negative);
-    const high = select<f64>(-below, above, negative);
-    const step = Math.abs(d);
-    const perStep = 1 / step;
-    let first = Math.ceil(low * perStep);
-    if ((first - 1) * step >= low) first--;
-    else if (first * step < low) first++;
-    let lastN = Math.floor(high * perStep);
-    if ((lastN + 1) * step <= high) lastN++;
-    else if (lastN * step > high) lastN--;
-    first += centreOffset;
-    lastN += centreOffset;
-    if (first < 0) first = 0;
-    if (lastN > last) lastN = last;
-    if (first <= lastN) {
-      const firstAt = profileDiffAt + (<usize><i32>first << 3);
-      const afterAt = profileDiffAt + (<usize>(<i32>lastN + 1) << 3);
-      store<f64>(firstAt, load<f64>(firstAt) + 1);
-      store<f64>(afterAt, load<f64>(afterAt) - 1);
-    }
+    scalarInterval(profileDiffAt, e, 2 * entry(lowerHalfAt, cs), 2 * entry(upperHalfAt, cs), d, binsPerUnit, centreOffset, last);
   }
   put(outAt, IRR, irr); put(outAt, IRD, ird); put(outAt, IRE, ire);
   put(outAt, IDD, idd); put(outAt, IDE, ide); put(outAt, IEE, iee);
@@ -337,4 +444,34 @@ export function twoParentsChecked(
   put(outAt, INFORMATIVE_FLOOR, informativeFloor / 12);
   put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
   put(outAt, KEPT_BASE_INFORMATIVE_DD, keptBaseInformativeDd);
+}
+
+/**
+ * The exact-hit interval of one element: the bins whose centre w has
+ * e − down/2 ≤ w·d ≤ e + up/2, added to the difference array. For d < 0 the bounds swap
+ * sign and place (selects: d's sign is a coin toss, a branch on it mispredicts half the
+ * time). One division: the quotients only propose the first and last bin, which the
+ * exact products then settle, so a reciprocal that is off in the last bit proposes the
+ * same bins or their neighbours.
+ */
+// @ts-ignore: decorator
+@inline function scalarInterval(profileDiffAt: usize, e: f64, down: f64, up: f64, d: f64, binsPerUnit: f64, centreOffset: f64, lastBin: f64): void {
+  const below = binsPerUnit * (e - down / 2);
+  const above = binsPerUnit * (e + up / 2);
+  const negative = d < 0;
+  const low = select<f64>(-above, below, negative);
+  const high = select<f64>(-below, above, negative);
+  const step = Math.abs(d);
+  const perStep = 1 / step;
+  let first = Math.ceil(low * perStep);
+  if ((first - 1) * step >= low) first--;
+  else if (first * step < low) first++;
+  let last = Math.floor(high * perStep);
+  if ((last + 1) * step <= high) last++;
+  else if (last * step > high) last--;
+  first += centreOffset;
+  last += centreOffset;
+  if (first < 0) first = 0;
+  if (last > lastBin) last = lastBin;
+  addInterval(profileDiffAt, first, last);
 }
