@@ -269,6 +269,29 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Largest binary exponent of a normal value, per 16-bit format. */
 const maxExponents = new Map<SupportedFloatDType, number>();
 
+const bf16Word = new Float32Array(1);
+const bf16Bits = new Uint32Array(bf16Word.buffer);
+
+/**
+ * roundTo(BF16, x), on float32 bits: the recipe replay's inner loops round millions of
+ * values. x is first rounded to float32 *to odd* (toward zero, the last bit set when
+ * inexact): with 16 more bits than bf16 that keeps every tie and sticky bit, so the one
+ * rounding to bf16 after it (add 0x7FFF plus the kept bit's lowest, ties to even) is
+ * x's correct rounding, never a double rounding.
+ */
+export function roundToBf16(x: number): number {
+  bf16Word[0] = x;
+  let b = bf16Bits[0]!;
+  if (bf16Word[0] !== x) {
+    // Inexact (or NaN): step back toward zero if float32 rounding went away from it, then set the sticky bit.
+    if (Math.abs(bf16Word[0]!) > Math.abs(x)) b -= 1;
+    b |= 1;
+  }
+  if ((b & 0x7f800000) === 0x7f800000) return (b & 0x7fffff) === 0 ? bf16Word[0]! : NaN;
+  bf16Bits[0] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 0) & 0xffff0000;
+  return bf16Word[0]!;
+}
+
 /** The value of `format` nearest to x (ties to even), as IEEE round-to-nearest gives. */
 export function roundTo(format: FloatFormat, x: number): number {
   if (format.dtype === 'F64') return x;

@@ -9,6 +9,7 @@ import {
   floatFormat,
   isKnownDType,
   roundTo,
+  roundToBf16,
   ulpOf,
   type FloatFormat,
 } from '../../src/format/dtype.js';
@@ -230,6 +231,30 @@ describe('roundTo matches rounding by the definition', () => {
         { numRuns: 20000 },
       );
     }
+  });
+});
+
+describe('roundToBf16 (float32 rounded to odd, then to bf16)', () => {
+  it('matches rounding by the definition at any magnitude: ties, near-ties, subnormals, overflow', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ noNaN: true }),
+          fc.double({ min: -4e38, max: 4e38, noNaN: true }),
+          // Ties and near-ties, from bf16 subnormals to beyond the largest finite: a grid
+          // value plus half a step, nudged by less than a float32 step or by much less.
+          fc.tuple(fc.integer({ min: -(2 ** 9), max: 2 ** 9 }), fc.integer({ min: -140, max: 130 }), fc.constantFrom(0, 1, -1), fc.constantFrom(2 ** -20, 2 ** -40)).map(
+            ([m, e, nudge, size]) => (m + 0.5) * 2 ** (e - BF16.mantissaBits) * (1 + nudge * size),
+          ),
+        ),
+        (x) => Object.is(roundToBf16(x), roundByDefinition(BF16, x)),
+      ),
+      { numRuns: 30000 },
+    );
+    for (const x of [0, -0, Infinity, -Infinity, 5e-324, -5e-324, 3.3895313892515355e38, 3.3961775292304957e38, 1e300]) {
+      expect(Object.is(roundToBf16(x), roundByDefinition(BF16, x))).toBe(true);
+    }
+    expect(roundToBf16(NaN)).toBeNaN();
   });
 });
 

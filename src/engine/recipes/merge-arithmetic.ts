@@ -1,5 +1,5 @@
 import type { FloatFormat } from '../../format/dtype.js';
-import { roundTo } from '../../format/dtype.js';
+import { roundTo, roundToBf16 } from '../../format/dtype.js';
 
 /**
  * How a merge tool computes Σ w_j·p_j, element by element, so that a candidate recipe
@@ -84,29 +84,9 @@ export interface CompiledRecipe {
   readonly normaliser: number;
 }
 
-const word = new Float32Array(1);
-const bits = new Uint32Array(word.buffer);
-
-/**
- * Rounds a value that is exactly a float32 to bf16, ties to even, on its bits (the
- * classic add-0x7FFF-plus-lsb trick; exact for every finite float32, Inf stays Inf).
- */
-function bf16OfFloat32(x: number): number {
-  word[0] = x;
-  const b = bits[0]!;
-  if ((b & 0x7f800000) === 0x7f800000) return x;
-  bits[0] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 0) & 0xffff0000;
-  return word[0]!;
-}
-
-/**
- * Rounds x to `format`, ties to even. The bit-level path is taken only when x is
- * exactly a float32: rounding a float64 first to float32 and then to bf16 would round
- * twice and can land one step off.
- */
+/** Rounds x to `format`, ties to even (BF16 without looking the format up: the replay's inner loops). */
 export function roundToFormat(format: FloatFormat, x: number): number {
-  if (format.dtype === 'BF16' && Math.fround(x) === x) return bf16OfFloat32(x);
-  return roundTo(format, x);
+  return format.dtype === 'BF16' ? roundToBf16(x) : roundTo(format, x);
 }
 
 export function compileRecipe(recipe: MergeRecipe, format: FloatFormat): CompiledRecipe {
@@ -224,6 +204,13 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
   const k = w.length;
   switch (compiled.recipe.arithmetic) {
     case 'exact-once':
+      if (k === 2 && normaliser === 1 && format.dtype === 'BF16') {
+        // The common case, specialised (same operations in the same order as below).
+        const [w0, w1] = [w[0]!, w[1]!];
+        const [p0, p1] = [parents[0]!, parents[1]!];
+        for (let i = 0; i < count; i++) out[i] = roundToBf16(0 + w0 * p0[i]! + w1 * p1[i]!);
+        return;
+      }
       for (let i = 0; i < count; i++) {
         let sum = 0;
         for (let j = 0; j < k; j++) sum += w[j]! * parents[j]![i]!;
@@ -231,6 +218,12 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
       }
       return;
     case 'float32':
+      if (k === 2 && normaliser === 1 && format.dtype === 'BF16') {
+        const [w0, w1] = [w[0]!, w[1]!];
+        const [p0, p1] = [parents[0]!, parents[1]!];
+        for (let i = 0; i < count; i++) out[i] = roundToBf16(Math.fround(Math.fround(w0 * p0[i]!) + Math.fround(w1 * p1[i]!)));
+        return;
+      }
       for (let i = 0; i < count; i++) {
         let sum = Math.fround(w[0]! * parents[0]![i]!);
         for (let j = 1; j < k; j++) sum = Math.fround(sum + Math.fround(w[j]! * parents[j]![i]!));
