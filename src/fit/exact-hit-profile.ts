@@ -101,18 +101,22 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const bins = hits.length;
   if (bins === 0) return null;
 
-  let most = -Infinity;
-  for (let b = 0; b < bins; b++) if (hits[b]! > most) most = hits[b]!;
-
   // The plateau: the longest run of bins at the maximum (the first such run on ties).
   // Its middle is the weight most consistent with the elements: an exact blend's
-  // intervals all contain the true weight, and their intersection is that run.
+  // intervals all contain the true weight, and their intersection is that run. One
+  // pass: a new maximum starts over.
+  let most = -Infinity;
   let bestStart = 0;
   let bestLength = 0;
   for (let b = 0; b < bins; ) {
-    if (hits[b] !== most) {
+    const h = hits[b]!;
+    if (h < most) {
       b++;
       continue;
+    }
+    if (h > most) {
+      most = h;
+      bestLength = 0;
     }
     const start = b;
     while (b < bins && hits[b] === most) b++;
@@ -124,9 +128,18 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const centre = (b: number): number => profile.lo + (b + 0.5) * profile.width;
   const peak = (centre(bestStart) + centre(bestStart + bestLength - 1)) / 2;
 
-  const far: number[] = [];
-  for (let b = 0; b < bins; b++) if (Math.abs(centre(b) - peak) > CHANCE_DISTANCE) far.push(hits[b]!);
-  const chance = median(far);
+  // The far bins lie outside one run of bins around the peak (centre(b) grows with b):
+  // find its ends with the same test, then take the median of the rest, copied into a
+  // reused buffer (the fit runs once per tensor and per expert slice).
+  const peakBin = bestStart + ((bestLength - 1) >> 1);
+  let near = peakBin;
+  while (near > 0 && !(Math.abs(centre(near - 1) - peak) > CHANCE_DISTANCE)) near--;
+  let nearEnd = peakBin;
+  while (nearEnd < bins && !(Math.abs(centre(nearEnd) - peak) > CHANCE_DISTANCE)) nearEnd++;
+  if (farScratch.length < bins) farScratch = new Float64Array(bins);
+  farScratch.set(hits.subarray(0, near));
+  farScratch.set(hits.subarray(nearEnd), near);
+  const chance = median(farScratch.subarray(0, near + bins - nearEnd));
 
   return {
     peak,
@@ -149,11 +162,13 @@ export function aboveChance(profile: ExactHitProfile): boolean {
   return z >= PEAK_MIN_Z;
 }
 
-function median(values: number[]): number {
-  if (values.length === 0) return 0;
+let farScratch = new Float64Array(0);
+
+/** The median of `work`, which it reorders. */
+function median(work: Float64Array): number {
+  if (work.length === 0) return 0;
   // Selection, not a sort: O(n) where a sort is O(n log n), and the fit is repeated
   // (the bootstrap of a sampled tensor refits it a hundred times).
-  const work = Float64Array.from(values);
   const mid = work.length >> 1;
   const upper = selectInPlace(work, mid);
   if (work.length % 2 === 1) return upper;
