@@ -1,4 +1,6 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { isMainThread } from 'node:worker_threads';
 import { IoError, MalformedInputError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import { checkedRange } from './read-range.js';
@@ -113,7 +115,14 @@ export class LocalFileSource implements ByteSource {
     while (filled < length) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await handle.read(target, filled, Math.min(length - filled, MAX_READ_CALL), start + filled));
+        if (length <= WINDOW_BYTES && !isMainThread) {
+          // A small read on a scanning thread: synchronous, as a page-cache hit costs a few
+          // microseconds and a thread-pool round trip ~20 (a replay reads 8 blocks of 2 KB
+          // per input and tensor). It blocks only this worker, not its reads in flight.
+          bytesRead = readSync(handle.fd, target, filled, length - filled, start + filled);
+        } else {
+          ({ bytesRead } = await handle.read(target, filled, Math.min(length - filled, MAX_READ_CALL), start + filled));
+        }
       } catch (error) {
         throw new IoError(this.name, `read of bytes [${start}, ${end}) failed (${codeOf(error)})`, { cause: error });
       }
