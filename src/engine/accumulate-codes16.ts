@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { decodeWithCell, type FloatFormat } from '../format/dtype.js';
 import type { ChunkSums } from './accumulate-chunk.js';
 import { PROFILE_BIN, PROFILE_BINS, PROFILE_LO } from './moments.js';
+import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
 
 /**
  * Everything the kernel needs about one 16-bit code, looked up instead of computed:
@@ -57,7 +56,7 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
 /**
  * The two-parent kernel fused with decoding, for a suspect and parents stored in one
  * 16-bit format (BF16, F16), in WebAssembly (assembly/codes16.ts, built into
- * dist/codes16.wasm by `npm run build`). It reads the stored codes, takes every per-code
+ * dist/kernels.wasm by `npm run build`; see wasm-kernels.ts). It reads the stored codes, takes every per-code
  * quantity from the tables above and computes what `decodeWithCell` +
  * `accumulateTwoParents` compute: counts and the exact-hit profile exactly, sums to
  * float64 rounding (test/engine/scan-tensor.test.ts).
@@ -81,11 +80,7 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
  * chunk's profile difference array and the sums.
  */
 export class Codes16Kernel {
-  private readonly memory: WebAssembly.Memory;
-  private readonly fast: (...args: number[]) => number;
-  private readonly fastBf16: (...args: number[]) => number;
-  private readonly checked: (...args: number[]) => void;
-  private top: number;
+  private readonly wasm: WasmKernels;
   private capacity = 0;
   private codesAt = [0, 0, 0];
   private positionsAt = 0;
@@ -97,21 +92,10 @@ export class Codes16Kernel {
   /** Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit. */
   private readonly centreOffset = Math.round(-(PROFILE_LO + PROFILE_BIN / 2) * Math.round(1 / PROFILE_BIN));
 
-  constructor(module: WebAssembly.Module) {
-    const exports = new WebAssembly.Instance(module).exports as unknown as {
-      memory: WebAssembly.Memory;
-      twoParents: (...args: number[]) => number;
-      twoParentsBf16: (...args: number[]) => number;
-      twoParentsChecked: (...args: number[]) => void;
-    };
-    this.memory = exports.memory;
-    this.fast = exports.twoParents;
-    this.fastBf16 = exports.twoParentsBf16;
-    this.checked = exports.twoParentsChecked;
-    // Everything above the module's own data is ours.
-    this.top = this.memory.buffer.byteLength;
-    this.profileDiffAt = this.reserve((PROFILE_BINS + 1) * 8);
-    this.outAt = this.reserve(32 * 8);
+  constructor(wasm: WasmKernels) {
+    this.wasm = wasm;
+    this.profileDiffAt = wasm.reserve((PROFILE_BINS + 1) * 8);
+    this.outAt = wasm.reserve(32 * 8);
   }
 
   /**
@@ -135,7 +119,7 @@ export class Codes16Kernel {
     const count = to - from;
     const tablesAt = this.tablesAt(tables, informativeUlps);
     this.ensureCapacity(count);
-    const buffer = this.memory.buffer;
+    const buffer = this.wasm.buffer;
     new Uint16Array(buffer, this.codesAt[0], count).set(suspectCodes.subarray(from, to));
     new Uint16Array(buffer, this.codesAt[1], count).set(referenceCodes.subarray(from, to));
     new Uint16Array(buffer, this.codesAt[2], count).set(otherCodes.subarray(from, to));
@@ -146,8 +130,9 @@ export class Codes16Kernel {
       this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
     ];
     // BF16 needs no threshold table: the SIMD kernel takes T and computes T·ulp(s).
-    const fast = tables.dtype === 'BF16' ? this.fastBf16(...args.slice(0, 9), informativeUlps, ...args.slice(10)) : this.fast(...args);
-    if (fast === 0) this.checked(...args);
+    const kernels = this.wasm.exports;
+    const fast = tables.dtype === 'BF16' ? kernels.twoParentsBf16(...args.slice(0, 9), informativeUlps, ...args.slice(10)) : kernels.twoParents(...args);
+    if (fast === 0) kernels.twoParentsChecked(...args);
     const sums = new Float64Array(buffer, this.outAt, 24);
     const g = out.gram;
     g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
@@ -175,10 +160,10 @@ export class Codes16Kernel {
     const key = `${tables.dtype} ${informativeUlps}`;
     const known = this.tableSets.get(key);
     if (known !== undefined) return known;
-    const at = this.reserve(5 * TABLE_BYTES);
+    const at = this.wasm.reserve(5 * TABLE_BYTES);
     const threshold = informativeThreshold(tables, informativeUlps);
     [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => {
-      new Float64Array(this.memory.buffer, at + k * TABLE_BYTES, 65536).set(table);
+      new Float64Array(this.wasm.buffer, at + k * TABLE_BYTES, 65536).set(table);
     });
     this.tableSets.set(key, at);
     return at;
@@ -187,39 +172,17 @@ export class Codes16Kernel {
   private ensureCapacity(count: number): void {
     if (count <= this.capacity) return;
     const capacity = Math.max(count, 1 << 16);
-    this.codesAt = [this.reserve(2 * capacity), this.reserve(2 * capacity), this.reserve(2 * capacity)];
-    this.positionsAt = this.reserve(4 * capacity);
+    this.codesAt = [this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity)];
+    this.positionsAt = this.wasm.reserve(4 * capacity);
     this.capacity = capacity;
-  }
-
-  /** `bytes` of linear memory, 16-byte aligned, growing the memory as needed (views made before are then stale). */
-  private reserve(bytes: number): number {
-    const at = Math.ceil(this.top / 16) * 16;
-    this.top = at + bytes;
-    const short = this.top - this.memory.buffer.byteLength;
-    if (short > 0) this.memory.grow(Math.ceil(short / 65536));
-    return at;
   }
 }
 
 const TABLE_BYTES = 65536 * 8;
-const WASM_PATH = new URL('../../dist/codes16.wasm', import.meta.url);
-let compiled: WebAssembly.Module | undefined;
 let kernel: Codes16Kernel | undefined;
 
-/** This thread's kernel, compiled from dist/codes16.wasm on first use. */
+/** This thread's kernel. */
 export function codes16Kernel(): Codes16Kernel {
-  if (!kernel) {
-    if (!compiled) {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(WASM_PATH);
-      } catch {
-        throw new Error(`${fileURLToPath(WASM_PATH)}: the WebAssembly kernel is missing; run npm run build`);
-      }
-      compiled = new WebAssembly.Module(bytes);
-    }
-    kernel = new Codes16Kernel(compiled);
-  }
+  kernel ??= new Codes16Kernel(wasmKernels());
   return kernel;
 }

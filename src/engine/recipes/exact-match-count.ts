@@ -1,4 +1,5 @@
 import { replayRecipe, sameBits, type CompiledRecipe } from './merge-arithmetic.js';
+import { replayKernel, replaysInWasm } from './replay-wasm.js';
 
 /**
  * Additive tallies of a second read: for each candidate recipe, how many elements of
@@ -78,7 +79,16 @@ export function countExactMatches(
     }
   }
   const out = scratch.replayed;
+  // The usual candidates (two parents, BF16) are replayed in WebAssembly, on one copy of the chunk.
+  const wasm = k === 2 && recipes.some(replaysInWasm) ? replayKernel() : null;
+  wasm?.load(suspect, parents[0]!, parents[1]!, elementClass, count);
   for (let r = 0; r < recipes.length; r++) {
+    if (wasm && replaysInWasm(recipes[r]!)) {
+      const [all, differing] = wasm.replay(recipes[r]!);
+      counts.reproduced[r]! += all;
+      counts.reproducedWhereParentsDiffer[r]! += differing;
+      continue;
+    }
     replayRecipe(recipes[r]!, parents, count, out);
     let all = 0;
     let differing = 0;

@@ -204,13 +204,6 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
   const k = w.length;
   switch (compiled.recipe.arithmetic) {
     case 'exact-once':
-      if (k === 2 && normaliser === 1 && format.dtype === 'BF16') {
-        // The common case, specialised (same operations in the same order as below).
-        const [w0, w1] = [w[0]!, w[1]!];
-        const [p0, p1] = [parents[0]!, parents[1]!];
-        for (let i = 0; i < count; i++) out[i] = roundToBf16(0 + w0 * p0[i]! + w1 * p1[i]!);
-        return;
-      }
       for (let i = 0; i < count; i++) {
         let sum = 0;
         for (let j = 0; j < k; j++) sum += w[j]! * parents[j]![i]!;
@@ -218,12 +211,6 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
       }
       return;
     case 'float32':
-      if (k === 2 && normaliser === 1 && format.dtype === 'BF16') {
-        const [w0, w1] = [w[0]!, w[1]!];
-        const [p0, p1] = [parents[0]!, parents[1]!];
-        for (let i = 0; i < count; i++) out[i] = roundToBf16(Math.fround(Math.fround(w0 * p0[i]!) + Math.fround(w1 * p1[i]!)));
-        return;
-      }
       for (let i = 0; i < count; i++) {
         let sum = Math.fround(w[0]! * parents[0]![i]!);
         for (let j = 1; j < k; j++) sum = Math.fround(sum + Math.fround(w[j]! * parents[j]![i]!));

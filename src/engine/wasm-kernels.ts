@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * provcheck's WebAssembly: the fused 16-bit kernel (assembly/codes16.ts) and the recipe
+ * replay (assembly/replay.ts), written in AssemblyScript and built into dist/kernels.wasm by
+ * `npm run build`. One instance per thread (`wasmKernels()`), whose linear memory the
+ * JavaScript callers lay out with `reserve` and fill before each call; the functions only
+ * read and write the offsets they are given.
+ */
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  twoParents(...args: number[]): number;
+  twoParentsBf16(...args: number[]): number;
+  twoParentsChecked(...args: number[]): void;
+  replayTwoBf16(...args: number[]): void;
+}
+
+export class WasmKernels {
+  readonly exports: KernelExports;
+  private top: number;
+
+  constructor(module: WebAssembly.Module) {
+    this.exports = new WebAssembly.Instance(module).exports as unknown as KernelExports;
+    // Everything above the module's own data is the callers'.
+    this.top = this.exports.memory.buffer.byteLength;
+  }
+
+  /** The current linear memory; views made before a `reserve` that grew it are stale. */
+  get buffer(): ArrayBuffer {
+    return this.exports.memory.buffer;
+  }
+
+  /** `bytes` of linear memory, 16-byte aligned, growing the memory as needed. */
+  reserve(bytes: number): number {
+    const at = Math.ceil(this.top / 16) * 16;
+    this.top = at + bytes;
+    const short = this.top - this.exports.memory.buffer.byteLength;
+    if (short > 0) this.exports.memory.grow(Math.ceil(short / 65536));
+    return at;
+  }
+}
+
+const WASM_PATH = new URL('../../dist/kernels.wasm', import.meta.url);
+let compiled: WebAssembly.Module | undefined;
+let instance: WasmKernels | undefined;
+
+/** This thread's instance, compiled from dist/kernels.wasm on first use. */
+export function wasmKernels(): WasmKernels {
+  if (!instance) {
+    if (!compiled) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(WASM_PATH);
+      } catch {
+        throw new Error(`${fileURLToPath(WASM_PATH)}: the WebAssembly kernels are missing; run npm run build`);
+      }
+      compiled = new WebAssembly.Module(bytes);
+    }
+    instance = new WasmKernels(compiled);
+  }
+  return instance;
+}
