@@ -11,25 +11,41 @@ const EXACT_ONCE = 0, FLOAT32 = 1, TORCH_IN_DTYPE = 2, FORMAT_STEPS = 3;
 const BF16_MAX: f64 = 3.3895313892515355e38;
 
 /**
- * x rounded to bf16, ties to even. Normal results: on the float64's bits (the 45 bits below
- * bf16's last fraction bit decide; a carry moves to the next binade). Subnormal results
- * and zero: scaled by 2^133 (exact), rounded to an integer by f64.nearest (ties to even),
- * scaled back. Beyond the largest finite: ±Infinity; NaN stays NaN.
+ * x rounded to bf16, ties to even. Normal results: on the float64's bits, by the classic
+ * add-then-truncate (adding half a step less one, plus the kept last bit, carries exactly
+ * when the dropped 45 bits are above half, or at half with an odd last bit; a carry moves
+ * to the next binade). Subnormal results and zero: scaled by 2^133 (exact), rounded to an
+ * integer by f64.nearest (ties to even), scaled back. Beyond the largest finite:
+ * ±Infinity; NaN stays NaN.
  */
 // @ts-ignore: decorator
 @inline function bf16(x: f64): f64 {
   const bits = reinterpret<u64>(x);
-  const exponent = <i32>((bits >> 52) & 0x7ff);
-  if (exponent >= 1023 - 126 && exponent <= 1023 + 127) {
-    const rest = bits & ((<u64>1 << 45) - 1);
-    const half = <u64>1 << 44;
-    const kept = bits >> 45;
-    const up = rest > half || (rest == half && (kept & 1) != 0);
-    const rounded = reinterpret<f64>((kept + <u64>up) << 45);
-    return abs<f64>(rounded) > BF16_MAX ? copysign<f64>(Infinity, x) : rounded;
+  const exponent = <u32>((bits >> 52) & 0x7ff);
+  if (exponent - (1023 - 126) <= 253) {
+    const rounded = reinterpret<f64>((bits + ((<u64>1 << 44) - 1) + ((bits >> 45) & 1)) & ~((<u64>1 << 45) - 1));
+    return select<f64>(copysign<f64>(Infinity, x), rounded, abs<f64>(rounded) > BF16_MAX);
   }
   if (exponent < 1023 - 126) return nearest<f64>(x * 1.0889035741470031e40) * 9.183549615799121e-41;
   return exponent == 0x7ff ? x : copysign<f64>(Infinity, x);
+}
+
+/**
+ * Element i's counts, packed: bit 0 when the replayed value is the suspect's bit for bit
+ * (equal, and the same zero; NaN never) and the element counts (class ≠ 0), bit 1 when
+ * besides the parents differ there (class 2).
+ */
+// @ts-ignore: decorator
+@inline function tally(out: f64, suspectAt: usize, classAt: usize, i: i32): i32 {
+  const s = value(suspectAt, i);
+  const elementClass = <i32>load<u8>(classAt + <usize>i);
+  const same = <i32>(out == s && (out != 0 || reinterpret<u64>(out) == reinterpret<u64>(s))) & <i32>(elementClass != 0);
+  return same | ((same & <i32>(elementClass == 2)) << 1);
+}
+
+// @ts-ignore: decorator
+@inline function value(at: usize, i: i32): f64 {
+  return load<f64>(at + (<usize>i << 3));
 }
 
 // @ts-ignore: decorator
@@ -48,32 +64,39 @@ export function replayTwoBf16(
   arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
   suspectAt: usize, firstAt: usize, secondAt: usize, classAt: usize, count: i32, outAt: usize,
 ): void {
-  let all = 0, differing = 0;
-  for (let i = 0; i < count; i++) {
-    const a = load<f64>(firstAt + (<usize>i << 3));
-    const b = load<f64>(secondAt + (<usize>i << 3));
-    let out: f64;
-    if (arithmetic == EXACT_ONCE) {
-      const sum = 0 + w0 * a + w1 * b;
-      out = bf16(normaliser == 1 ? sum : sum / normaliser);
-    } else if (arithmetic == FLOAT32) {
-      const sum = float32(float32(w0 * a) + float32(w1 * b));
-      out = bf16(normaliser == 1 ? sum : float32(sum / normaliser));
-    } else if (arithmetic == TORCH_IN_DTYPE) {
-      const sum = float32(float32(0 + bf16(w0 * bf16(a))) + bf16(w1 * bf16(b)));
-      const rounded = bf16(sum);
-      out = normaliser == 1 ? rounded : bf16(float32(rounded / normaliser));
-    } else {
-      out = bf16(bf16(w0 * bf16(a)) + bf16(w1 * bf16(b)));
+  // One loop per arithmetic, so that none tests the arithmetic per element. `tally`
+  // packs an element's counts: bit 0 reproduced, bit 1 reproduced where the parents differ.
+  let tallies = 0, differing = 0;
+  if (arithmetic == EXACT_ONCE) {
+    for (let i = 0; i < count; i++) {
+      const sum = 0 + w0 * value(firstAt, i) + w1 * value(secondAt, i);
+      const t = tally(bf16(normaliser == 1 ? sum : sum / normaliser), suspectAt, classAt, i);
+      tallies += t & 1;
+      differing += t >> 1;
     }
-    const s = load<f64>(suspectAt + (<usize>i << 3));
-    const elementClass = <i32>load<u8>(classAt + <usize>i);
-    // Bit for bit: equal values, and the same zero (NaN never matches).
-    const same = out == s && (out != 0 || reinterpret<u64>(out) == reinterpret<u64>(s));
-    const counted = <i32>(same && elementClass != 0);
-    all += counted;
-    differing += counted & <i32>(elementClass == 2);
+  } else if (arithmetic == FLOAT32) {
+    for (let i = 0; i < count; i++) {
+      const sum = float32(float32(w0 * value(firstAt, i)) + float32(w1 * value(secondAt, i)));
+      const t = tally(bf16(normaliser == 1 ? sum : float32(sum / normaliser)), suspectAt, classAt, i);
+      tallies += t & 1;
+      differing += t >> 1;
+    }
+  } else if (arithmetic == TORCH_IN_DTYPE) {
+    for (let i = 0; i < count; i++) {
+      const sum = float32(float32(0 + bf16(w0 * bf16(value(firstAt, i)))) + bf16(w1 * bf16(value(secondAt, i))));
+      const rounded = bf16(sum);
+      const t = tally(normaliser == 1 ? rounded : bf16(float32(rounded / normaliser)), suspectAt, classAt, i);
+      tallies += t & 1;
+      differing += t >> 1;
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      const t = tally(bf16(bf16(w0 * bf16(value(firstAt, i))) + bf16(w1 * bf16(value(secondAt, i)))), suspectAt, classAt, i);
+      tallies += t & 1;
+      differing += t >> 1;
+    }
   }
+  const all = tallies;
   store<f64>(outAt, <f64>all);
   store<f64>(outAt + 8, <f64>differing);
 }
