@@ -106,21 +106,29 @@ function describeError(error: unknown): WorkerError {
 
 const port = parentPort;
 if (!port) throw new Error('scan-worker.ts runs only as a worker thread');
+/** Batches run one after another (the engine sends the next before this one is answered). */
+let previous: Promise<void> = Promise.resolve();
+/** After a failure the engine rejects everything: later batches are not run. */
+let failed = false;
 port.on('message', (tasks: WorkerTask[]) => {
-  void (async () => {
-    const results: { id: number; result: PieceResult }[] = [];
-    for (const task of tasks) {
-      try {
-        results.push({ id: task.id, result: await run(task) });
-      } catch (error) {
-        const reply: WorkerReply = { kind: 'error', id: task.id, error: describeError(error) };
-        port.postMessage(reply);
-        return;
-      }
-    }
-    const reply: WorkerReply = { kind: 'results', results };
-    port.postMessage(reply);
-    // Posting copied the moments: the scanner may fill them again.
-    for (const { result } of results) if (typeof result === 'object' && 'gram' in result) scanner.recycle(result);
-  })();
+  previous = previous.then(() => runBatch(tasks));
 });
+
+async function runBatch(tasks: WorkerTask[]): Promise<void> {
+  if (failed) return;
+  const results: { id: number; result: PieceResult }[] = [];
+  for (const task of tasks) {
+    try {
+      results.push({ id: task.id, result: await run(task) });
+    } catch (error) {
+      failed = true;
+      const reply: WorkerReply = { kind: 'error', id: task.id, error: describeError(error) };
+      port!.postMessage(reply);
+      return;
+    }
+  }
+  const reply: WorkerReply = { kind: 'results', results };
+  port!.postMessage(reply);
+  // Posting copied the moments: the scanner may fill them again.
+  for (const { result } of results) if (typeof result === 'object' && 'gram' in result) scanner.recycle(result);
+}

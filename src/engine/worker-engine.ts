@@ -39,9 +39,17 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/**
+ * Batches a worker holds at once: while it works on one, the next is already in its
+ * message queue, so it never waits for this thread (busy fitting, collecting garbage)
+ * to answer a reply with new work. The worker runs them one after another.
+ */
+const BATCHES_IN_FLIGHT = 2;
+
 interface Slot {
   worker: Worker;
-  busy: Pending[] | null;
+  /** The batches sent and not yet answered, oldest first (a worker answers in order). */
+  inFlight: Pending[][];
 }
 
 /** Pieces spread over worker threads, in file order, each worker with its own read-ahead. */
@@ -66,11 +74,11 @@ export class WorkerEngine extends ScanEngine {
     };
     const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
     this.slots = Array.from({ length: options.threads }, () => {
-      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), busy: null };
+      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), inFlight: [] };
       slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
       slot.worker.on('error', (error) => this.fail(error));
       slot.worker.on('exit', (code) => {
-        if (slot.busy) this.fail(new Error(`a scan worker exited (code ${code}) with work in hand`));
+        if (slot.inFlight.length > 0) this.fail(new Error(`a scan worker exited (code ${code}) with work in hand`));
       });
       return slot;
     });
@@ -113,25 +121,26 @@ export class WorkerEngine extends ScanEngine {
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.busy || this.queue.length === 0) continue;
-      const batch: Pending[] = [];
-      let elements = 0;
-      while (this.queue.length > 0 && batch.length < MAX_BATCH_TASKS) {
-        const next = this.queue[0]!;
-        const size = next.task.to - next.task.from;
-        if (batch.length > 0 && elements + size > BATCH_ELEMENTS) break;
-        batch.push(this.queue.shift()!);
-        elements += size;
+    for (let round = 0; round < BATCHES_IN_FLIGHT; round++) {
+      for (const slot of this.slots) {
+        if (slot.inFlight.length > round || this.queue.length === 0) continue;
+        const batch: Pending[] = [];
+        let elements = 0;
+        while (this.queue.length > 0 && batch.length < MAX_BATCH_TASKS) {
+          const next = this.queue[0]!;
+          const size = next.task.to - next.task.from;
+          if (batch.length > 0 && elements + size > BATCH_ELEMENTS) break;
+          batch.push(this.queue.shift()!);
+          elements += size;
+        }
+        slot.inFlight.push(batch);
+        slot.worker.postMessage(batch.map((p) => p.task));
       }
-      slot.busy = batch;
-      slot.worker.postMessage(batch.map((p) => p.task));
     }
   }
 
   private onReply(slot: Slot, reply: WorkerReply): void {
-    const batch = slot.busy ?? [];
-    slot.busy = null;
+    const batch = slot.inFlight.shift() ?? [];
     if (reply.kind === 'error') {
       const error = rebuildError(reply.error);
       for (const pending of batch) pending.reject(error);
@@ -151,9 +160,9 @@ export class WorkerEngine extends ScanEngine {
   /** The first failure ends the run: everything queued or in hand is rejected with it. */
   private fail(error: unknown): void {
     if (this.failure === null) this.failure = error;
-    const waiting = [...this.queue, ...this.slots.flatMap((s) => s.busy ?? [])];
+    const waiting = [...this.queue, ...this.slots.flatMap((s) => s.inFlight.flat())];
     this.queue.length = 0;
-    for (const slot of this.slots) slot.busy = null;
+    for (const slot of this.slots) slot.inFlight = [];
     for (const pending of waiting) pending.reject(this.failure);
   }
 
