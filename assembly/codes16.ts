@@ -1,5 +1,5 @@
 // The fused two-parent kernel for 16-bit codes (BF16, F16), in AssemblyScript, compiled
-// to WebAssembly by `npm run build` (dist/codes16.wasm). src/engine/accumulate-codes16.ts
+// to WebAssembly by `npm run build` (dist/kernels.wasm). src/engine/accumulate-codes16.ts
 // lays out the linear memory, copies each chunk's codes in and reads the sums out; it
 // documents what every sum means. This file is only the arithmetic, in the order the
 // float64 reference adds (test/engine/scan-tensor.test.ts checks it against that
