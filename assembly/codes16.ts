@@ -30,6 +30,20 @@ const INFORMATIVE = 20, INFORMATIVE_FLOOR = 21, KEPT_BASE_INFORMATIVE = 22, KEPT
   store<f64>(outAt + (<usize>slot << 3), value);
 }
 
+/** The sums over every used element, as each kernel's first loop leaves them. */
+// @ts-ignore: decorator
+@inline function putAllElementSums(
+  outAt: usize, rr: f64, rd: f64, re: f64, dd: f64, de: f64, ee: f64, used: i32, nonFinite: i32,
+  floor: f64, floorVar: f64, equalRef: i32, equalOther: i32, parentsEqual: i32, keptBase: i32,
+): void {
+  put(outAt, RR, rr); put(outAt, RD, rd); put(outAt, RE, re);
+  put(outAt, DD, dd); put(outAt, DE, de); put(outAt, EE, ee);
+  put(outAt, USED, <f64>used); put(outAt, NON_FINITE, <f64>nonFinite);
+  put(outAt, FLOOR, floor / 12); put(outAt, FLOOR_VAR, floorVar / 180);
+  put(outAt, EQUAL_REF, <f64>equalRef); put(outAt, EQUAL_OTHER, <f64>equalOther);
+  put(outAt, PARENTS_EQUAL, <f64>parentsEqual); put(outAt, KEPT_BASE, <f64>keptBase);
+}
+
 /** 1 when two codes hold the same value: equal bits, or +0 and −0. */
 // @ts-ignore: decorator
 @inline function sameValue(a: i32, b: i32): i32 {
@@ -77,12 +91,7 @@ export function twoParents(
     informative += (<i32>(Math.abs(d) >= entry(thresholdAt, cs))) & (<i32>(d != 0));
   }
   if (!isFinite(rr + dd + ee)) return 0;
-  put(outAt, RR, rr); put(outAt, RD, rd); put(outAt, RE, re);
-  put(outAt, DD, dd); put(outAt, DE, de); put(outAt, EE, ee);
-  put(outAt, USED, <f64>count); put(outAt, NON_FINITE, 0);
-  put(outAt, FLOOR, floor / 12); put(outAt, FLOOR_VAR, floorVar / 180);
-  put(outAt, EQUAL_REF, <f64>equalRef); put(outAt, EQUAL_OTHER, <f64>equalOther);
-  put(outAt, PARENTS_EQUAL, <f64>parentsEqual); put(outAt, KEPT_BASE, <f64>keptBase);
+  putAllElementSums(outAt, rr, rd, re, dd, de, ee, count, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
   informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
   return 1;
 }
@@ -198,12 +207,7 @@ export function twoParentsBf16(
     informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
   }
   if (!isFinite(rrSum + ddSum + eeSum)) return 0;
-  put(outAt, RR, rrSum); put(outAt, RD, rdSum); put(outAt, RE, reSum);
-  put(outAt, DD, ddSum); put(outAt, DE, deSum); put(outAt, EE, eeSum);
-  put(outAt, USED, <f64>count); put(outAt, NON_FINITE, 0);
-  put(outAt, FLOOR, floorSum / 12); put(outAt, FLOOR_VAR, floorVarSum / 180);
-  put(outAt, EQUAL_REF, <f64>equalRefSum); put(outAt, EQUAL_OTHER, <f64>equalOtherSum);
-  put(outAt, PARENTS_EQUAL, <f64>parentsEqualSum); put(outAt, KEPT_BASE, <f64>keptBaseSum);
+  putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
   informativePassBf16(suspectAt, referenceAt, otherAt, positionsAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
   return 1;
 }
@@ -394,12 +398,7 @@ export function twoParentsChecked(
       informative++;
     }
   }
-  put(outAt, RR, rr); put(outAt, RD, rd); put(outAt, RE, re);
-  put(outAt, DD, dd); put(outAt, DE, de); put(outAt, EE, ee);
-  put(outAt, USED, <f64>used); put(outAt, NON_FINITE, <f64>nonFinite);
-  put(outAt, FLOOR, floor / 12); put(outAt, FLOOR_VAR, floorVar / 180);
-  put(outAt, EQUAL_REF, <f64>equalRef); put(outAt, EQUAL_OTHER, <f64>equalOther);
-  put(outAt, PARENTS_EQUAL, <f64>parentsEqual); put(outAt, KEPT_BASE, <f64>keptBase);
+  putAllElementSums(outAt, rr, rd, re, dd, de, ee, used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
   informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
 }
 
