@@ -1,5 +1,5 @@
 import { PLAIN_STYLE } from '../report/text-style.js';
-import { REPORT_RENDERERS } from '../report/renderers.js';
+import { renderReportPieces } from '../report/renderers.js';
 import type { Report } from '../report-schema.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
@@ -7,7 +7,7 @@ import type { FailOnKind } from './exit-code.js';
 import { hubOptionsFrom } from './hub-options.js';
 import { ProgressLine } from './progress.js';
 import { parseSuspectOptions, type SuspectCommandOptions } from './suspect-options.js';
-import { checkOutputTarget, writeFileAtomically } from './write-output.js';
+import { checkOutputTarget, gathered, writeFileAtomically } from './write-output.js';
 
 /**
  * `provcheck suspect`: validate, analyse, render. With --output the report goes to the
@@ -31,13 +31,12 @@ export async function runSuspect(
     progress?.finish();
   }
 
-  const render = REPORT_RENDERERS[run.format];
   if (run.output !== null) {
-    await writeFileAtomically(run.output, render(report, { style: PLAIN_STYLE }), { force: run.force });
+    await writeFileAtomically(run.output, renderReportPieces(run.format, report, { style: PLAIN_STYLE }), { force: run.force });
     if (!run.quiet) deps.stdout.write(`${report.verdict.summary}\n`);
   } else {
     const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
-    deps.stdout.write(render(report, { style: textStyle(color) }));
+    for (const text of gathered(renderReportPieces(run.format, report, { style: textStyle(color) }))) deps.stdout.write(text);
   }
   return { report, failOn: run.failOn };
 }

@@ -21,17 +21,34 @@ export async function checkOutputTarget(path: string, force: boolean): Promise<v
 }
 
 /**
+ * Pieces of text (a JSON report one tensor at a time) gathered into strings of about
+ * 1 MB: one write each, and never the whole report in one string.
+ */
+export function* gathered(pieces: Iterable<string>): Generator<string> {
+  let pending = '';
+  for (const piece of pieces) {
+    pending += piece;
+    if (pending.length >= 1 << 20) {
+      yield pending;
+      pending = '';
+    }
+  }
+  if (pending.length > 0) yield pending;
+}
+
+/**
  * Writes `contents` to `path` so that a reader sees either the old file or the whole new
  * one, never a half-written report: write a temporary file in the same folder (same
  * file system), flush it, then move it into place. Without `force`, the move is a hard
  * link, which fails if the name exists, so a file that appeared meanwhile is not lost.
  */
-export async function writeFileAtomically(path: string, contents: string, options: { force: boolean }): Promise<void> {
+export async function writeFileAtomically(path: string, contents: string | Iterable<string>, options: { force: boolean }): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temporary, 'wx');
     try {
-      await handle.writeFile(contents, 'utf8');
+      // Each writeFile on a handle continues where the last one ended.
+      for (const text of typeof contents === 'string' ? [contents] : gathered(contents)) await handle.writeFile(text, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();

@@ -28,8 +28,38 @@ import { elementwiseVerdictJson, stackingVerdictJson } from './json-forensics.js
  * here". -0 is written as 0. `parseReportJson` reads them back.
  */
 export function renderJson(report: Report): string {
-  return `${JSON.stringify(inSchemaOrder(report), encodeNumber, 2)}\n`;
+  return [...renderJsonPieces(report)].join('');
 }
+
+/**
+ * `renderJson`'s text in pieces, one tensor at a time: what is written to a file, so that
+ * neither a reordered copy of the whole report nor its whole text (tens of MB for
+ * thousands of tensors) is ever held at once. The pieces are exactly the text
+ * `JSON.stringify(inSchemaOrder(report), encodeNumber, 2)` gives: the report without its
+ * tensors is rendered whole, and the tensors are spliced in where it shows `"tensors": []`,
+ * each indented as JSON.stringify indents the elements of a top-level array (JSON text
+ * has no raw newline inside a string, so indenting after every newline is exact).
+ */
+export function* renderJsonPieces(report: Report): Generator<string> {
+  const outline = JSON.stringify(inSchemaOrder({ ...report, tensors: [] }), encodeNumber, 2);
+  // A top-level key is the only one indented by exactly two spaces.
+  const marker = '\n  "tensors": []';
+  const at = outline.indexOf(marker);
+  if (at < 0) throw new Error('renderJsonPieces: the outline has no tensors array');
+  yield `${outline.slice(0, at)}\n  "tensors": `;
+  if (report.tensors.length === 0) {
+    yield '[]';
+  } else {
+    yield '[\n';
+    for (let i = 0; i < report.tensors.length; i++) {
+      const text = JSON.stringify(tensor(report.tensors[i]!), encodeNumber, 2).replaceAll('\n', '\n    ');
+      yield `${i === 0 ? '' : ',\n'}    ${text}`;
+    }
+    yield '\n  ]';
+  }
+  yield `${outline.slice(at + marker.length)}\n`;
+}
+
 
 /** Parses a rendered report, turning the non-finite number strings back into numbers. */
 export function parseReportJson(text: string): Report {

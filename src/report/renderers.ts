@@ -2,7 +2,7 @@ import type { Report } from '../report-schema.js';
 import type { ModelSummary } from '../format/model-summary.js';
 import { renderInspectJson, renderInspectText } from './render-inspect.js';
 import { renderHtml } from './render-html.js';
-import { renderJson } from './render-json.js';
+import { renderJson, renderJsonPieces } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
 import { renderText } from './render-text.js';
 import type { TextStyle } from './text-style.js';
@@ -29,6 +29,14 @@ export const REPORT_RENDERERS: Readonly<Record<OutputFormat, ReportRenderer>> = 
   markdown: (report) => renderMarkdown(report),
   html: (report) => renderHtml(report),
 };
+
+/**
+ * The report in `format` as pieces of text to write one after another: JSON one tensor
+ * at a time (a report of thousands of tensors is never one string), the others whole.
+ */
+export function renderReportPieces(format: OutputFormat, report: Report, options: RenderOptions): Iterable<string> {
+  return format === 'json' ? renderJsonPieces(report) : [REPORT_RENDERERS[format](report, options)];
+}
 
 export const INSPECT_RENDERERS: Readonly<Record<InspectFormat, InspectRenderer>> = {
   text: renderInspectText,

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkOutputTarget, writeFileAtomically } from '../../src/cli/write-output.js';
+import { checkOutputTarget, gathered, writeFileAtomically } from '../../src/cli/write-output.js';
 import { UsageError } from '../../src/errors.js';
 
 let folder: string;
@@ -19,6 +19,18 @@ describe('writeFileAtomically', () => {
     await writeFileAtomically(path, '{"a":1}\n', { force: false });
     expect(await readFile(path, 'utf8')).toBe('{"a":1}\n');
     expect(await readdir(folder)).toEqual(['report.json']);
+  });
+
+  it('writes pieces one after another, gathered into writes of about 1 MB, multi-byte characters included', async () => {
+    const path = join(folder, 'report.json');
+    // 3,000 pieces of ~1 KB with a 3-byte character each: several 1 MB writes and a tail.
+    const pieces = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(5, '0')}σ${'x'.repeat(1000)}\n`);
+    await writeFileAtomically(path, pieces, { force: false });
+    expect(await readFile(path, 'utf8')).toBe(pieces.join(''));
+    expect(await readdir(folder)).toEqual(['report.json']);
+    const written = [...gathered(pieces)];
+    expect(written.length).toBe(3);
+    expect(written.join('')).toBe(pieces.join(''));
   });
 
   it('refuses to replace an existing file without force, and keeps it intact', async () => {

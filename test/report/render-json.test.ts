@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report-schema.js';
-import { parseReportJson, renderJson } from '../../src/report/render-json.js';
+import { parseReportJson, renderJson, renderJsonPieces } from '../../src/report/render-json.js';
 import { sampleReport } from '../helpers/sample-report.js';
 
 /** Replaces every number anywhere in `value`, cycling through the three non-finite ones. */
@@ -30,6 +30,21 @@ describe('renderJson', () => {
     expect(text).toContain('"conditionNumber": "Infinity"');
     expect(text.endsWith('}\n')).toBe(true);
     expect(parseReportJson(text)).toEqual(report);
+  });
+
+  it('renders in pieces, one tensor at a time, exactly as JSON.stringify indents the whole report', () => {
+    // The pieces splice each tensor into the rest of the report: JSON.stringify of the
+    // parsed text, with the same indentation, must give back the same text byte for byte.
+    for (const count of [0, 1, 3]) {
+      const report = sampleReport();
+      const one = report.tensors[0]!;
+      report.tensors = Array.from({ length: count }, (_, i) => ({ ...one, name: `${one.name}.${i}`, recipes: one.recipes }));
+      const pieces = [...renderJsonPieces(report)];
+      const text = pieces.join('');
+      expect(pieces.length).toBe(count === 0 ? 3 : count + 4);
+      expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+      expect(parseReportJson(text)).toEqual(report);
+    }
   });
 
   it('round-trips every numeric field when all of them are non-finite', () => {
