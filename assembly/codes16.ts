@@ -107,8 +107,7 @@ export function twoParents(
  * the chunk with the checked kernel, as with `twoParents`.
  */
 export function twoParentsBf16(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize, informativeUlps: f64,
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): i32 {
   const zero16 = i16x8.splat(0);

@@ -9,7 +9,6 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  * the shifts, masks and branches of decoding plus the cell logic.
  */
 export interface Codes16Tables {
-  readonly dtype: string;
   readonly value: Float64Array;
   /** ulp², the per-element term of the floor (NaN for non-finite codes). */
   readonly ulp2: Float64Array;
@@ -41,7 +40,7 @@ export function codes16Tables(format: FloatFormat): Codes16Tables {
     lowerHalf[c] = below[c]! / 2;
     upperHalf[c] = above[c]! / 2;
   }
-  const tables = { dtype: format.dtype, value, ulp2, lowerHalf, upperHalf };
+  const tables = { value, ulp2, lowerHalf, upperHalf };
   tablesByDtype.set(format.dtype, tables);
   return tables;
 }
@@ -110,29 +109,42 @@ export class Codes16Kernel {
     otherCodes: Uint16Array,
     from: number,
     to: number,
-    tables: Codes16Tables,
+    format: FloatFormat,
     informativeUlps: number,
     reference: number,
     profileDiff: Float64Array,
     out: ChunkSums,
   ): void {
     const count = to - from;
-    const tablesAt = this.tablesAt(tables, informativeUlps);
     this.ensureCapacity(count);
-    const buffer = this.wasm.buffer;
+    // BF16's SIMD kernel needs no table: values and ulps come from the bits. The tables
+    // are copied in for F16, and for a BF16 chunk that the checked kernel must redo.
+    const bf16 = format.dtype === 'BF16';
+    let tablesAt = bf16 ? -1 : this.tablesAt(format, informativeUlps);
+    let buffer = this.wasm.buffer;
     new Uint16Array(buffer, this.codesAt[0], count).set(suspectCodes.subarray(from, to));
     new Uint16Array(buffer, this.codesAt[1], count).set(referenceCodes.subarray(from, to));
     new Uint16Array(buffer, this.codesAt[2], count).set(otherCodes.subarray(from, to));
-    const table = TABLE_BYTES;
-    const args = [
-      this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count,
-      tablesAt, tablesAt + table, tablesAt + 2 * table, tablesAt + 3 * table, tablesAt, tablesAt + 4 * table,
-      this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
-    ];
-    // BF16 needs no threshold table: the SIMD kernel takes T and computes T·ulp(s).
     const kernels = this.wasm.exports;
-    const fast = tables.dtype === 'BF16' ? kernels.twoParentsBf16(...args.slice(0, 9), informativeUlps, ...args.slice(10)) : kernels.twoParents(...args);
-    if (fast === 0) kernels.twoParentsChecked(...args);
+    const tableArgs = (at: number): number[] => {
+      const table = TABLE_BYTES;
+      return [
+        this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count,
+        at, at + table, at + 2 * table, at + 3 * table, at, at + 4 * table,
+        this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
+      ];
+    };
+    const fast = bf16
+      ? kernels.twoParentsBf16(
+          this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count, informativeUlps,
+          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
+        )
+      : kernels.twoParents(...tableArgs(tablesAt));
+    if (fast === 0) {
+      if (tablesAt < 0) tablesAt = this.tablesAt(format, informativeUlps);
+      kernels.twoParentsChecked(...tableArgs(tablesAt));
+      buffer = this.wasm.buffer;
+    }
     const sums = new Float64Array(buffer, this.outAt, 24);
     const g = out.gram;
     g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
@@ -156,10 +168,11 @@ export class Codes16Kernel {
   }
 
   /** value, ulp², lower and upper half-cells, threshold T·ulp: five tables of 65,536 float64, copied in once per format and T. */
-  private tablesAt(tables: Codes16Tables, informativeUlps: number): number {
-    const key = `${tables.dtype} ${informativeUlps}`;
+  private tablesAt(format: FloatFormat, informativeUlps: number): number {
+    const key = `${format.dtype} ${informativeUlps}`;
     const known = this.tableSets.get(key);
     if (known !== undefined) return known;
+    const tables = codes16Tables(format);
     const at = this.wasm.reserve(5 * TABLE_BYTES);
     const threshold = informativeThreshold(tables, informativeUlps);
     [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => {

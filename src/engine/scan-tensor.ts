@@ -12,7 +12,7 @@ import {
   type ChunkSums,
   type DecodedChunk,
 } from './accumulate-chunk.js';
-import { codes16Kernel, codes16Tables } from './accumulate-codes16.js';
+import { codes16Kernel } from './accumulate-codes16.js';
 import { clearMoments, emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
 import { cellsOnGrid } from './grid-cells.js';
 import { accumulateElementwise } from './recipes/elementwise-sums.js';
@@ -170,7 +170,6 @@ export class TensorScanner {
     const fused = this.fusedInputs(tensor);
     if (fused) {
       const { formats, descriptors } = fused;
-      const tables = codes16Tables(formats[0]!);
       const kernel = codes16Kernel();
       const profileDiff = this.profileDiff;
       const kept = { base: 0, informative: 0, informativeDd: 0 };
@@ -182,7 +181,7 @@ export class TensorScanner {
         for (let first = 0; first < count; first += chunkElements) {
           const last = Math.min(first + chunkElements, count);
           resetChunkSums(this.sums);
-          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, tables, informativeUlps, reference, profileDiff, this.sums);
+          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, formats[0]!, informativeUlps, reference, profileDiff, this.sums);
           accumulator.addChunk(this.sums);
           kept.base += this.sums.keptBase;
           kept.informative += this.sums.keptBaseInformative;
