@@ -15,7 +15,7 @@ export function replaysInWasm(compiled: CompiledRecipe): boolean {
 
 /**
  * The WebAssembly replay of one chunk: `load` copies the chunk's decoded values and
- * element classes into linear memory once, then `count` replays one recipe on them.
+ * element classes into linear memory once, then `replay` replays one recipe on them.
  * Identical counts to `replayRecipe` + the comparison in exact-match-count.ts
  * (test/engine/recipes/replay-wasm.test.ts), several times faster: the bf16 rounding is
  * a few integer operations there.
