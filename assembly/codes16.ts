@@ -109,6 +109,7 @@ export function twoParents(
 export function twoParentsBf16(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize,
 ): i32 {
   const zero16 = i16x8.splat(0);
   const magnitude = i16x8.splat(0x7fff);
@@ -207,7 +208,7 @@ export function twoParentsBf16(
   }
   if (!isFinite(rrSum + ddSum + eeSum)) return 0;
   putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
-  informativePassBf16(suspectAt, referenceAt, otherAt, positionsAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePassBf16(suspectAt, referenceAt, otherAt, positionsAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt);
   return 1;
 }
 
@@ -222,7 +223,9 @@ export function twoParentsBf16(
 @inline function informativePassBf16(
   suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize,
 ): void {
+  const keyLimit = f64x2.splat(<f64>INTERVAL_KEY_LIMIT);
   const zero = f64x2.splat(0);
   const one = f64x2.splat(1);
   const half = f64x2.splat(0.5);
@@ -261,6 +264,23 @@ export function twoParentsBf16(
     const kept = i64x2.replace_lane(i64x2.splat(-(<i64>(cs0 == cr0))), 1, -(<i64>(cs1 == cr1)));
     keptBaseInformative += <i32>(cs0 == cr0) + <i32>(cs1 == cr1);
     keptBaseInformativeDd = f64x2.add(keptBaseInformativeDd, v128.and(f64x2.mul(d, d), kept));
+    // In units of ulp(s) (a power of two: exact), e and d are usually small integers;
+    // then the interval depends on them and the cell's case alone, and comes from a
+    // table built with the same arithmetic (scaling by a power of two changes no
+    // rounding). Otherwise, the arithmetic itself.
+    const perUlp = f64x2.replace_lane(f64x2.splat(bf16PerUlp(cs0)), 1, bf16PerUlp(cs1));
+    const eUlps = f64x2.mul(e, perUlp);
+    const dUlps = f64x2.mul(d, perUlp);
+    const tabulated = v128.and(
+      v128.and(f64x2.eq(eUlps, f64x2.nearest(eUlps)), f64x2.eq(dUlps, f64x2.nearest(dUlps))),
+      v128.and(f64x2.le(f64x2.abs(eUlps), keyLimit), f64x2.le(f64x2.abs(dUlps), keyLimit)),
+    );
+    if (i64x2.all_true(tabulated)) {
+      const keys = i32x4.trunc_sat_f64x2_s_zero(f64x2.add(f64x2.mul(eUlps, f64x2.splat(<f64>INTERVAL_KEY_SPAN)), dUlps));
+      addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 0), bf16CellCase(cs0));
+      addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 1), bf16CellCase(cs1));
+      continue;
+    }
     const below = f64x2.mul(perUnit, f64x2.sub(e, f64x2.mul(down, half)));
     const above = f64x2.mul(perUnit, f64x2.add(e, f64x2.mul(up, half)));
     const negative = f64x2.lt(d, zero);
@@ -344,6 +364,66 @@ export function twoParentsBf16(
     const afterAt = profileDiffAt + (<usize>(<i32>last + 1) << 3);
     store<f64>(firstAt, load<f64>(firstAt) + 1);
     store<f64>(afterAt, load<f64>(afterAt) - 1);
+  }
+}
+
+/** |e|, |d| in ulps of s up to which intervals are tabulated; keys span 2·limit + 1 per axis. */
+const INTERVAL_KEY_LIMIT = 63;
+const INTERVAL_KEY_SPAN = 2 * INTERVAL_KEY_LIMIT + 1;
+/** Cell cases: sides equal; a positive power of two (finer below); a negative one (finer above). */
+const CELL_CASES = 3;
+/** Bytes of the interval table: one u32 (first bin, last bin + 1, 16 bits each) per key and case. */
+export const INTERVAL_TABLE_BYTES = INTERVAL_KEY_SPAN * INTERVAL_KEY_SPAN * CELL_CASES * 4;
+
+/** 1/ulp(s) for a bf16 code: 2^(134 − max(E, 1)). */
+// @ts-ignore: decorator
+@inline function bf16PerUlp(c: i32): f64 {
+  return reinterpret<f64>(<i64>(1023 + 134 - max((c >> 7) & 0xff, 1)) << 52);
+}
+
+/** The cell's case of a bf16 code (see CELL_CASES). */
+// @ts-ignore: decorator
+@inline function bf16CellCase(c: i32): i32 {
+  const powerOfTwo = (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1;
+  return select<i32>(1 + (c >>> 15), 0, powerOfTwo);
+}
+
+/** Adds the tabulated interval of key = e·span + d (ulps) in `cellCase` to the difference array. */
+// @ts-ignore: decorator
+@inline function addTabulated(profileDiffAt: usize, tableAt: usize, key: i32, cellCase: i32): void {
+  const index = (key + INTERVAL_KEY_LIMIT * INTERVAL_KEY_SPAN + INTERVAL_KEY_LIMIT) * CELL_CASES + cellCase;
+  const entry = load<u32>(tableAt + (<usize>index << 2));
+  const first = entry & 0xffff;
+  const after = entry >> 16;
+  if (first < after) {
+    const firstAt = profileDiffAt + (<usize>first << 3);
+    const afterAt = profileDiffAt + (<usize>after << 3);
+    store<f64>(firstAt, load<f64>(firstAt) + 1);
+    store<f64>(afterAt, load<f64>(afterAt) - 1);
+  }
+}
+
+/**
+ * Fills the interval table at `tableAt` (INTERVAL_TABLE_BYTES): for e, d in ulps of s
+ * within ±INTERVAL_KEY_LIMIT and each cell case, the bins `scalarInterval` adds, as
+ * first and one past the last (equal when none), computed by the same arithmetic with
+ * ulp(s) = 1.
+ */
+export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32): void {
+  for (let eUlps = -INTERVAL_KEY_LIMIT; eUlps <= INTERVAL_KEY_LIMIT; eUlps++) {
+    for (let dUlps = -INTERVAL_KEY_LIMIT; dUlps <= INTERVAL_KEY_LIMIT; dUlps++) {
+      for (let cellCase = 0; cellCase < CELL_CASES; cellCase++) {
+        const down: f64 = cellCase == 1 ? 0.5 : 1;
+        const up: f64 = cellCase == 2 ? 0.5 : 1;
+        let packed: u32 = 0;
+        if (dUlps != 0) {
+          const bins = intervalOf(<f64>eUlps, down, up, <f64>dUlps, binsPerUnit, centreOffset, <f64>lastBin);
+          packed = bins;
+        }
+        const index = ((eUlps + INTERVAL_KEY_LIMIT) * INTERVAL_KEY_SPAN + dUlps + INTERVAL_KEY_LIMIT) * CELL_CASES + cellCase;
+        store<u32>(tableAt + (<usize>index << 2), packed);
+      }
+    }
   }
 }
 
@@ -454,6 +534,20 @@ export function twoParentsChecked(
  */
 // @ts-ignore: decorator
 @inline function scalarInterval(profileDiffAt: usize, e: f64, down: f64, up: f64, d: f64, binsPerUnit: f64, centreOffset: f64, lastBin: f64): void {
+  const bins = intervalOf(e, down, up, d, binsPerUnit, centreOffset, lastBin);
+  const first = bins & 0xffff;
+  const after = bins >> 16;
+  if (first < after) {
+    const firstAt = profileDiffAt + (<usize>first << 3);
+    const afterAt = profileDiffAt + (<usize>after << 3);
+    store<f64>(firstAt, load<f64>(firstAt) + 1);
+    store<f64>(afterAt, load<f64>(afterAt) - 1);
+  }
+}
+
+/** The bins of one element's interval, packed: the first, and one past the last (16 bits each); equal when none. */
+// @ts-ignore: decorator
+@inline function intervalOf(e: f64, down: f64, up: f64, d: f64, binsPerUnit: f64, centreOffset: f64, lastBin: f64): u32 {
   const below = binsPerUnit * (e - down / 2);
   const above = binsPerUnit * (e + up / 2);
   const negative = d < 0;
@@ -471,5 +565,6 @@ export function twoParentsChecked(
   last += centreOffset;
   if (first < 0) first = 0;
   if (last > lastBin) last = lastBin;
-  addInterval(profileDiffAt, first, last);
+  if (first > last) return 0;
+  return <u32><i32>first | (<u32>(<i32>last + 1) << 16);
 }

@@ -86,6 +86,8 @@ export class Codes16Kernel {
   private positionsAt = 0;
   private readonly profileDiffAt: number;
   private readonly outAt: number;
+  /** The exact-hit intervals of small integer (e, d) in ulps of s, built once (assembly/codes16.ts). */
+  private readonly intervalTableAt: number;
   /** Where the tables of each format and informative threshold are, by `${dtype} ${T}`. */
   private readonly tableSets = new Map<string, number>();
   private readonly binsPerUnit = Math.round(1 / PROFILE_BIN);
@@ -96,6 +98,8 @@ export class Codes16Kernel {
     this.wasm = wasm;
     this.profileDiffAt = wasm.reserve((PROFILE_BINS + 1) * 8);
     this.outAt = wasm.reserve(32 * 8);
+    this.intervalTableAt = wasm.reserve(wasm.exports.INTERVAL_TABLE_BYTES.value);
+    wasm.exports.buildIntervalTable(this.intervalTableAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1);
   }
 
   /**
@@ -139,6 +143,7 @@ export class Codes16Kernel {
       ? kernels.twoParentsBf16(
           this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count, informativeUlps,
           this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
+          this.intervalTableAt,
         )
       : kernels.twoParents(...tableArgs(tablesAt));
     if (fast === 0) {
