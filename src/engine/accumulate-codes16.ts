@@ -73,7 +73,7 @@ export function informativeThreshold(tables: Codes16Tables, informativeUlps: num
  *
  * Why WebAssembly: the same two loops in JavaScript ran at 27.5 ns per element on
  * `npm run bench:kernel`'s codes (commit 891cf20: bounds checks on every table load, no
- * SIMD); this kernel runs at 8.7.
+ * SIMD); this kernel runs at 7.5–8.
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
  * per input, the position list, one chunk's profile difference array, the sums, and the
