@@ -44,6 +44,20 @@ const INFORMATIVE = 20, INFORMATIVE_FLOOR = 21, KEPT_BASE_INFORMATIVE = 22, KEPT
   put(outAt, PARENTS_EQUAL, <f64>parentsEqual); put(outAt, KEPT_BASE, <f64>keptBase);
 }
 
+/** The sums over the informative elements, as each kernel's second loop leaves them. */
+// @ts-ignore: decorator
+@inline function putInformativeSums(
+  outAt: usize, irr: f64, ird: f64, ire: f64, idd: f64, ide: f64, iee: f64,
+  informative: i32, informativeFloor: f64, keptBaseInformative: i32, keptBaseInformativeDd: f64,
+): void {
+  put(outAt, IRR, irr); put(outAt, IRD, ird); put(outAt, IRE, ire);
+  put(outAt, IDD, idd); put(outAt, IDE, ide); put(outAt, IEE, iee);
+  put(outAt, INFORMATIVE, <f64>informative);
+  put(outAt, INFORMATIVE_FLOOR, informativeFloor / 12);
+  put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
+  put(outAt, KEPT_BASE_INFORMATIVE_DD, keptBaseInformativeDd);
+}
+
 /** 1 when two codes hold the same value: equal bits, or +0 and −0. */
 // @ts-ignore: decorator
 @inline function sameValue(a: i32, b: i32): i32 {
@@ -332,12 +346,7 @@ export function twoParentsBf16(
     keptDdSum += select<f64>(d * d, 0, cs == cr);
     scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, <f64>lastBin);
   }
-  put(outAt, IRR, irrSum); put(outAt, IRD, irdSum); put(outAt, IRE, ireSum);
-  put(outAt, IDD, iddSum); put(outAt, IDE, ideSum); put(outAt, IEE, ieeSum);
-  put(outAt, INFORMATIVE, <f64>count);
-  put(outAt, INFORMATIVE_FLOOR, floorSum / 12);
-  put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
-  put(outAt, KEPT_BASE_INFORMATIVE_DD, keptDdSum);
+  putInformativeSums(outAt, irrSum, irdSum, ireSum, iddSum, ideSum, ieeSum, count, floorSum, keptBaseInformative, keptDdSum);
 }
 
 // @ts-ignore: decorator
@@ -516,12 +525,7 @@ export function twoParentsChecked(
     keptBaseInformativeDd += select<f64>(d * d, 0, keptAtBase);
     scalarInterval(profileDiffAt, e, 2 * entry(lowerHalfAt, cs), 2 * entry(upperHalfAt, cs), d, binsPerUnit, centreOffset, last);
   }
-  put(outAt, IRR, irr); put(outAt, IRD, ird); put(outAt, IRE, ire);
-  put(outAt, IDD, idd); put(outAt, IDE, ide); put(outAt, IEE, iee);
-  put(outAt, INFORMATIVE, <f64>count);
-  put(outAt, INFORMATIVE_FLOOR, informativeFloor / 12);
-  put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
-  put(outAt, KEPT_BASE_INFORMATIVE_DD, keptBaseInformativeDd);
+  putInformativeSums(outAt, irr, ird, ire, idd, ide, iee, count, informativeFloor, keptBaseInformative, keptBaseInformativeDd);
 }
 
 /**
