@@ -2,8 +2,9 @@
 // to WebAssembly by `npm run build` (dist/kernels.wasm). src/engine/accumulate-codes16.ts
 // lays out the linear memory, copies each chunk's codes in and reads the sums out; it
 // documents what every sum means. This file is only the arithmetic, in the order the
-// float64 reference adds (test/engine/scan-tensor.test.ts checks it against that
-// reference: counts and profile bins exactly, sums to float64 rounding).
+// float64 reference adds (the BF16 SIMD loops add even and odd elements in two lanes);
+// test/engine/scan-tensor.test.ts checks it against that reference: counts and profile
+// bins exactly, sums to float64 rounding.
 //
 // Memory is addressed raw (no AssemblyScript runtime objects): every argument named
 // ...At is a byte offset into linear memory.
@@ -229,9 +230,11 @@ export function twoParentsBf16(
 /**
  * `informativePass` for BF16, two informative elements at a time (f64x2), with values
  * and cells from the bits: ulp = 2^(max(E, 1) − 134); an exact power of two (fraction 0,
- * E > 1) has a grid twice as fine on its side nearer zero. The interval arithmetic is
- * the scalar pass's, with selects for its corrections (the first can only step down
- * when the second would not step up). The last element of an odd count goes alone.
+ * E > 1) has a grid twice as fine on its side nearer zero. Each exact-hit interval comes
+ * from the interval table (`buildIntervalTable`) when both elements' e and d are small
+ * integers in ulps of s, else from the scalar pass's arithmetic, with selects for its
+ * corrections (the first can only step down when the second would not step up). The
+ * last element of an odd count goes alone.
  */
 // @ts-ignore: decorator
 @inline function informativePassBf16(

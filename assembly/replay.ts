@@ -107,9 +107,9 @@ export function replayTwoBf16(
   suspectAt: usize, firstAt: usize, secondAt: usize, classAt: usize, count: i32, outAt: usize,
 ): void {
   // One loop per arithmetic, so that none tests the arithmetic per element; pairs of
-  // elements on f64x2, then the odd last one alone. `tally` packs an element's counts:
-  // bit 0 reproduced, bit 1 reproduced where the parents differ.
-  let tallies = 0, differing = 0;
+  // elements on f64x2 (`tallyPair` packs their counts in bytes), then the odd last one
+  // alone (`tally`, in bits).
+  let reproduced = 0, differing = 0;
   const w0v = f64x2.splat(w0), w1v = f64x2.splat(w1), normaliserV = f64x2.splat(normaliser), zero = f64x2.splat(0);
   const normalised = normaliser != 1;
   let i = 0;
@@ -118,7 +118,7 @@ export function replayTwoBf16(
       let sum = f64x2.add(f64x2.add(zero, f64x2.mul(w0v, pair(firstAt, i))), f64x2.mul(w1v, pair(secondAt, i)));
       if (normalised) sum = f64x2.div(sum, normaliserV);
       const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
-      tallies += t & 0xff;
+      reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else if (arithmetic == FLOAT32) {
@@ -126,7 +126,7 @@ export function replayTwoBf16(
       let sum = float32x2(f64x2.add(float32x2(f64x2.mul(w0v, pair(firstAt, i))), float32x2(f64x2.mul(w1v, pair(secondAt, i)))));
       if (normalised) sum = float32x2(f64x2.div(sum, normaliserV));
       const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
-      tallies += t & 0xff;
+      reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else if (arithmetic == TORCH_IN_DTYPE) {
@@ -136,14 +136,14 @@ export function replayTwoBf16(
       let rounded = bf16x2(sum);
       if (normalised) rounded = bf16x2(float32x2(f64x2.div(rounded, normaliserV)));
       const t = tallyPair(rounded, suspectAt, classAt, i);
-      tallies += t & 0xff;
+      reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else {
     for (; i + 2 <= count; i += 2) {
       const out = bf16x2(f64x2.add(bf16x2(f64x2.mul(w0v, bf16x2(pair(firstAt, i)))), bf16x2(f64x2.mul(w1v, bf16x2(pair(secondAt, i))))));
       const t = tallyPair(out, suspectAt, classAt, i);
-      tallies += t & 0xff;
+      reproduced += t & 0xff;
       differing += t >> 8;
     }
   }
@@ -164,10 +164,9 @@ export function replayTwoBf16(
       out = bf16(bf16(w0 * bf16(a)) + bf16(w1 * bf16(b)));
     }
     const t = tally(out, suspectAt, classAt, i);
-    tallies += t & 1;
+    reproduced += t & 1;
     differing += t >> 1;
   }
-  const all = tallies;
-  store<f64>(outAt, <f64>all);
+  store<f64>(outAt, <f64>reproduced);
   store<f64>(outAt + 8, <f64>differing);
 }
