@@ -15,6 +15,8 @@ const USED = 6, NON_FINITE = 7, FLOOR = 8, FLOOR_VAR = 9;
 const EQUAL_REF = 10, EQUAL_OTHER = 11, PARENTS_EQUAL = 12, KEPT_BASE = 13;
 const IRR = 14, IRD = 15, IRE = 16, IDD = 17, IDE = 18, IEE = 19;
 const INFORMATIVE = 20, INFORMATIVE_FLOOR = 21, KEPT_BASE_INFORMATIVE = 22, KEPT_BASE_INFORMATIVE_DD = 23;
+// The difference array's touched entries, [first, last] (first > last: none).
+const TOUCHED_FIRST = 24, TOUCHED_LAST = 25;
 
 // @ts-ignore: decorator
 @inline function code(at: usize, i: i32): i32 {
@@ -57,6 +59,8 @@ const INFORMATIVE = 20, INFORMATIVE_FLOOR = 21, KEPT_BASE_INFORMATIVE = 22, KEPT
   put(outAt, INFORMATIVE_FLOOR, informativeFloor / 12);
   put(outAt, KEPT_BASE_INFORMATIVE, <f64>keptBaseInformative);
   put(outAt, KEPT_BASE_INFORMATIVE_DD, keptBaseInformativeDd);
+  put(outAt, TOUCHED_FIRST, <f64>touchedFirst);
+  put(outAt, TOUCHED_LAST, <f64>touchedAfter);
 }
 
 /** 1 when two codes hold the same value: equal bits, or +0 and −0. */
@@ -242,6 +246,7 @@ export function twoParentsBf16(
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
   intervalTableAt: usize,
 ): void {
+  clearTouched();
   const keyLimit = f64x2.splat(<f64>INTERVAL_KEY_LIMIT);
   const zero = f64x2.splat(0);
   const one = f64x2.splat(1);
@@ -371,11 +376,33 @@ export function twoParentsBf16(
 /** Bins [first, last] (already clamped to the profile) into the difference array, when not empty. */
 // @ts-ignore: decorator
 @inline function addInterval(profileDiffAt: usize, first: f64, last: f64): void {
-  if (first <= last) {
-    const firstAt = profileDiffAt + (<usize><i32>first << 3);
-    const afterAt = profileDiffAt + (<usize>(<i32>last + 1) << 3);
+  if (first <= last) addBins(profileDiffAt, <u32>first, <u32>last + 1);
+}
+
+/**
+ * The difference array's entries touched since `clearTouched`: [touchedFirst,
+ * touchedAfter], so that the caller adds and clears only those (a small tensor's chunk
+ * touches a few bins of 4,002).
+ */
+let touchedFirst: u32 = 0;
+let touchedAfter: u32 = 0;
+
+// @ts-ignore: decorator
+@inline function clearTouched(): void {
+  touchedFirst = 0xffffffff;
+  touchedAfter = 0;
+}
+
+/** One element's bins [first, after) into the difference array, when not empty. */
+// @ts-ignore: decorator
+@inline function addBins(profileDiffAt: usize, first: u32, after: u32): void {
+  if (first < after) {
+    const firstAt = profileDiffAt + (<usize>first << 3);
+    const afterAt = profileDiffAt + (<usize>after << 3);
     store<f64>(firstAt, load<f64>(firstAt) + 1);
     store<f64>(afterAt, load<f64>(afterAt) - 1);
+    touchedFirst = min(touchedFirst, first);
+    touchedAfter = max(touchedAfter, after);
   }
 }
 
@@ -407,12 +434,7 @@ export const INTERVAL_TABLE_BYTES = INTERVAL_KEY_SPAN * INTERVAL_KEY_SPAN * CELL
   const entry = load<u32>(tableAt + (<usize>index << 2));
   const first = entry & 0xffff;
   const after = entry >> 16;
-  if (first < after) {
-    const firstAt = profileDiffAt + (<usize>first << 3);
-    const afterAt = profileDiffAt + (<usize>after << 3);
-    store<f64>(firstAt, load<f64>(firstAt) + 1);
-    store<f64>(afterAt, load<f64>(afterAt) - 1);
-  }
+  addBins(profileDiffAt, first, after);
 }
 
 /**
@@ -427,11 +449,7 @@ export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffse
       for (let cellCase = 0; cellCase < CELL_CASES; cellCase++) {
         const down: f64 = cellCase == 1 ? 0.5 : 1;
         const up: f64 = cellCase == 2 ? 0.5 : 1;
-        let packed: u32 = 0;
-        if (dUlps != 0) {
-          const bins = intervalOf(<f64>eUlps, down, up, <f64>dUlps, binsPerUnit, centreOffset, <f64>lastBin);
-          packed = bins;
-        }
+        const packed = dUlps == 0 ? 0 : intervalOf(<f64>eUlps, down, up, <f64>dUlps, binsPerUnit, centreOffset, <f64>lastBin);
         const index = ((eUlps + INTERVAL_KEY_LIMIT) * INTERVAL_KEY_SPAN + dUlps + INTERVAL_KEY_LIMIT) * CELL_CASES + cellCase;
         store<u32>(tableAt + (<usize>index << 2), packed);
       }
@@ -505,6 +523,7 @@ export function twoParentsChecked(
   valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
+  clearTouched();
   let irr = 0.0, ird = 0.0, ire = 0.0, idd = 0.0, ide = 0.0, iee = 0.0;
   let informativeFloor = 0.0, keptBaseInformativeDd = 0.0;
   let keptBaseInformative = 0;
@@ -544,12 +563,7 @@ export function twoParentsChecked(
   const bins = intervalOf(e, down, up, d, binsPerUnit, centreOffset, lastBin);
   const first = bins & 0xffff;
   const after = bins >> 16;
-  if (first < after) {
-    const firstAt = profileDiffAt + (<usize>first << 3);
-    const afterAt = profileDiffAt + (<usize>after << 3);
-    store<f64>(firstAt, load<f64>(firstAt) + 1);
-    store<f64>(afterAt, load<f64>(afterAt) - 1);
-  }
+  addBins(profileDiffAt, first, after);
 }
 
 /** The bins of one element's interval, packed: the first, and one past the last (16 bits each); equal when none. */

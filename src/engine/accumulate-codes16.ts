@@ -151,7 +151,7 @@ export class Codes16Kernel {
       kernels.twoParentsChecked(...tableArgs(tablesAt));
       buffer = this.wasm.buffer;
     }
-    const sums = new Float64Array(buffer, this.outAt, 24);
+    const sums = new Float64Array(buffer, this.outAt, 26);
     const g = out.gram;
     g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
     out.used = sums[6]!;
@@ -168,9 +168,11 @@ export class Codes16Kernel {
     out.informativeFloor = sums[21]!;
     out.keptBaseInformative = sums[22]!;
     out.keptBaseInformativeDd = sums[23]!;
+    // Only the entries the chunk's intervals touched (a small tensor's touch a few of 4,002).
     const diff = new Float64Array(buffer, this.profileDiffAt, PROFILE_BINS + 1);
-    for (let b = 0; b <= PROFILE_BINS; b++) profileDiff[b]! += diff[b]!;
-    diff.fill(0);
+    const [touchedFirst, touchedLast] = [sums[24]!, sums[25]!];
+    for (let b = touchedFirst; b <= touchedLast; b++) profileDiff[b]! += diff[b]!;
+    if (touchedFirst <= touchedLast) diff.fill(0, touchedFirst, touchedLast + 1);
   }
 
   /** value, ulp², lower and upper half-cells, threshold T·ulp: five tables of 65,536 float64, copied in once per format and T. */
