@@ -73,7 +73,7 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
       weights: [...d.weights],
     },
     layerStacking: s && {
-      ranges: s.ranges.map((r) => ({ suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo })),
+      ranges: s.ranges.map(rangeJson),
       renamed: s.renamed.map((r) => ({ name: r.name, parent: r.parent, source: r.source })),
       ...(s.tensors
         ? {
@@ -97,6 +97,7 @@ export function forensicsJson(f: ForensicsReport): ForensicsReport {
 export function elementwiseVerdictJson(e: ElementwiseVerdict): ElementwiseVerdict {
   return {
     method: e.method,
+    ...(e.consistentWith ? { consistentWith: [...e.consistentWith] } : {}),
     base: e.base,
     merged: [...e.merged],
     density: e.density,
@@ -110,11 +111,16 @@ export function elementwiseVerdictJson(e: ElementwiseVerdict): ElementwiseVerdic
   };
 }
 
+/** A stacked layer range, keys in schema order (the verdict's and the forensics' are one type). */
+function rangeJson(r: StackingVerdict['ranges'][number]): StackingVerdict['ranges'][number] {
+  return { suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo };
+}
+
 /** The verdict's `stacking`, keys in schema order. */
 export function stackingVerdictJson(s: StackingVerdict): StackingVerdict {
   return {
     parents: [...s.parents],
-    ranges: s.ranges.map((r) => ({ suspectFrom: r.suspectFrom, suspectTo: r.suspectTo, parent: r.parent, parentFrom: r.parentFrom, parentTo: r.parentTo })),
+    ranges: s.ranges.map(rangeJson),
     tensors: s.tensors,
     exact: s.exact,
     withinCell: s.withinCell,

@@ -54,6 +54,25 @@ describe('renderJson', () => {
     expect(parseReportJson(text)).toEqual(report);
   });
 
+  it("writes the verdict's element-wise reading whole, the methods it cannot tell apart included", () => {
+    const report = sampleReport();
+    report.verdict.elementwise = {
+      method: 'dare',
+      consistentWith: ['dare_linear', 'dare_ties', 'della', 'della_linear'],
+      base: 0,
+      merged: [1],
+      density: 0.3,
+      relativeWeights: [null, 1],
+      keptBaseShare: 0.6,
+      rescale: 3.1,
+      expectedRescale: 3.3333333333333335,
+      conflictAtParentShare: null,
+      agreementAtParentShare: null,
+      weightedSumReproduced: 0.063,
+    };
+    expect(parseReportJson(renderJson(report)).verdict.elementwise).toEqual(report.verdict.elementwise);
+  });
+
   it('leaves strings spelled like non-finite numbers alone', () => {
     const report = sampleReport();
     report.unmatched.suspectOnly = ['NaN', 'Infinity'];
