@@ -1,14 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { IoError, UsageError } from '../errors.js';
 import { mergePartials, parsePartial } from '../partial/merge-partials.js';
-import { PLAIN_STYLE } from '../report/text-style.js';
-import { isOutputFormat, OUTPUT_FORMATS, renderReportPieces } from '../report/renderers.js';
+import { isOutputFormat, OUTPUT_FORMATS } from '../report/renderers.js';
 import type { Report } from '../report-schema.js';
-import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
 import type { FailOnKind } from './exit-code.js';
 import { parseFailOn } from './suspect-options.js';
-import { gathered, writeFileAtomically, checkOutputTarget } from './write-output.js';
+import { emitReport, checkOutputTarget } from './write-output.js';
 
 export interface MergeCommandOptions {
   format: string;
@@ -46,12 +44,6 @@ export async function runMerge(
     }),
   );
   const report = mergePartials(partials, command);
-  if (output !== null) {
-    await writeFileAtomically(output, renderReportPieces(options.format, report, { style: PLAIN_STYLE }), { force: options.force === true });
-    if (options.quiet !== true) deps.stdout.write(`${report.verdict.summary}\n`);
-  } else {
-    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
-    for (const text of gathered(renderReportPieces(options.format, report, { style: textStyle(color) }))) deps.stdout.write(text);
-  }
+  await emitReport(report, { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color }, deps);
   return { report, failOn };
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AnalyzeOptions } from '../analyze.js';
 import { IoError, MalformedInputError, UsageError } from '../errors.js';
-import { renderJson, parseReportJson } from '../report/render-json.js';
+import { renderJsonPieces, parseReportJson } from '../report/render-json.js';
 import { renderReproduction } from '../report/render-reproduction.js';
 import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
 import { READABLE_SCHEMA_VERSIONS, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
@@ -48,7 +48,7 @@ export async function runReproduce(
   }
   const result = compareReports(original, rerun);
   if (options.output !== undefined) {
-    await writeFileAtomically(options.output, renderJson(rerun), { force: options.force === true });
+    await writeFileAtomically(options.output, renderJsonPieces(rerun), { force: options.force === true });
   }
   if (options.quiet !== true) {
     const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });

@@ -1,13 +1,10 @@
-import { PLAIN_STYLE } from '../report/text-style.js';
-import { renderReportPieces } from '../report/renderers.js';
 import type { Report } from '../report-schema.js';
-import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
 import type { FailOnKind } from './exit-code.js';
 import { hubOptionsFrom } from './hub-options.js';
 import { ProgressLine } from './progress.js';
 import { parseSuspectOptions, type SuspectCommandOptions } from './suspect-options.js';
-import { checkOutputTarget, gathered, writeFileAtomically } from './write-output.js';
+import { checkOutputTarget, emitReport } from './write-output.js';
 
 /**
  * `provcheck suspect`: validate, analyse, render. With --output the report goes to the
@@ -31,12 +28,6 @@ export async function runSuspect(
     progress?.finish();
   }
 
-  if (run.output !== null) {
-    await writeFileAtomically(run.output, renderReportPieces(run.format, report, { style: PLAIN_STYLE }), { force: run.force });
-    if (!run.quiet) deps.stdout.write(`${report.verdict.summary}\n`);
-  } else {
-    const color = wantsColor({ flag: options.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
-    for (const text of gathered(renderReportPieces(run.format, report, { style: textStyle(color) }))) deps.stdout.write(text);
-  }
+  await emitReport(report, { format: run.format, output: run.output, force: run.force, quiet: run.quiet, color: options.color }, deps);
   return { report, failOn: run.failOn };
 }

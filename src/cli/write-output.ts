@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IoError, UsageError } from '../errors.js';
+import { renderReportPieces, type OutputFormat } from '../report/renderers.js';
+import { PLAIN_STYLE } from '../report/text-style.js';
+import type { Report } from '../report-schema.js';
+import { textStyle, wantsColor } from './color.js';
+import type { CliDependencies } from './dependencies.js';
 
 /**
  * Checks, before a long analysis starts, that --output can be written: its folder
@@ -92,4 +97,23 @@ function codeOf(error: unknown): string | undefined {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A finished report to --output (never coloured; stdout then gets only the one-line
+ * verdict, unless quiet) or to stdout (coloured when `color` allows and stdout is a
+ * terminal), written in pieces either way.
+ */
+export async function emitReport(
+  report: Report,
+  target: { format: OutputFormat; output: string | null; force: boolean; quiet: boolean; color: boolean },
+  deps: CliDependencies,
+): Promise<void> {
+  if (target.output !== null) {
+    await writeFileAtomically(target.output, renderReportPieces(target.format, report, { style: PLAIN_STYLE }), { force: target.force });
+    if (!target.quiet) deps.stdout.write(`${report.verdict.summary}\n`);
+    return;
+  }
+  const color = wantsColor({ flag: target.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
+  for (const text of gathered(renderReportPieces(target.format, report, { style: textStyle(color) }))) deps.stdout.write(text);
 }
