@@ -1,4 +1,4 @@
-import { alignModels, groupUnits, type AlignedGroup } from './align/align-models.js';
+import { alignModels, groupBytes, groupUnits } from './align/align-models.js';
 import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
@@ -270,9 +270,4 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
   } finally {
     await Promise.allSettled(opened.map((layout) => layout.close()));
   }
-}
-
-/** Stored bytes a tensor's scan reads: every unit's inputs, weights and scales. */
-function groupBytes(group: AlignedGroup): number {
-  return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
 }

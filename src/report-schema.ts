@@ -136,23 +136,23 @@ export interface TensorReport {
   identifiability: Identifiability;
   floor: number;
   rss: number;
-  /** The sums behind the fits, for recipe forensics (added within schema 1: optional). */
+  /** The sums behind the fits, for recipe forensics (added in schema 2: optional). */
   sums?: TensorSums;
   /**
    * How each input stores this tensor, when some input is not a plain float tensor
-   * ("F8_E4M3 × F32 scale per 128×128 block"). Added within schema 1: optional.
+   * ("F8_E4M3 × F32 scale per 128×128 block"). Added in schema 2: optional.
    */
   encodings?: { suspect: string; parents: string[] };
   /**
    * The grid the suspect's values lie on when it is coarser than their storage ("BF16":
    * a bf16 merge saved as F32); that grid's cells are the floor, the profile and the
-   * reproduction test. Added within schema 1: optional (absent: the storage's own grid).
+   * reproduction test. Added in schema 2: optional (absent: the storage's own grid).
    */
   grid?: string;
   /**
    * Per expert slice (or other unit) when the tensor was compared in parts, each fitted on
    * its own ("expert 17 of layer 40 differs"); the tensor's own numbers are over all
-   * of them. Added within schema 1: optional.
+   * of them. Added in schema 2: optional.
    */
   slices?: SliceReport[];
   /**
@@ -161,11 +161,11 @@ export interface TensorReport {
    * formula (which can cancel for F32 suspects). Absent in reports from before it: 'gram'.
    */
   rssMethod?: 'direct' | 'gram';
-  /** What the recipe pass measured on this tensor (added within schema 1: optional). */
+  /** What the recipe pass measured on this tensor (added in schema 2: optional). */
   recipes?: TensorRecipesReport;
   /**
    * Present when the tensor was sampled (--sample): what was read and the confidence
-   * intervals of the estimates (added within schema 1: optional; docs/report-schema.md, "sampling").
+   * intervals of the estimates (added in schema 2: optional; docs/report-schema.md, "sampling").
    */
   sample?: TensorSampleReport;
 }
@@ -240,12 +240,12 @@ export interface ModelVerdict {
   reproducedShare: number | null;
   /**
    * Present when the verdict rests on an element-wise merge (TIES, DARE, magnitude
-   * pruning): kind is then modified-blend. Added within schema 1: optional.
+   * pruning): kind is then modified-blend. Added in schema 2: optional.
    */
   elementwise?: ElementwiseVerdict;
   /**
    * Present when the suspect is a layer-stacked composition of parent layers (mergekit
-   * passthrough, "frankenmerge"): kind is then mixed. Added within schema 1: optional.
+   * passthrough, "frankenmerge"): kind is then mixed. Added in schema 2: optional.
    */
   stacking?: StackingVerdict;
 }
@@ -292,11 +292,11 @@ export interface Report {
   reproducibility?: ReproducibilityRecord;
   /** The suspect's declared provenance against the measurement (added within schema 1: optional). */
   claims?: ClaimsReport;
-  /** How the merge was made, with the evidence (added within schema 1: optional; docs/report-schema.md, "forensics"). */
+  /** How the merge was made, with the evidence (added in schema 2: optional; docs/report-schema.md, "forensics"). */
   forensics?: ForensicsReport;
   /** How the inputs were read and matched (added within schema 1: optional; docs/report-schema.md, "alignment"). */
   alignment?: AlignmentReport;
-  /** Present when only a sample of each tensor was read (--sample; added within schema 1: optional). */
+  /** Present when only a sample of each tensor was read (--sample; added in schema 2: optional). */
   sampling?: SamplingReport;
 }
 
@@ -432,7 +432,7 @@ export interface ClaimsReport {
   undisclosedMerge: boolean;
 }
 
-// --- recipe forensics (issue 7; added within schema 1, optional) -----------------------
+// --- recipe forensics (issue 7; added in schema 2, optional) -----------------------
 
 /** How a merge tool computed Σ w_j·p_j (src/engine/recipes/merge-arithmetic.ts defines each). */
 export type MergeArithmeticName = 'exact-once' | 'float32' | 'torch-in-dtype' | 'format-steps';
@@ -447,7 +447,7 @@ export interface RecipeReport {
   effectiveWeights: number[];
   /** Where the candidate came from: the raw fit, typed decimals, or the format's own values. */
   origin: 'fitted' | 'decimal' | 'format-value';
-  /** Optional (added within schema 1): absent for a weighted sum; else the recipe's fields as in RecipeMethodFields. */
+  /** Optional (added in schema 2): absent for a weighted sum; else the recipe's fields as in RecipeMethodFields. */
   method?: RecipeMethodFields['method'];
   t?: number;
   base?: number;
@@ -455,7 +455,7 @@ export interface RecipeReport {
 
 /**
  * A recipe that is not a plain weighted sum (src/engine/recipes/merge-arithmetic.ts,
- * MERGE_METHODS); optional fields added within schema 1, absent for a weighted sum.
+ * MERGE_METHODS); optional fields added in schema 2, absent for a weighted sum.
  */
 export interface RecipeMethodFields {
   /** mergekit's slerp (float32 numpy steps) or task_arithmetic. */
@@ -526,7 +526,7 @@ export interface ElementwiseReport {
   scales: (number | null)[];
   /**
    * Per parent: scale where the suspect moved ÷ scale over all large elements (≈ 1 without
-   * rescaling; DARE: 1/(1 − (1 − p)^m)); null for the reference. Added within schema 1: optional.
+   * rescaling; DARE: 1/(1 − (1 − p)^m)); null for the reference. Added in schema 2: optional.
    */
   rescale?: (number | null)[];
 }
@@ -552,7 +552,7 @@ export interface LayerStackingReport {
   /** Suspect tensors whose best source is a parent tensor under another name. */
   renamed: { name: string; parent: number; source: string }[];
   /**
-   * Per suspect tensor: the parent tensor that explains it and how (added within schema 1:
+   * Per suspect tensor: the parent tensor that explains it and how (added in schema 2:
    * optional; absent in reports from before the stacking pass). `exact`: elements
    * bit-identical to the source, `withinCell`: elements within the suspect's rounding
    * cell of it (a copy stored in another dtype); `source` null when no parent tensor of
@@ -564,7 +564,7 @@ export interface LayerStackingReport {
 /** The element-wise merge a modified-blend verdict rests on (src/verdict/recipes/elementwise-verdict.ts). */
 export interface ElementwiseVerdict {
   method: 'ties' | 'dare' | 'magnitude-pruned';
-  /** mergekit's methods this reading cannot tell apart, by their mergekit names (added within schema 2: optional). */
+  /** mergekit's methods this reading cannot tell apart, by their mergekit names (added in schema 2: optional). */
   consistentWith?: string[];
   /** The parent the task vectors are measured from (the reference). */
   base: number;
@@ -615,7 +615,7 @@ export interface ForensicsReport {
  * The sums of statistics.md behind one tensor's fits (the engine's moments without the
  * exact-hit profile), so that fits over other parent subsets and the SLERP reading can
  * be made after the scan, from the report alone — also for merged shard reports.
- * Added within schema 1, optional. Vectors [r, d_1 … d_{k−1}, e] as in statistics.md.
+ * Added in schema 2, optional. Vectors [r, d_1 … d_{k−1}, e] as in statistics.md.
  */
 export interface TensorSums {
   used: number;
@@ -637,7 +637,7 @@ export interface RecipeCandidateReport {
   digits: number | null;
   reproduced: number;
   reproducedWhereParentsDiffer: number;
-  /** Optional (added within schema 1): as in RecipeMethodFields; absent for a weighted sum. */
+  /** Optional (added in schema 2): as in RecipeMethodFields; absent for a weighted sum. */
   method?: RecipeMethodFields['method'];
   t?: number;
   base?: number;

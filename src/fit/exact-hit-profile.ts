@@ -371,32 +371,20 @@ export class ProfileSum {
     const bins = this.bins;
     const far = (b: number): boolean => Math.abs(this.lo + (b + 0.5) * this.width - peak) > CHANCE_DISTANCE;
     // The near bins are one run around the peak's bin (centres are monotone in b, and
-    // the peak, a plateau's middle, is within a bin of a centre).
+    // the peak, a plateau's middle, is within half a bin of a centre, so that bin is near).
     const peakBin = Math.min(bins - 1, Math.max(0, Math.round((peak - this.lo) / this.width - 0.5)));
     let nearFirst = peakBin;
     let nearLast = peakBin;
-    if (far(peakBin)) {
-      nearFirst = bins;
-      nearLast = -1;
-      for (let b = 0; b < bins; b++) {
-        if (far(b)) continue;
-        nearFirst = Math.min(nearFirst, b);
-        nearLast = b;
-      }
-    } else {
-      while (nearFirst > 0 && !far(nearFirst - 1)) nearFirst--;
-      while (nearLast < bins - 1 && !far(nearLast + 1)) nearLast++;
-    }
-    const count = nearFirst > nearLast ? bins : bins - (nearLast - nearFirst + 1);
+    while (nearFirst > 0 && !far(nearFirst - 1)) nearFirst--;
+    while (nearLast < bins - 1 && !far(nearLast + 1)) nearLast++;
+    const count = bins - (nearLast - nearFirst + 1);
     if (count === 0) return 0;
     const upperRank = count >> 1;
 
     // Blocks the near run cuts are added up, so that the far bins of a block not added
     // up are all of it. Then each block's far bins: how many, and bounds (exact extremes
     // where added up).
-    if (nearFirst <= nearLast) {
-      for (let block = Math.floor(nearFirst / SUM_BLOCK_BINS); block <= Math.floor(nearLast / SUM_BLOCK_BINS); block++) this.addUp(block);
-    }
+    for (let block = Math.floor(nearFirst / SUM_BLOCK_BINS); block <= Math.floor(nearLast / SUM_BLOCK_BINS); block++) this.addUp(block);
     const { values, known, farLow, farHigh, farCount } = this;
     for (let block = 0; block < this.blocks; block++) {
       const from = block * SUM_BLOCK_BINS;

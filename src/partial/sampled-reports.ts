@@ -16,7 +16,7 @@
  * Settled tensors read nothing more; tensors near a threshold read until the threshold
  * is on one side of their interval.
  */
-import type { AlignedGroup } from '../align/align-models.js';
+import { groupBytes, type AlignedGroup } from '../align/align-models.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_GAP_BYTES, SampledScanner } from '../engine/sampled-scan.js';
@@ -130,7 +130,7 @@ export async function sampledReports(
     const group = aligned[index]!;
     const plan = new UnitBlocks(group.units.map((u) => u.suspect.elements), blockElements);
     const elements = group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
-    const storedBytes = group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
+    const storedBytes = groupBytes(group);
     return {
       group,
       plan,
