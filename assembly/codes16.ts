@@ -77,7 +77,7 @@ const TOUCHED_FIRST = 24, TOUCHED_LAST = 25;
  */
 export function twoParents(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize, thresholdAt: usize,
+  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, thresholdAt: usize,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): i32 {
   let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
@@ -88,8 +88,8 @@ export function twoParents(
     const cs = code(suspectAt, i);
     const cr = code(referenceAt, i);
     const cp = code(otherAt, i);
-    const r = entry(parentValueAt, cr);
-    const d = entry(parentValueAt, cp) - r;
+    const r = entry(valueAt, cr);
+    const d = entry(valueAt, cp) - r;
     const e = entry(valueAt, cs) - r;
     rr += r * r;
     rd += r * d;
@@ -111,7 +111,7 @@ export function twoParents(
   }
   if (!isFinite(rr + dd + ee)) return 0;
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, count, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
   return 1;
 }
 
@@ -203,16 +203,16 @@ export function twoParentsBf16(
     const cs = code(suspectAt, i);
     const cr = code(referenceAt, i);
     const cp = code(otherAt, i);
-    const r = <f64>reinterpret<f32>(cr << 16);
-    const d = <f64>reinterpret<f32>(cp << 16) - r;
-    const e = <f64>reinterpret<f32>(cs << 16) - r;
+    const r = bf16Value(cr);
+    const d = bf16Value(cp) - r;
+    const e = bf16Value(cs) - r;
     rrSum += r * r;
     rdSum += r * d;
     reSum += r * e;
     ddSum += d * d;
     deSum += d * e;
     eeSum += e * e;
-    const ulp = reinterpret<f64>(<i64>(max((cs >> 7) & 0xff, 1) + 1023 - 134) << 52);
+    const ulp = bf16Ulp(cs);
     const ulp2 = ulp * ulp;
     floorSum += ulp2;
     floorVarSum += ulp2 * ulp2;
@@ -367,10 +367,16 @@ export function twoParentsBf16(
   return reinterpret<f64>(<i64>(max((c >> 7) & 0xff, 1) + 1023 - 134) << 52);
 }
 
-/** 0.5 when the grid is twice as fine on the side nearer zero (an exact power of two above the first normal binade), else 1. */
+/** An exact power of two above the first normal binade: its grid is twice as fine on the side nearer zero. */
+// @ts-ignore: decorator
+@inline function bf16PowerOfTwo(c: i32): bool {
+  return (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1;
+}
+
+/** 0.5 when the grid is twice as fine on the side nearer zero, else 1. */
 // @ts-ignore: decorator
 @inline function bf16FineSide(c: i32): f64 {
-  return select<f64>(0.5, 1, (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1);
+  return select<f64>(0.5, 1, bf16PowerOfTwo(c));
 }
 
 /** Bins [first, last] (already clamped to the profile) into the difference array, when not empty. */
@@ -423,8 +429,7 @@ export const INTERVAL_TABLE_BYTES = INTERVAL_KEY_SPAN * INTERVAL_KEY_SPAN * CELL
 /** The cell's case of a bf16 code (see CELL_CASES). */
 // @ts-ignore: decorator
 @inline function bf16CellCase(c: i32): i32 {
-  const powerOfTwo = (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1;
-  return select<i32>(1 + (c >>> 15), 0, powerOfTwo);
+  return select<i32>(1 + (c >>> 15), 0, bf16PowerOfTwo(c));
 }
 
 /** Adds the tabulated interval of key = e·span + d (ulps) in `cellCase` to the difference array. */
@@ -465,7 +470,7 @@ export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffse
 /** `twoParents` for a chunk holding non-finite values: such elements are counted and left out. */
 export function twoParentsChecked(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize, thresholdAt: usize,
+  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, thresholdAt: usize,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
   let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
@@ -476,8 +481,8 @@ export function twoParentsChecked(
     const cs = code(suspectAt, i);
     const cr = code(referenceAt, i);
     const s = entry(valueAt, cs);
-    const r = entry(parentValueAt, cr);
-    const p = entry(parentValueAt, code(otherAt, i));
+    const r = entry(valueAt, cr);
+    const p = entry(valueAt, code(otherAt, i));
     // x − x is 0 for finite x and NaN for ±Infinity and NaN.
     if ((s - s) + (r - r) + (p - p) != 0) {
       nonFinite++;
@@ -508,7 +513,7 @@ export function twoParentsChecked(
     }
   }
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, parentValueAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
 }
 
 /**
@@ -520,7 +525,7 @@ export function twoParentsChecked(
 // @ts-ignore: decorator
 @inline function informativePass(
   suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, parentValueAt: usize,
+  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
   clearTouched();
@@ -532,8 +537,8 @@ export function twoParentsChecked(
     const i = load<i32>(positionsAt + (<usize>k << 2));
     const cs = code(suspectAt, i);
     const cr = code(referenceAt, i);
-    const r = entry(parentValueAt, cr);
-    const d = entry(parentValueAt, code(otherAt, i)) - r;
+    const r = entry(valueAt, cr);
+    const d = entry(valueAt, code(otherAt, i)) - r;
     const e = entry(valueAt, cs) - r;
     informativeFloor += entry(ulp2At, cs);
     irr += r * r;

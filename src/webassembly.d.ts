@@ -1,6 +1,6 @@
 /**
- * The part of the WebAssembly JavaScript API that provcheck uses (the fused kernel,
- * src/engine/accumulate-codes16.ts). Node has the API built in, but @types/node 20 does
+ * The part of the WebAssembly JavaScript API that provcheck uses (src/engine/wasm-kernels.ts,
+ * which loads the kernel and the replay). Node has the API built in, but @types/node 20 does
  * not declare it (TypeScript's own declaration lives in the DOM library).
  */
 declare namespace WebAssembly {

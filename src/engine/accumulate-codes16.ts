@@ -135,7 +135,7 @@ export class Codes16Kernel {
       const table = TABLE_BYTES;
       return [
         this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count,
-        at, at + table, at + 2 * table, at + 3 * table, at, at + 4 * table,
+        at, at + table, at + 2 * table, at + 3 * table, at + 4 * table,
         this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
       ];
     };

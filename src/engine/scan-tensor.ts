@@ -192,6 +192,7 @@ export class TensorScanner {
       elementwiseOfTwoParents(moments, kept);
     } else {
       await this.scanGeneric(tensor, from, to, accumulator);
+      accumulator.finish();
     }
     if (moments.profile) {
       let running = 0;
@@ -201,7 +202,7 @@ export class TensorScanner {
         hits[b] = running;
       }
     }
-    return fused ? moments : accumulator.finish();
+    return moments;
   }
 
   private scanGeneric(tensor: ScanTensor, from: number, to: number, accumulator: CompensatedMoments): Promise<void> {

@@ -13,9 +13,10 @@ const MAX_READ_CALL = 1 << 30;
 
 /**
  * Small reads (a per-expert MoE checkpoint has 100k+ tensors of a few KB, each read by
- * suspect and parents, twice) cost a thread-pool round trip each, far more than their
- * bytes: runs of them in file order are served from a window of the file read in one
- * call. Windows are kept for the MAX_WINDOWS files read last in this thread, one per
+ * suspect and parents, twice) cost far more than their bytes: a thread-pool round trip
+ * each on the main thread, a system call each on a scanning thread (which reads
+ * synchronously, below). Runs of them in file order are served from a window of the file
+ * read in one call. Windows are kept for the MAX_WINDOWS files read last in this thread, one per
  * file: 2 MiB in all.
  */
 const SMALL_READ_BYTES = 64 * 1024;
