@@ -1,6 +1,10 @@
 import type { FloatFormat } from '../../format/dtype.js';
-import { compileRecipe, replayRecipe, sameBits, SLERP_DOT_THRESHOLD } from '../../engine/recipes/merge-arithmetic.js';
+import { countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from '../../engine/recipes/exact-match-count.js';
+import { compileRecipe, SLERP_DOT_THRESHOLD } from '../../engine/recipes/merge-arithmetic.js';
 import type { RecipeCandidate } from './snap-candidates.js';
+
+const SEARCH_SPAN = 0.15;
+const SEARCH_STEPS = 30;
 
 /**
  * mergekit's SLERP computes its coefficients from the cosine between the two whole parent
@@ -13,9 +17,6 @@ import type { RecipeCandidate } from './snap-candidates.js';
  * best (ties to the estimate). Elements where the parents agree say nothing about the
  * angle and are not counted.
  */
-export const SEARCH_SPAN = 0.15;
-export const SEARCH_STEPS = 30;
-
 export function refineSlerpCosines(
   candidates: readonly RecipeCandidate[],
   suspect: Float64Array,
@@ -24,15 +25,13 @@ export function refineSlerpCosines(
   format: FloatFormat,
 ): RecipeCandidate[] {
   if (parents.length !== 2 || count === 0) return [...candidates];
-  const differ: number[] = [];
-  for (let i = 0; i < count; i++) if (!sameBits(parents[0]![i]!, parents[1]![i]!) && Number.isFinite(suspect[i]!)) differ.push(i);
-  if (differ.length === 0) return [...candidates];
-  const out = new Float64Array(count);
-  const hits = (candidate: RecipeCandidate): number => {
-    replayRecipe(compileRecipe(candidate, format), parents, count, out);
-    let n = 0;
-    for (const i of differ) if (sameBits(out[i]!, suspect[i]!)) n++;
-    return n;
+  const scratch = new ExactMatchScratch(count);
+  // Elements reproduced where the parents differ, per tried recipe: one replay of the
+  // chunk per list (in WebAssembly for bf16), as the recipe pass counts them.
+  const counted = (tried: readonly RecipeCandidate[]): ExactMatchCounts => {
+    const counts = emptyExactMatches(tried.length);
+    countExactMatches(suspect, parents, count, tried.map((c) => compileRecipe(c, format)), scratch, counts);
+    return counts;
   };
   return candidates.map((candidate) => {
     if (candidate.method !== 'slerp' || candidate.cosine === undefined) return candidate;
@@ -41,27 +40,30 @@ export function refineSlerpCosines(
     // Nearly parallel parents: mergekit takes plain lerp anywhere in the searched range,
     // and the cosine changes nothing.
     if (Math.abs(Math.cos(angle * (1 + SEARCH_SPAN))) > SLERP_DOT_THRESHOLD) return candidate;
+    const estimate = counted([candidate]);
+    if (estimate.parentsDiffer === 0) return candidate;
     let best = candidate;
-    let bestHits = hits(candidate);
-    if (bestHits === differ.length) return candidate;
+    let bestHits = estimate.reproducedWhereParentsDiffer[0]!;
+    if (bestHits === estimate.parentsDiffer) return candidate;
     let bestAngle = angle;
-    // Coarse steps over the whole span, then as fine again around the best of them.
+    // Coarse steps over the whole span, then as fine again around the best of them; the
+    // first of equal counts wins, in the order tried.
     for (const [centre, span] of [
       [angle, SEARCH_SPAN * angle],
       [NaN, (SEARCH_SPAN * angle) / SEARCH_STEPS],
     ] as const) {
       const middle = Number.isNaN(centre) ? bestAngle : centre;
-      for (let step = 1; step <= SEARCH_STEPS; step++) {
-        for (const sign of [-1, 1]) {
-          const tried: RecipeCandidate = { ...candidate, cosine: Math.cos(middle + (sign * step * span) / SEARCH_STEPS) };
-          const n = hits(tried);
-          if (n > bestHits) {
-            best = tried;
-            bestHits = n;
-            bestAngle = middle + (sign * step * span) / SEARCH_STEPS;
-          }
+      const angles: number[] = [];
+      for (let step = 1; step <= SEARCH_STEPS; step++) for (const sign of [-1, 1]) angles.push(middle + (sign * step * span) / SEARCH_STEPS);
+      const tried = angles.map((a): RecipeCandidate => ({ ...candidate, cosine: Math.cos(a) }));
+      const hits = counted(tried).reproducedWhereParentsDiffer;
+      tried.forEach((t, k) => {
+        if (hits[k]! > bestHits) {
+          best = t;
+          bestHits = hits[k]!;
+          bestAngle = angles[k]!;
         }
-      }
+      });
     }
     return best;
   });
