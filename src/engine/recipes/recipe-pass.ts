@@ -107,22 +107,28 @@ export async function recipePass(
   const { suspect, above, below, parents } = scratch;
   const format = request.replayDtype === null ? null : floatFormat(request.replayDtype);
   if (request.recipes.length > 0 && format === null) throw new Error('recipePass: recipes to replay need the suspect format');
-  const compiled = format === null ? [] : request.recipes.map((recipe) => compileRecipe(recipe, format));
-  const grid = input.suspectGrid ? floatFormat(input.suspectGrid) : null;
-  const matches = emptyExactMatches(compiled.length);
+  const replayEnd = Math.min(to, from + request.replayElements);
+  // Only a read that replays compiles the candidates (SLERP's take trigonometry), and only
+  // one that counts reproduced elements needs the suspect's rounding cells.
+  const compiled = format === null || replayEnd <= from ? [] : request.recipes.map((recipe) => compileRecipe(recipe, format));
+  const matches = emptyExactMatches(request.recipes.length);
   const weights = request.residual ? request.weights : null;
+  const cells = weights !== null;
+  const grid = input.suspectGrid && cells ? floatFormat(input.suspectGrid) : null;
   let used = 0;
   let informative = 0;
   let reproduced = 0;
   // Neumaier-compensated total of the per-chunk residual sums.
   let rss = 0;
   let rssCompensation = 0;
-  const replayEnd = Math.min(to, from + request.replayElements);
   const end = request.residual ? to : replayEnd;
 
   for (let first = from; first < end; first += n) {
     const count = Math.min(n, end - first);
-    await Promise.all([input.suspect.read(first, count, suspect, above, below), ...input.parents.map((p, j) => p.read(first, count, parents[j]!))]);
+    await Promise.all([
+      cells ? input.suspect.read(first, count, suspect, above, below) : input.suspect.read(first, count, suspect),
+      ...input.parents.map((p, j) => p.read(first, count, parents[j]!)),
+    ]);
     if (grid) cellsOnGrid(grid, suspect, count, above, below);
     if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch.matches, matches);
     if (!request.residual) continue;
