@@ -95,6 +95,8 @@ interface TensorSample {
 }
 
 interface Assessment {
+  /** The moments of the blocks taken, and their fit. */
+  total: TensorMoments;
   fit: TensorFit;
   kind: TensorReport['kind'];
   replicates: TensorFit[];
@@ -181,7 +183,8 @@ export async function sampledReports(
 
   const assess = (state: TensorSample): Assessment => {
     if (state.assessment) return state.assessment;
-    const fit = fitTensor(totalOf(state));
+    const total = totalOf(state);
+    const fit = fitTensor(total);
     const kind = tensorVerdict(fit, thresholds).kind;
     const fits: TensorFit[] = [];
     let agreeing = 0;
@@ -191,7 +194,7 @@ export async function sampledReports(
         if (tensorVerdict(replicate, thresholds).kind === kind) agreeing++;
       });
     }
-    state.assessment = { fit, kind, replicates: fits, agreement: fits.length === 0 ? 1 : agreeing / fits.length };
+    state.assessment = { total, fit, kind, replicates: fits, agreement: fits.length === 0 ? 1 : agreeing / fits.length };
     return state.assessment;
   };
   const settled = (state: TensorSample): boolean => state.taken >= state.blocks || assess(state).agreement >= confidence;
@@ -257,7 +260,7 @@ export async function sampledReports(
   };
 
   async function finalReport(state: TensorSample): Promise<TensorReport> {
-    const { fit, replicates: fits, agreement } = assess(state);
+    const { total, fit, replicates: fits, agreement } = assess(state);
     const group = state.group;
     const first = group.units[0]!;
     const grid = state.grid === 'detect' ? null : state.grid;
@@ -274,18 +277,16 @@ export async function sampledReports(
     const needsReproduced = reported.reproducedShare === null && reported.informative > 0;
     const check = weights !== null && (needsDirectResidual || needsReproduced);
     const format = options.recipes === false || replayDtype === null ? null : floatFormat(replayDtype);
-    const total = totalOf(state);
     let candidates = format === null ? [] : recipeCandidates(reported, total, format, { base: options.baseGiven === true ? options.reference : null });
+    const taken = Array.from(state.order!.subarray(0, state.taken));
     if (format !== null && candidates.some((c) => c.method === 'slerp')) {
       // A sample's cosine between the parents is an estimate; mergekit used the whole
       // tensors'. The replay's own elements pin it down (slerp-refine.ts).
-      const taken = Array.from(state.order!.subarray(0, state.taken));
       const values = await scanner.decodeBlocks(group, state.plan, firstElements(state, taken, SLERP_REFINE_ELEMENTS), SLERP_REFINE_ELEMENTS);
       candidates = refineSlerpCosines(candidates, values.suspect, values.parents, values.count, format);
     }
     let recipes: TensorRecipesReport | null = null;
     if (check || candidates.length > 0) {
-      const taken = Array.from(state.order!.subarray(0, state.taken));
       const blocks = check ? taken : firstElements(state, taken, SAMPLED_REPLAY_ELEMENTS);
       const request = {
         reference: options.reference,
