@@ -95,21 +95,45 @@ export function emptyMoments(parents: number, reference: number): TensorMoments 
 
 /** Back to `emptyMoments`, keeping the arrays: a scanning thread reuses moments it has sent. */
 export function clearMoments(moments: TensorMoments): void {
-  moments.elements = 0;
-  moments.used = 0;
-  moments.nonFinite = 0;
-  moments.gram.fill(0);
-  moments.floor = 0;
-  moments.floorVar = 0;
+  clearFitSums(moments);
   moments.parentFloor.fill(0);
-  moments.equal.fill(0);
-  moments.parentsEqual = 0;
-  moments.informative.count = 0;
-  moments.informative.gram.fill(0);
-  moments.informative.floor = 0;
   moments.informative.parentFloor.fill(0);
   moments.profile?.hits.fill(0);
   clearElementwiseSums(moments.elementwise);
+}
+
+/**
+ * The sums the fit reads (fit/tensor-fit.ts) but the profile, zeroed: not the parents'
+ * floors (read only under --floor all) nor the element-wise sums (read by forensics).
+ * The bootstrap (fit/sampling-intervals.ts) resamples exactly these.
+ */
+export function clearFitSums(m: TensorMoments): void {
+  m.elements = 0;
+  m.used = 0;
+  m.nonFinite = 0;
+  m.gram.fill(0);
+  m.floor = 0;
+  m.floorVar = 0;
+  m.equal.fill(0);
+  m.parentsEqual = 0;
+  m.informative.count = 0;
+  m.informative.gram.fill(0);
+  m.informative.floor = 0;
+}
+
+/** into += scale · part, over the sums `clearFitSums` names (scale 1 adds exactly). */
+export function addFitSums(into: TensorMoments, part: TensorMoments, scale = 1): void {
+  into.elements += scale * part.elements;
+  into.used += scale * part.used;
+  into.nonFinite += scale * part.nonFinite;
+  addArray(into.gram, part.gram, scale);
+  into.floor += scale * part.floor;
+  into.floorVar += scale * part.floorVar;
+  addArray(into.equal, part.equal, scale);
+  into.parentsEqual += scale * part.parentsEqual;
+  into.informative.count += scale * part.informative.count;
+  addArray(into.informative.gram, part.informative.gram, scale);
+  into.informative.floor += scale * part.informative.floor;
 }
 
 /** into += part. Both must describe the same parents and reference. */
@@ -117,23 +141,13 @@ export function addMoments(into: TensorMoments, part: TensorMoments): void {
   if (into.parents !== part.parents || into.reference !== part.reference) {
     throw new Error('addMoments: moments of different parent sets');
   }
-  into.elements += part.elements;
-  into.used += part.used;
-  into.nonFinite += part.nonFinite;
-  addArray(into.gram, part.gram);
-  into.floor += part.floor;
-  into.floorVar += part.floorVar;
+  addFitSums(into, part);
   addArray(into.parentFloor, part.parentFloor);
-  addArray(into.equal, part.equal);
-  into.parentsEqual += part.parentsEqual;
-  into.informative.count += part.informative.count;
-  addArray(into.informative.gram, part.informative.gram);
-  into.informative.floor += part.informative.floor;
   addArray(into.informative.parentFloor, part.informative.parentFloor);
   if (into.profile && part.profile) addArray(into.profile.hits, part.profile.hits);
   addElementwiseSums(into.elementwise, part.elementwise);
 }
 
-function addArray(into: Float64Array, part: Float64Array): void {
-  for (let i = 0; i < into.length; i++) into[i]! += part[i]!;
+function addArray(into: Float64Array, part: Float64Array, scale = 1): void {
+  for (let i = 0; i < into.length; i++) into[i]! += scale * part[i]!;
 }

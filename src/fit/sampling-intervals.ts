@@ -19,7 +19,7 @@
  * The interval is the percentile interval of the replicates. It ignores the finite
  * population correction, so it is conservative when a large share of a tensor is read.
  */
-import { emptyMoments, PROFILE_BIN, type TensorMoments } from '../engine/moments.js';
+import { addFitSums, clearFitSums, emptyMoments, PROFILE_BIN, type TensorMoments } from '../engine/moments.js';
 import { seededUniform } from '../engine/sample-plan.js';
 import { ProfileSum } from './exact-hit-profile.js';
 import { fitTensor, type TensorFit } from './tensor-fit.js';
@@ -67,50 +67,13 @@ export function bootstrapFits(
   for (let r = 0; r < replicates; r++) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[Math.floor(next() * n)]!++;
-    clearFitted(total);
-    for (let g = 0; g < n; g++) if (counts[g]! > 0) addFitted(total, groups[g]!, counts[g]!);
+    clearFitSums(total);
+    for (let g = 0; g < n; g++) if (counts[g]! > 0) addFitSums(total, groups[g]!, counts[g]!);
     profile?.weigh(counts);
     visit(fitTensor(total), r);
   }
 }
 
-/**
- * The sums fitTensor reads (tensor-fit.ts) but the profile, zeroed. Not the
- * parents' floors (read only under --floor all, which a sampled run does not take) nor
- * the element-wise sums (read by forensics, not by the fit).
- */
-function clearFitted(m: TensorMoments): void {
-  m.elements = 0;
-  m.used = 0;
-  m.nonFinite = 0;
-  m.gram.fill(0);
-  m.floor = 0;
-  m.floorVar = 0;
-  m.equal.fill(0);
-  m.parentsEqual = 0;
-  m.informative.count = 0;
-  m.informative.gram.fill(0);
-  m.informative.floor = 0;
-}
-
-/** into += scale · part, over the sums `clearFitted` names. */
-function addFitted(into: TensorMoments, part: TensorMoments, scale: number): void {
-  into.elements += scale * part.elements;
-  into.used += scale * part.used;
-  into.nonFinite += scale * part.nonFinite;
-  addScaledArray(into.gram, part.gram, scale);
-  into.floor += scale * part.floor;
-  into.floorVar += scale * part.floorVar;
-  addScaledArray(into.equal, part.equal, scale);
-  into.parentsEqual += scale * part.parentsEqual;
-  into.informative.count += scale * part.informative.count;
-  addScaledArray(into.informative.gram, part.informative.gram, scale);
-  into.informative.floor += scale * part.informative.floor;
-}
-
-function addScaledArray(into: Float64Array, part: Float64Array, scale: number): void {
-  for (let i = 0; i < into.length; i++) into[i]! += scale * part[i]!;
-}
 
 /** The central `level` share of `values` (NaN ignored); [NaN, NaN] when none. */
 export function percentileInterval(values: readonly number[], level: number): Interval {
