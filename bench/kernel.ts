@@ -3,18 +3,27 @@
  * like the bench trio's (bench/make-trio.ts): a normal base (σ 0.02), parents the base
  * plus the trio's per-element ulp changes, the suspect 0.6·B + 0.4·A rounded once. No
  * I/O, no fit: the arithmetic cost per element that the full bench's time is mostly made of.
+ * Then the recipe replay alone (src/engine/recipes/replay-wasm.ts) on 8,192 of those
+ * elements, as a full scan replays per tensor: ns per element and candidate.
  *
- *   npm run bench:kernel [-- --elements 8388608]
+ *   npm run bench:kernel [-- --elements 8388608] [--informative-ulps 4]
+ *
+ * A huge --informative-ulps (1e9) leaves no element informative: the first loop alone.
  */
 import { parseArgs } from 'node:util';
 import { emptyChunkSums, resetChunkSums } from '../src/engine/accumulate-chunk.js';
 import { codes16Kernel } from '../src/engine/accumulate-codes16.js';
 import { PROFILE_BINS } from '../src/engine/moments.js';
+import { compileRecipe, MERGE_ARITHMETICS } from '../src/engine/recipes/merge-arithmetic.js';
+import { replayKernel } from '../src/engine/recipes/replay-wasm.js';
 import { DEFAULT_CHUNK_ELEMENTS } from '../src/engine/scan-tensor.js';
 import { decode, encode, FLOAT_FORMATS } from '../src/format/dtype.js';
 import { ULP_STEPS } from './make-trio.js';
 
-const { values } = parseArgs({ options: { elements: { type: 'string', default: String(1 << 23) } } });
+const { values } = parseArgs({
+  options: { elements: { type: 'string', default: String(1 << 23) }, 'informative-ulps': { type: 'string', default: '4' } },
+});
+const informativeUlps = Number(values['informative-ulps']);
 const n = Number(values.elements);
 const BF16 = FLOAT_FORMATS.BF16;
 
@@ -56,7 +65,7 @@ function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: n
     const started = performance.now();
     for (let first = 0; first < n; first += chunk) {
       resetChunkSums(sums);
-      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), BF16, 4, 0, profileDiff, sums);
+      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), BF16, informativeUlps, 0, profileDiff, sums);
       informative += sums.informative;
     }
     best = Math.min(best, performance.now() - started);
@@ -72,3 +81,19 @@ console.log(`fused bf16 kernel (WebAssembly), ${n.toLocaleString('en-US')} eleme
 console.log(`  informative elements     ${(fast.informative * 100).toFixed(1)}%`);
 console.log(`  kernel                   ${fast.nsPerElement.toFixed(1)} ns/element (${(1e3 / fast.nsPerElement).toFixed(0)} M elements/s)`);
 console.log(`  a NaN in every chunk     ${checked.nsPerElement.toFixed(1)} ns/element (the first loop, then the checked kernel)`);
+
+// The replay: the first 8,192 elements, every element counted (class 2: parents differ).
+const replayed = Math.min(n, 8192);
+const replay = replayKernel();
+replay.load(valuesOf(suspect).subarray(0, replayed), av, bv, new Uint8Array(replayed).fill(2), replayed);
+console.log(`recipe replay (WebAssembly), ${replayed.toLocaleString('en-US')} elements, weights 0.4 / 0.6, fastest of 200`);
+for (const arithmetic of MERGE_ARITHMETICS) {
+  const compiled = compileRecipe({ weights: [0.4, 0.6], arithmetic, normalise: false }, BF16);
+  let best = Infinity;
+  for (let rep = 0; rep < 200; rep++) {
+    const started = performance.now();
+    replay.replay(compiled);
+    best = Math.min(best, performance.now() - started);
+  }
+  console.log(`  ${arithmetic.padEnd(24)} ${((best * 1e6) / replayed).toFixed(1)} ns/element`);
+}

@@ -6,10 +6,10 @@ import { modelReconstruction } from './model-reconstruction.js';
 /**
  * Above this share of elements reproduced bit for bit by the best weighted sum, the
  * suspect is a weighted sum whatever the element-wise counts say. Measured with the
- * fixtures' parents as base, A, B (docs/forensics.md): plain blends of three parents
- * over a base, and bf16 blends stored as F32, read as magnitude pruning (rounding and
- * cancelling deltas leave 10–24% of large changes at the base) but are reproduced at
- * 0.90–1.00; TIES at density 0.5 and DARE at 0.3 are reproduced at 0.066 and 0.045.
+ * fixtures' parents as base, A, B (docs/forensics.md): a plain blend of three parents
+ * over a base reads as magnitude pruning (rounding and cancelling deltas leave ~10% of
+ * large changes at the base) but is reproduced at 0.90–1.00; TIES at density 0.5 and DARE at 0.3 are reproduced at 0.068 and 0.063
+ * (fixtures/recipes/ties and dare, docs/forensics.md).
  */
 export const ELEMENTWISE_MAX_WEIGHTED_SUM_REPRODUCED = 0.5;
 
