@@ -1,5 +1,5 @@
 import type { ClaimFinding, ClaimsReport, DeclaredAs, Report } from '../report-schema.js';
-import { formatCount, formatSigma, formatWeight } from './format-numbers.js';
+import { formatCount, formatSigma, formatWeight, listWords } from './format-numbers.js';
 import { blendFormulaOf } from './verdict-sentence.js';
 
 /** The claims check in words, for every renderer: one sentence pair, then the findings. */
@@ -55,7 +55,7 @@ function declaredPhrase(claims: ClaimsReport): string {
   const names = declared.mergekit !== null && declared.mergekit.models.length > 0
     ? declared.mergekit.models.map((model) => model.model)
     : declared.baseModels;
-  let phrase = DECLARED_WORDS[claims.declaredAs](listOf(names));
+  let phrase = DECLARED_WORDS[claims.declaredAs](listWords(names));
   if (declared.mergekit !== null) {
     const weights = declared.mergekit.models.filter((model) => model.weight !== null);
     const method = declared.mergekit.method === null ? 'mergekit' : `mergekit ${declared.mergekit.method}`;
@@ -110,7 +110,7 @@ function findingSentence(report: Report, claims: ClaimsReport, finding: ClaimFin
     case 'merge-not-measured':
       return `A merge is declared, but the weights are ${measuredPhrase(report)}.`;
     case 'parent-not-declared':
-      return `${name(finding.parent)} is in the weights but not among the declared models (${listOf(declaredNames(claims)) || 'none'}).`;
+      return `${name(finding.parent)} is in the weights but not among the declared models (${listWords(declaredNames(claims)) || 'none'}).`;
     case 'declared-weight-differs':
       return (
         `mergekit_config.yml gives ${name(finding.parent)} the weight ${formatWeight(finding.declared)} ` +
@@ -136,9 +136,4 @@ function declaredNames(claims: ClaimsReport): string[] {
   return [...claims.declared.baseModels, ...(claims.declared.mergekit?.models.map((model) => model.model) ?? [])].filter(
     (name, index, all) => all.indexOf(name) === index,
   );
-}
-
-function listOf(names: readonly string[]): string {
-  if (names.length <= 1) return names[0] ?? '';
-  return `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`;
 }

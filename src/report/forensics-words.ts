@@ -1,5 +1,5 @@
 import type { ElementwiseVerdict, LayerStackingReport, StackingVerdict } from '../report-schema.js';
-import { formatCount, formatShare } from './format-numbers.js';
+import { formatCount, formatShare, listWords } from './format-numbers.js';
 
 /** Element-wise methods as a reader who ran mergekit would name them. */
 export const ELEMENTWISE_METHOD_NAMES: Record<ElementwiseVerdict['method'], string> = {
@@ -10,12 +10,6 @@ export const ELEMENTWISE_METHOD_NAMES: Record<ElementwiseVerdict['method'], stri
 
 function labelOf(labels: readonly string[], index: number): string {
   return labels[index] ?? `parent ${index + 1}`;
-}
-
-/** "B and C", "B, C and D". */
-export function listWords(items: readonly string[]): string {
-  if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 /** "TIES merge of B and C on base A (density ≈ 0.46, weights B:C ≈ 0.46:0.54)". */

@@ -94,3 +94,9 @@ function formatNonFinite(value: number): string {
   if (Number.isNaN(value)) return 'n/a';
   return value > 0 ? '∞' : '-∞';
 }
+
+/** "B and C", "B, C and D" ("" for none). */
+export function listWords(items: readonly string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}

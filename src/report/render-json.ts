@@ -16,9 +16,8 @@ import type {
   TensorSums,
   WeightSummary,
 } from '../report-schema.js';
-import { forensicsJson } from './json-forensics.js';
 import { TENSOR_KINDS } from './verdict-sentence.js';
-import { elementwiseVerdictJson, stackingVerdictJson } from './json-forensics.js';
+import { elementwiseVerdictJson, forensicsJson, stackingVerdictJson } from './json-forensics.js';
 
 /**
  * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order

@@ -3,6 +3,7 @@ import { formatCount, formatShare, formatSigma } from './format-numbers.js';
 import { MAX_LINE_WIDTH, wrap } from './text-layout.js';
 import { PLAIN_STYLE, type TextStyle } from './text-style.js';
 import { elementwiseEvidence, elementwiseHeadline, layerMapWords } from './forensics-words.js';
+import { stackingCounts } from '../verdict/recipes/stacking-verdict.js';
 
 /** Words for each merge arithmetic, as a reader who ran mergekit would recognise them. */
 const ARITHMETIC_WORDS: Record<RecipeReport['arithmetic'], string> = {
@@ -149,13 +150,12 @@ export function forensicsFindings(report: Report, style: TextStyle = PLAIN_STYLE
     const checked = s.tensors;
     let evidence = '';
     if (checked) {
-      const sourced = checked.filter((t) => t.parent !== null);
-      const exact = sourced.filter((t) => t.exact === t.elements).length;
+      const { exact, withinCell: sourced } = stackingCounts(checked);
       const moved = s.renamed.length;
       evidence =
         ` (found by seeded sketches, then checked whole: ${formatCount(exact)} of ${formatCount(checked.length)} suspect tensors bit-identical to a parent tensor` +
-        `${sourced.length > exact ? `, ${formatCount(sourced.length - exact)} more within rounding` : ''}` +
-        `${sourced.length < checked.length ? `, ${formatCount(checked.length - sourced.length)} with no source` : ''}` +
+        `${sourced > exact ? `, ${formatCount(sourced - exact)} more within rounding` : ''}` +
+        `${sourced < checked.length ? `, ${formatCount(checked.length - sourced)} with no source` : ''}` +
         `; ${formatCount(moved)} under another name or layer index)`;
     }
     item(`layer map: suspect layers ${layerMapWords(s.ranges, labels)}${evidence}`);

@@ -32,6 +32,13 @@ export function stackingVerdict(evidence: StackingEvidence, agreement: number): 
   return {
     parents,
     ranges: ranges.map((r) => ({ ...r })),
+    ...stackingCounts(tensors),
+  };
+}
+
+/** Suspect tensors checked whole; of them, those bit-identical to their source and those with a source at all (within rounding). */
+export function stackingCounts(tensors: readonly { parent: number | null; exact: number; elements: number }[]): { tensors: number; exact: number; withinCell: number } {
+  return {
     tensors: tensors.length,
     exact: tensors.filter((t) => t.parent !== null && t.exact === t.elements).length,
     withinCell: tensors.filter((t) => t.parent !== null).length,
