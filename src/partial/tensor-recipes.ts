@@ -47,7 +47,7 @@ export async function measureRecipes(
     directResidual: boolean;
     /** The --base index (task-arithmetic candidates), null or absent without --base. */
     base?: number | null;
-    /** The model's weights, when known, to replay the model's recipe on every tensor (snap-candidates.ts). */
+    /** The model's weights, when known, to replay the model's recipe on every tensor (snap-candidates.ts; no caller has them yet). */
     modelWeights?: readonly number[] | null;
   },
 ): Promise<{ fit: TensorFit; recipes: TensorRecipesReport | null }> {

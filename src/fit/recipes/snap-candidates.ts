@@ -40,7 +40,7 @@ function decimalDigits(x: number): number {
 /**
  * Candidates replayed per tensor at most: the replay costs ~1 µs an element per
  * candidate (8,192 elements a tensor), so the list is cut, least likely last: the raw
- * fit, the model's recipe, SLERP or task arithmetic where the fit suggests them, the
+ * fit, the model's recipe (when given: SnapContext.modelWeights), SLERP or task arithmetic where the fit suggests them, the
  * tensor's own decimals coarsest first, then format values.
  */
 export const MAX_CANDIDATES = 30;
@@ -51,7 +51,9 @@ export interface SnapContext {
    * The model's weights (element-weighted mean over identifiable tensors), snapped too,
    * so that every tensor replays the model's recipe and not only the neighbours of its
    * own fit (a small or noisy tensor's fit can be further from the typed weights than
-   * the window). Used even when the tensor's own weights are not identifiable.
+   * the window). Used even when the tensor's own weights are not identifiable. Not
+   * passed by the analysis yet: it replays each tensor as its fit is done, before the
+   * model's weights exist (docs/forensics.md); tests pass it.
    */
   modelWeights?: readonly number[] | null;
   /** The --base index: task arithmetic over it is proposed when the task weights do not sum to 1. */

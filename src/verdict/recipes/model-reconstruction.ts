@@ -100,7 +100,8 @@ export function recipeReportOf(c: MergeRecipe & { origin: RecipeReport['origin']
 }
 
 /**
- * The model's weights for snapping candidates (snap-candidates.ts, SnapContext.modelWeights):
+ * The model's weights for snapping candidates (snap-candidates.ts, SnapContext.modelWeights;
+ * not wired into the analysis yet, which replays each tensor before all are fitted):
  * the element-weighted mean of the weights of every tensor whose fit is identifiable
  * and gives every weight. Null when no tensor does. A weighted mean, not the verdict's
  * weights, because it must exist whatever the verdict: it only proposes recipes, and the
