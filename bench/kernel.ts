@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { emptyChunkSums, resetChunkSums } from '../src/engine/accumulate-chunk.js';
 import { codes16Kernel } from '../src/engine/accumulate-codes16.js';
 import { PROFILE_BINS } from '../src/engine/moments.js';
+import { emptyExactMatches } from '../src/engine/recipes/exact-match-count.js';
 import { compileRecipe, MERGE_ARITHMETICS } from '../src/engine/recipes/merge-arithmetic.js';
 import { replayKernel } from '../src/engine/recipes/replay-wasm.js';
 import { DEFAULT_CHUNK_ELEMENTS } from '../src/engine/scan-tensor.js';
@@ -89,10 +90,11 @@ replay.load(valuesOf(suspect).subarray(0, replayed), av, bv, new Uint8Array(repl
 console.log(`recipe replay (WebAssembly), ${replayed.toLocaleString('en-US')} elements, weights 0.4 / 0.6, fastest of 200`);
 for (const arithmetic of MERGE_ARITHMETICS) {
   const compiled = compileRecipe({ weights: [0.4, 0.6], arithmetic, normalise: false }, BF16);
+  const counts = emptyExactMatches(1);
   let best = Infinity;
   for (let rep = 0; rep < 200; rep++) {
     const started = performance.now();
-    replay.replay(compiled);
+    replay.replay(compiled, counts, 0);
     best = Math.min(best, performance.now() - started);
   }
   console.log(`  ${arithmetic.padEnd(24)} ${((best * 1e6) / replayed).toFixed(1)} ns/element`);

@@ -126,53 +126,57 @@ export class Codes16Kernel {
     // are copied in for F16, and for a BF16 chunk that the checked kernel must redo.
     const bf16 = format.dtype === 'BF16';
     let tablesAt = bf16 ? -1 : this.tablesAt(format, informativeUlps);
-    let buffer = this.wasm.buffer;
-    new Uint16Array(buffer, this.codesAt[0], count).set(suspectCodes.subarray(from, to));
-    new Uint16Array(buffer, this.codesAt[1], count).set(referenceCodes.subarray(from, to));
-    new Uint16Array(buffer, this.codesAt[2], count).set(otherCodes.subarray(from, to));
+    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
+    const { u16 } = this.wasm.views;
+    u16.set(suspectCodes.subarray(from, to), suspectAt >> 1);
+    u16.set(referenceCodes.subarray(from, to), referenceAt >> 1);
+    u16.set(otherCodes.subarray(from, to), otherAt >> 1);
     const kernels = this.wasm.exports;
-    const tableArgs = (at: number): number[] => {
-      const table = TABLE_BYTES;
-      return [
-        this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count,
-        at, at + table, at + 2 * table, at + 3 * table, at + 4 * table,
-        this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
-      ];
-    };
+    const lastBin = PROFILE_BINS - 1;
     const fast = bf16
       ? kernels.twoParentsBf16(
-          this.codesAt[0]!, this.codesAt[1]!, this.codesAt[2]!, count, informativeUlps,
-          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1, this.outAt,
+          suspectAt, referenceAt, otherAt, count, informativeUlps,
+          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
           this.intervalTableAt,
         )
-      : kernels.twoParents(...tableArgs(tablesAt));
+      : kernels.twoParents(
+          suspectAt, referenceAt, otherAt, count,
+          tablesAt, tablesAt + TABLE_BYTES, tablesAt + 2 * TABLE_BYTES, tablesAt + 3 * TABLE_BYTES, tablesAt + 4 * TABLE_BYTES,
+          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+        );
     if (fast === 0) {
       if (tablesAt < 0) tablesAt = this.tablesAt(format, informativeUlps);
-      kernels.twoParentsChecked(...tableArgs(tablesAt));
-      buffer = this.wasm.buffer;
+      kernels.twoParentsChecked(
+        suspectAt, referenceAt, otherAt, count,
+        tablesAt, tablesAt + TABLE_BYTES, tablesAt + 2 * TABLE_BYTES, tablesAt + 3 * TABLE_BYTES, tablesAt + 4 * TABLE_BYTES,
+        this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+      );
     }
-    const sums = new Float64Array(buffer, this.outAt, 26);
+    const { f64 } = this.wasm.views;
+    const at = this.outAt >> 3;
     const g = out.gram;
-    g[0] = sums[0]!; g[1] = sums[1]!; g[2] = sums[2]!; g[4] = sums[3]!; g[5] = sums[4]!; g[8] = sums[5]!;
-    out.used = sums[6]!;
-    out.nonFinite = sums[7]!;
-    out.floor = sums[8]!;
-    out.floorVar = sums[9]!;
-    out.equal[reference] = sums[10]!;
-    out.equal[1 - reference] = sums[11]!;
-    out.parentsEqual = sums[12]!;
-    out.keptBase = sums[13]!;
+    g[0] = f64[at]!; g[1] = f64[at + 1]!; g[2] = f64[at + 2]!; g[4] = f64[at + 3]!; g[5] = f64[at + 4]!; g[8] = f64[at + 5]!;
+    out.used = f64[at + 6]!;
+    out.nonFinite = f64[at + 7]!;
+    out.floor = f64[at + 8]!;
+    out.floorVar = f64[at + 9]!;
+    out.equal[reference] = f64[at + 10]!;
+    out.equal[1 - reference] = f64[at + 11]!;
+    out.parentsEqual = f64[at + 12]!;
+    out.keptBase = f64[at + 13]!;
     const ig = out.informativeGram;
-    ig[0] = sums[14]!; ig[1] = sums[15]!; ig[2] = sums[16]!; ig[4] = sums[17]!; ig[5] = sums[18]!; ig[8] = sums[19]!;
-    out.informative = sums[20]!;
-    out.informativeFloor = sums[21]!;
-    out.keptBaseInformative = sums[22]!;
-    out.keptBaseInformativeDd = sums[23]!;
+    ig[0] = f64[at + 14]!; ig[1] = f64[at + 15]!; ig[2] = f64[at + 16]!; ig[4] = f64[at + 17]!; ig[5] = f64[at + 18]!; ig[8] = f64[at + 19]!;
+    out.informative = f64[at + 20]!;
+    out.informativeFloor = f64[at + 21]!;
+    out.keptBaseInformative = f64[at + 22]!;
+    out.keptBaseInformativeDd = f64[at + 23]!;
     // Only the entries the chunk's intervals touched (a small tensor's touch a few of 4,002).
-    const diff = new Float64Array(buffer, this.profileDiffAt, PROFILE_BINS + 1);
-    const [touchedFirst, touchedLast] = [sums[24]!, sums[25]!];
-    for (let b = touchedFirst; b <= touchedLast; b++) profileDiff[b]! += diff[b]!;
-    if (touchedFirst <= touchedLast) diff.fill(0, touchedFirst, touchedLast + 1);
+    const diff = this.profileDiffAt >> 3;
+    const touchedLast = f64[at + 25]!;
+    for (let b = f64[at + 24]!; b <= touchedLast; b++) {
+      profileDiff[b]! += f64[diff + b]!;
+      f64[diff + b] = 0;
+    }
   }
 
   /** value, ulp², lower and upper half-cells, threshold T·ulp: five tables of 65,536 float64, copied in once per format and T. */
@@ -183,9 +187,8 @@ export class Codes16Kernel {
     const tables = codes16Tables(format);
     const at = this.wasm.reserve(5 * TABLE_BYTES);
     const threshold = informativeThreshold(tables, informativeUlps);
-    [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => {
-      new Float64Array(this.wasm.buffer, at + k * TABLE_BYTES, 65536).set(table);
-    });
+    const { f64 } = this.wasm.views;
+    [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => f64.set(table, (at + k * TABLE_BYTES) >> 3));
     this.tableSets.set(key, at);
     return at;
   }

@@ -19,6 +19,13 @@ export interface KernelExports {
   readonly INTERVAL_TABLE_BYTES: { readonly value: number };
 }
 
+export interface WasmViews {
+  readonly buffer: ArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly f64: Float64Array;
+}
+
 export class WasmKernels {
   readonly exports: KernelExports;
   private top: number;
@@ -29,9 +36,19 @@ export class WasmKernels {
     this.top = this.exports.memory.buffer.byteLength;
   }
 
-  /** The current linear memory; views made before a `reserve` that grew it are stale. */
-  get buffer(): ArrayBuffer {
-    return this.exports.memory.buffer;
+  private cachedViews: WasmViews | null = null;
+
+  /**
+   * Views of the whole memory, indexed by byte offset ÷ element size (offsets from
+   * `reserve` are 16-byte aligned): made again only after the memory grew, so that a
+   * call per chunk allocates none.
+   */
+  get views(): WasmViews {
+    const buffer = this.exports.memory.buffer;
+    if (this.cachedViews?.buffer !== buffer) {
+      this.cachedViews = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), f64: new Float64Array(buffer) };
+    }
+    return this.cachedViews;
   }
 
   /** `bytes` of linear memory, 16-byte aligned, growing the memory as needed. */

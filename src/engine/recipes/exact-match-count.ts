@@ -84,9 +84,7 @@ export function countExactMatches(
   wasm?.load(suspect, parents[0]!, parents[1]!, elementClass, count);
   for (let r = 0; r < recipes.length; r++) {
     if (wasm && replaysInWasm(recipes[r]!)) {
-      const [all, differing] = wasm.replay(recipes[r]!);
-      counts.reproduced[r]! += all;
-      counts.reproducedWhereParentsDiffer[r]! += differing;
+      wasm.replay(recipes[r]!, counts, r);
       continue;
     }
     replayRecipe(recipes[r]!, parents, count, out);

@@ -1,4 +1,5 @@
 import { wasmKernels, type WasmKernels } from '../wasm-kernels.js';
+import type { ExactMatchCounts } from './exact-match-count.js';
 import type { CompiledRecipe, MergeArithmetic } from './merge-arithmetic.js';
 
 /** The arithmetics' numbers in assembly/replay.ts. */
@@ -42,23 +43,27 @@ export class ReplayKernel {
       this.classAt = this.wasm.reserve(capacity);
       this.capacity = capacity;
     }
-    const buffer = this.wasm.buffer;
-    new Float64Array(buffer, this.suspectAt, count).set(suspect.subarray(0, count));
-    new Float64Array(buffer, this.firstAt, count).set(first.subarray(0, count));
-    new Float64Array(buffer, this.secondAt, count).set(second.subarray(0, count));
-    new Uint8Array(buffer, this.classAt, count).set(elementClass.subarray(0, count));
+    const { f64, u8 } = this.wasm.views;
+    f64.set(suspect.subarray(0, count), this.suspectAt >> 3);
+    f64.set(first.subarray(0, count), this.firstAt >> 3);
+    f64.set(second.subarray(0, count), this.secondAt >> 3);
+    u8.set(elementClass.subarray(0, count), this.classAt);
     this.count = count;
   }
 
-  /** [reproduced, reproduced where the parents differ] of the loaded chunk; `compiled` must pass `replaysInWasm`. */
-  replay(compiled: CompiledRecipe): [number, number] {
+  /**
+   * Replays `compiled` (which must pass `replaysInWasm`) on the loaded chunk and adds what
+   * it reproduces to recipe `r` of `counts`.
+   */
+  replay(compiled: CompiledRecipe, counts: ExactMatchCounts, r: number): void {
     const w = compiled.effective;
     this.wasm.exports.replayTwoBf16(
       ARITHMETIC_CODES[compiled.recipe.arithmetic], w[0]!, w[1]!, compiled.normaliser,
       this.suspectAt, this.firstAt, this.secondAt, this.classAt, this.count, this.outAt,
     );
-    const out = new Float64Array(this.wasm.buffer, this.outAt, 2);
-    return [out[0]!, out[1]!];
+    const { f64 } = this.wasm.views;
+    counts.reproduced[r]! += f64[this.outAt >> 3]!;
+    counts.reproducedWhereParentsDiffer[r]! += f64[(this.outAt >> 3) + 1]!;
   }
 }
 
