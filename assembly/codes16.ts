@@ -77,7 +77,7 @@ const TOUCHED_FIRST = 24, TOUCHED_LAST = 25;
  */
 export function twoParents(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, thresholdAt: usize,
+  valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): i32 {
   let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
@@ -111,7 +111,7 @@ export function twoParents(
   }
   if (!isFinite(rr + dd + ee)) return 0;
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, count, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
   return 1;
 }
 
@@ -470,7 +470,7 @@ export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffse
 /** `twoParents` for a chunk holding non-finite values: such elements are counted and left out. */
 export function twoParentsChecked(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize, thresholdAt: usize,
+  valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
   let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
@@ -513,7 +513,7 @@ export function twoParentsChecked(
     }
   }
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerHalfAt, upperHalfAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
 }
 
 /**
@@ -525,7 +525,7 @@ export function twoParentsChecked(
 // @ts-ignore: decorator
 @inline function informativePass(
   suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerHalfAt: usize, upperHalfAt: usize,
+  valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
   clearTouched();
@@ -550,7 +550,7 @@ export function twoParentsChecked(
     const keptAtBase = cs == cr;
     keptBaseInformative += <i32>keptAtBase;
     keptBaseInformativeDd += select<f64>(d * d, 0, keptAtBase);
-    scalarInterval(profileDiffAt, e, 2 * entry(lowerHalfAt, cs), 2 * entry(upperHalfAt, cs), d, binsPerUnit, centreOffset, last);
+    scalarInterval(profileDiffAt, e, entry(lowerStepAt, cs), entry(upperStepAt, cs), d, binsPerUnit, centreOffset, last);
   }
   putInformativeSums(outAt, irr, ird, ire, idd, ide, iee, count, informativeFloor, keptBaseInformative, keptBaseInformativeDd);
 }

@@ -4,62 +4,13 @@ import { PROFILE_BIN, PROFILE_BINS, PROFILE_LO } from './moments.js';
 import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
 
 /**
- * Everything the kernel needs about one 16-bit code, looked up instead of computed:
- * a 65,536-entry table per quantity is 512 KiB and stays in L2, and one load replaces
- * the shifts, masks and branches of decoding plus the cell logic.
- */
-export interface Codes16Tables {
-  readonly value: Float64Array;
-  /** ulp², the per-element term of the floor (NaN for non-finite codes). */
-  readonly ulp2: Float64Array;
-  /** below/2 and above/2: the suspect value's rounding cell is [s - lowerHalf, s + upperHalf]. */
-  readonly lowerHalf: Float64Array;
-  readonly upperHalf: Float64Array;
-}
-
-const tablesByDtype = new Map<string, Codes16Tables>();
-
-/** Tables for a 16-bit format, built once per process from the reference decoder itself. */
-export function codes16Tables(format: FloatFormat): Codes16Tables {
-  const cached = tablesByDtype.get(format.dtype);
-  if (cached) return cached;
-  if (format.bytes !== 2) throw new Error(`codes16Tables: ${format.dtype} is not a 16-bit format`);
-  const codes = new Uint16Array(65536);
-  for (let c = 0; c < 65536; c++) codes[c] = c;
-  const value = new Float64Array(65536);
-  const above = new Float64Array(65536);
-  const below = new Float64Array(65536);
-  decodeWithCell(format, new Uint8Array(codes.buffer), value, above, below, 65536);
-  const ulp2 = new Float64Array(65536);
-  const lowerHalf = new Float64Array(65536);
-  const upperHalf = new Float64Array(65536);
-  for (let c = 0; c < 65536; c++) {
-    // The kernel's ulp is the larger side of the cell, as accumulateTwoParents takes it.
-    const ulp = above[c]! > below[c]! ? above[c]! : below[c]!;
-    ulp2[c] = ulp * ulp;
-    lowerHalf[c] = below[c]! / 2;
-    upperHalf[c] = above[c]! / 2;
-  }
-  const tables = { value, ulp2, lowerHalf, upperHalf };
-  tablesByDtype.set(format.dtype, tables);
-  return tables;
-}
-
-/** Per-suspect-code informative threshold T·ulp(s), computed as the generic kernel does. */
-export function informativeThreshold(tables: Codes16Tables, informativeUlps: number): Float64Array {
-  const out = new Float64Array(65536);
-  for (let c = 0; c < 65536; c++) out[c] = informativeUlps * Math.sqrt(tables.ulp2[c]!);
-  return out;
-}
-
-/**
  * The two-parent kernel fused with decoding, for a suspect and parents stored in one
  * 16-bit format (BF16, F16), in WebAssembly (assembly/codes16.ts, built into
  * dist/kernels.wasm by `npm run build`; see wasm-kernels.ts). It reads the stored codes
  * and computes what `decodeWithCell` + `accumulateTwoParents` compute: counts and the
  * exact-hit profile exactly, sums to float64 rounding (test/engine/scan-tensor.test.ts,
  * and for BF16 every finite code). BF16 takes values and cells from the bits, in SIMD;
- * F16 takes them from the tables above.
+ * F16 takes them from per-code tables (`tablesAt`).
  *
  * Two loops per chunk. The first, over every element, has no branch: the Gram, the
  * floor, equality counts by integer arithmetic on the codes, and the informative test,
@@ -179,16 +130,31 @@ export class Codes16Kernel {
     }
   }
 
-  /** value, ulp², lower and upper half-cells, threshold T·ulp: five tables of 65,536 float64, copied in once per format and T. */
+  /**
+   * The tables of the F16 kernel and of the checked kernel, per code: value, ulp² (the
+   * floor's term; the ulp is the larger side of the cell, as accumulateTwoParents takes
+   * it), the cell's lower and upper steps (the value's rounding cell is [s − lower/2,
+   * s + upper/2]) and the informative threshold T·ulp. Five tables of 65,536 float64
+   * (512 KiB each, in L2), decoded by the reference decoder straight into linear memory,
+   * once per format and T.
+   */
   private tablesAt(format: FloatFormat, informativeUlps: number): number {
     const key = `${format.dtype} ${informativeUlps}`;
     const known = this.tableSets.get(key);
     if (known !== undefined) return known;
-    const tables = codes16Tables(format);
+    if (format.bytes !== 2) throw new Error(`Codes16Kernel: ${format.dtype} is not a 16-bit format`);
     const at = this.wasm.reserve(5 * TABLE_BYTES);
-    const threshold = informativeThreshold(tables, informativeUlps);
     const { f64 } = this.wasm.views;
-    [tables.value, tables.ulp2, tables.lowerHalf, tables.upperHalf, threshold].forEach((table, k) => f64.set(table, (at + k * TABLE_BYTES) >> 3));
+    const [value, ulp2, lower, upper, threshold] = [0, 1, 2, 3, 4].map((k) => f64.subarray((at + k * TABLE_BYTES) >> 3, (at + (k + 1) * TABLE_BYTES) >> 3)) as [
+      Float64Array, Float64Array, Float64Array, Float64Array, Float64Array,
+    ];
+    const codes = Uint16Array.from({ length: 65536 }, (_, c) => c);
+    decodeWithCell(format, new Uint8Array(codes.buffer), value, upper, lower, 65536);
+    for (let c = 0; c < 65536; c++) {
+      const ulp = upper[c]! > lower[c]! ? upper[c]! : lower[c]!;
+      ulp2[c] = ulp * ulp;
+      threshold[c] = informativeUlps * ulp;
+    }
     this.tableSets.set(key, at);
     return at;
   }
