@@ -41,6 +41,11 @@ export interface AnalyzeOptions {
   command?: string[];
   /** Elements per chunk read and decoded at once (bounded memory). */
   chunkElements?: number;
+  /**
+   * Elements per piece of a long tensor (default 2^24, scan-plan.ts): tests make it small
+   * so that tensors of a few thousand elements are cut, as 8 GB ones are.
+   */
+  pieceElements?: number;
   /** Scanning threads (default: every core); 0 scans in the calling thread. */
   threads?: number;
   /** Analyse only this deterministic, byte-balanced share of the tensors (--shard i/N). */
@@ -190,6 +195,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
           ...(options.floor === undefined ? {} : { floor: options.floor }),
           threads: options.threads ?? defaultThreads(),
           ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+          ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
           layouts: [suspect, ...parents],
           checkpoint,
         });

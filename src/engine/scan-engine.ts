@@ -122,9 +122,10 @@ export class InProcessEngine extends ScanEngine {
   private readonly scanner: TensorScanner;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: ScanSettings) {
+  /** `scanner`: one made already (a worker's, whose buffers this engine then shares); else a new one. */
+  constructor(settings: ScanSettings, scanner?: TensorScanner) {
     super(settings);
-    this.scanner = new TensorScanner(settings.parents, {
+    this.scanner = scanner ?? new TensorScanner(settings.parents, {
       reference: settings.reference,
       informativeUlps: settings.informativeUlps,
       chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,

@@ -5,12 +5,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoError, MalformedInputError } from '../errors.js';
+import type { TensorMoments } from './moments.js';
 import { buildTensor, mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { runScannerPiece, type PieceResult } from './scan-engine.js';
+import { groupReportOptions, tensorReport } from '../partial/tensor-reports.js';
+import type { TensorReport } from '../report-schema.js';
+import { InProcessEngine, runScannerPiece, type PieceResult } from './scan-engine.js';
 import { TensorScanner } from './scan-tensor.js';
-import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import type { WorkerError, WorkerLeaf, WorkerReply, WorkerReportTask, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /** Open file handles kept per worker; a model of thousands of shards cycles through them. */
 const MAX_OPEN_FILES = 64;
@@ -84,7 +87,8 @@ function readerOf(recipe: TensorRecipe<WorkerLeaf>): Promise<LogicalTensor> {
   return reader;
 }
 
-async function run(task: WorkerTask): Promise<PieceResult> {
+async function run(task: WorkerTask): Promise<PieceResult | TensorReport> {
+  if (task.kind === 'report') return report(task);
   const [suspect, ...parents] = await Promise.all(task.inputs.map(readerOf));
   const tensor = { name: task.name, suspect: suspect!, parents, suspectGrid: task.suspectGrid };
   return runScannerPiece(scanner, {
@@ -94,6 +98,33 @@ async function run(task: WorkerTask): Promise<PieceResult> {
     weights: task.weights,
     ...(task.recipes === null ? {} : { recipes: task.recipes }),
   });
+}
+
+/**
+ * Pieces of the tensors this worker reports whole, on this worker's scanner: the same cut
+ * and the same order of sums as the main thread's engine.
+ */
+const local = new InProcessEngine(
+  {
+    parents: setup.parents,
+    reference: setup.reference,
+    informativeUlps: setup.informativeUlps,
+    chunkElements: setup.chunkElements,
+    readBytes: setup.readBytes,
+    pieceElements: setup.pieceElements,
+    parentCells: setup.parentCells,
+  },
+  scanner,
+);
+
+async function report(task: WorkerReportTask): Promise<TensorReport> {
+  const units = await Promise.all(
+    task.units.map(async (unit) => {
+      const [suspect, ...parents] = await Promise.all(unit.inputs.map(readerOf));
+      return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
+    }),
+  );
+  return tensorReport({ name: task.name, shape: task.shape, units }, local, groupReportOptions(task.options));
 }
 
 function describeError(error: unknown): WorkerError {
@@ -116,10 +147,13 @@ port.on('message', (tasks: WorkerTask[]) => {
 
 async function runBatch(tasks: WorkerTask[]): Promise<void> {
   if (failed) return;
-  const results: { id: number; result: PieceResult }[] = [];
+  const results: { id: number; result: PieceResult | TensorReport }[] = [];
+  const sent: TensorMoments[] = [];
   for (const task of tasks) {
     try {
-      results.push({ id: task.id, result: await run(task) });
+      const result = await run(task);
+      results.push({ id: task.id, result });
+      if (task.kind === 'piece' && task.pass === 'moments') sent.push(result as TensorMoments);
     } catch (error) {
       failed = true;
       const reply: WorkerReply = { kind: 'error', id: task.id, error: describeError(error) };
@@ -130,5 +164,5 @@ async function runBatch(tasks: WorkerTask[]): Promise<void> {
   const reply: WorkerReply = { kind: 'results', results };
   port!.postMessage(reply);
   // Posting copied the moments: the scanner may fill them again.
-  for (const { result } of results) if (typeof result === 'object' && 'gram' in result) scanner.recycle(result);
+  for (const moments of sent) scanner.recycle(moments);
 }

@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
+import type { TensorReport } from '../report-schema.js';
 import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
-import { mapRecipe } from '../format/logical-tensor.js';
-import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import { mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
+import type { WorkerError, WorkerLeaf, WorkerReply, WorkerReportOptions, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /**
  * Small tensors travel to a worker in batches of up to this many elements (and
@@ -34,9 +35,26 @@ export interface WorkerEngineOptions {
 
 interface Pending {
   task: WorkerTask;
+  /** Stored bytes the task reads, for progress. */
   bytes: number;
-  resolve: (result: PieceResult) => void;
+  /** Suspect elements it covers, for batching. */
+  elements: number;
+  resolve: (result: PieceResult | TensorReport) => void;
   reject: (error: unknown) => void;
+}
+
+/** A tensor as the worker rebuilds it for a report task: its units, each with its inputs' readers. */
+export interface ReportedGroup {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly units: readonly {
+    readonly name: string;
+    readonly group: string;
+    readonly groupShape: readonly number[];
+    readonly shape: readonly number[];
+    readonly suspect: LogicalTensor;
+    readonly parents: readonly LogicalTensor[];
+  }[];
 }
 
 /**
@@ -71,6 +89,7 @@ export class WorkerEngine extends ScanEngine {
       chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
       readBytes: settings.readBytes ?? DEFAULT_READ_BYTES,
       parentCells: settings.parentCells ?? false,
+      pieceElements: this.pieceElements,
     };
     const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
     this.slots = Array.from({ length: options.threads }, () => {
@@ -85,9 +104,57 @@ export class WorkerEngine extends ScanEngine {
   }
 
   protected async runPiece(task: PieceTask): Promise<PieceResult> {
-    // Readers travel as recipes; their leaves as file paths and offsets.
-    const inputs = await Promise.all(
-      [task.tensor.suspect, ...task.tensor.parents].map((t) =>
+    const inputs = await this.wireInputs([task.tensor.suspect, ...task.tensor.parents]);
+    return this.enqueue(
+      {
+        kind: 'piece',
+        id: this.nextId++,
+        name: task.tensor.name,
+        inputs,
+        suspectGrid: task.tensor.suspectGrid ?? null,
+        from: task.range.from,
+        to: task.range.to,
+        pass: task.pass,
+        weights: task.weights === null ? null : [...task.weights],
+        recipes: task.recipes ?? null,
+      },
+      pieceBytes(task),
+      task.range.to - task.range.from,
+    ) as Promise<PieceResult>;
+  }
+
+  /**
+   * Can a worker report this tensor whole (`report`)? When it is no longer than a piece:
+   * a longer one is cut into pieces spread over every worker instead.
+   */
+  reportsWhole(group: ReportedGroup): boolean {
+    return group.units.reduce((sum, u) => sum + u.suspect.elements, 0) <= this.pieceElements;
+  }
+
+  /**
+   * A tensor's report made on a worker, by the same code and the same cut as on this
+   * thread (tensor-reports.ts tensorReport on an in-process engine): bit for bit the
+   * report this thread would make. `bytes` are its stored bytes, for progress.
+   */
+  async report(group: ReportedGroup, options: WorkerReportOptions, bytes: number): Promise<TensorReport> {
+    const units = await Promise.all(
+      group.units.map(async (u) => ({
+        name: u.name,
+        group: u.group,
+        groupShape: [...u.groupShape],
+        shape: [...u.shape],
+        inputs: await this.wireInputs([u.suspect, ...u.parents]),
+      })),
+    );
+    const elements = group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
+    const task: WorkerTask = { kind: 'report', id: this.nextId++, name: group.name, shape: [...group.shape], units, options };
+    return this.enqueue(task, bytes, elements) as Promise<TensorReport>;
+  }
+
+  /** Readers travel as recipes; their leaves as file paths and offsets. */
+  private wireInputs(tensors: readonly LogicalTensor[]): Promise<TensorRecipe<WorkerLeaf>[]> {
+    return Promise.all(
+      tensors.map((t) =>
         mapRecipe(t.recipe, (d: TensorDescriptor): WorkerLeaf => ({
           path: this.options.pathOf(d),
           name: d.name,
@@ -98,24 +165,12 @@ export class WorkerEngine extends ScanEngine {
         })),
       ),
     );
+  }
+
+  private enqueue(task: WorkerTask, bytes: number, elements: number): Promise<PieceResult | TensorReport> {
     return new Promise((resolve, reject) => {
       if (this.failure !== null) return reject(this.failure);
-      this.queue.push({
-        task: {
-          id: this.nextId++,
-          name: task.tensor.name,
-          inputs,
-          suspectGrid: task.tensor.suspectGrid ?? null,
-          from: task.range.from,
-          to: task.range.to,
-          pass: task.pass,
-          weights: task.weights === null ? null : [...task.weights],
-          recipes: task.recipes ?? null,
-        },
-        bytes: pieceBytes(task),
-        resolve,
-        reject,
-      });
+      this.queue.push({ task, bytes, elements, resolve, reject });
       this.dispatch();
     });
   }
@@ -128,10 +183,9 @@ export class WorkerEngine extends ScanEngine {
         let elements = 0;
         while (this.queue.length > 0 && batch.length < MAX_BATCH_TASKS) {
           const next = this.queue[0]!;
-          const size = next.task.to - next.task.from;
-          if (batch.length > 0 && elements + size > BATCH_ELEMENTS) break;
+          if (batch.length > 0 && elements + next.elements > BATCH_ELEMENTS) break;
           batch.push(this.queue.shift()!);
-          elements += size;
+          elements += next.elements;
         }
         slot.inFlight.push(batch);
         slot.worker.postMessage(batch.map((p) => p.task));

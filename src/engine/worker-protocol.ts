@@ -1,4 +1,5 @@
 import type { TensorRecipe } from '../format/logical-tensor.js';
+import type { TensorReport, Thresholds } from '../report-schema.js';
 import type { RecipePassRequest } from './recipes/recipe-pass.js';
 import type { PieceResult, PieceTask } from './scan-engine.js';
 import type { SuspectGrid } from './scan-tensor.js';
@@ -13,7 +14,9 @@ export interface WorkerLeaf {
   byteLength: number;
 }
 
-export interface WorkerTask {
+/** A piece of a tensor, for its sums (scan-engine.ts PieceTask). */
+export interface WorkerPieceTask {
+  kind: 'piece';
   id: number;
   name: string;
   /** How to build each input's reader: suspect first, then the parents in --parents order. */
@@ -26,6 +29,42 @@ export interface WorkerTask {
   recipes: RecipePassRequest | null;
 }
 
+/** One compared matrix of a tensor, its inputs as recipes (as in a piece task). */
+export interface WorkerUnit {
+  name: string;
+  group: string;
+  groupShape: number[];
+  shape: number[];
+  inputs: TensorRecipe<WorkerLeaf>[];
+}
+
+/** What a tensor's report depends on besides its data (tensor-reports.ts GroupReportOptions). */
+export interface WorkerReportOptions {
+  parents: number;
+  reference: number;
+  thresholds: Thresholds;
+  floor: 'suspect' | 'all' | null;
+  baseGiven: boolean;
+  recipes: boolean;
+}
+
+/**
+ * A whole tensor, every unit and pass, reported on the worker: for a tensor no longer
+ * than a piece, the main thread would otherwise receive its units' moments (33 KB each
+ * with the profile) and fit them itself, the cost that dominates models of many small
+ * tensors or expert slices.
+ */
+export interface WorkerReportTask {
+  kind: 'report';
+  id: number;
+  name: string;
+  shape: number[];
+  units: WorkerUnit[];
+  options: WorkerReportOptions;
+}
+
+export type WorkerTask = WorkerPieceTask | WorkerReportTask;
+
 export interface WorkerSetup {
   parents: number;
   reference: number;
@@ -33,6 +72,8 @@ export interface WorkerSetup {
   chunkElements: number;
   readBytes: number;
   parentCells: boolean;
+  /** The main engine's piece size, so that a tensor reported on a worker is cut (and summed) the same. */
+  pieceElements: number;
 }
 
 /** The error classes a worker can report, rebuilt on the main thread with their type. */
@@ -44,5 +85,5 @@ export interface WorkerError {
 }
 
 export type WorkerReply =
-  | { kind: 'results'; results: { id: number; result: PieceResult }[] }
+  | { kind: 'results'; results: { id: number; result: PieceResult | TensorReport }[] }
   | { kind: 'error'; id: number; error: WorkerError };

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AlignedGroup, AlignedUnit } from '../align/align-models.js';
+import { groupBytes, type AlignedGroup, type AlignedUnit } from '../align/align-models.js';
 import { expertOf } from '../align/name-mapping.js';
 import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
 import { WorkerEngine } from '../engine/worker-engine.js';
+import type { WorkerReportOptions } from '../engine/worker-protocol.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
@@ -21,18 +22,22 @@ import { tensorVerdict, type TensorVerdict } from '../verdict/tensor-verdict.js'
 import type { Checkpoint } from './checkpoint.js';
 import { measureRecipes, replayEvidence } from './tensor-recipes.js';
 
-export interface TensorReportsOptions {
+/** What one tensor's report depends on besides its data: the same wherever it is made. */
+export interface GroupReportOptions {
   parents: number;
   reference: number;
   thresholds: Thresholds;
-  /** Worker threads; 0 scans in this thread. */
-  threads: number;
   /** 'all' adds the parents' rounding noise to the floor (--floor all). */
   floor?: 'suspect' | 'all';
   /** --base was given: the reference is the base, and task-arithmetic recipes are proposed. */
   baseGiven?: boolean;
   /** false: no recipe pass unless the suspect's grid needs the direct residual (--no-recipes). */
   recipes?: boolean;
+}
+
+export interface TensorReportsOptions extends GroupReportOptions {
+  /** Worker threads; 0 scans in this thread. */
+  threads: number;
   chunkElements?: number;
   pieceElements?: number;
   /** The models, to find each tensor's file for the workers. */
@@ -74,10 +79,24 @@ export async function tensorReports(
   try {
     const window = Math.max(64, options.threads * 16);
     let next = 0;
+    const wire: WorkerReportOptions = {
+      parents: options.parents,
+      reference: options.reference,
+      thresholds: options.thresholds,
+      floor: options.floor ?? null,
+      baseGiven: options.baseGiven ?? false,
+      recipes: options.recipes ?? true,
+    };
     const lane = async (): Promise<void> => {
       while (next < todo.length) {
         const index = todo[next++]!;
-        const report = await tensorReport(aligned[index]!, engine, options);
+        const group = aligned[index]!;
+        // A tensor no longer than a piece is reported whole on a worker; a longer one is
+        // cut into pieces over every worker, and its pieces' sums fitted here.
+        const report =
+          engine instanceof WorkerEngine && engine.reportsWhole(group)
+            ? await engine.report(group, wire, groupBytes(group))
+            : await tensorReport(group, engine, options);
         options.checkpoint?.append(report);
         results.set(index, report);
         options.onTensor();
@@ -90,11 +109,24 @@ export async function tensorReports(
   return indexes.map((index) => results.get(index)!);
 }
 
+/** The options of a report task as a worker receives them, back in this module's terms. */
+export function groupReportOptions(wire: WorkerReportOptions): GroupReportOptions {
+  return {
+    parents: wire.parents,
+    reference: wire.reference,
+    thresholds: wire.thresholds,
+    ...(wire.floor === null ? {} : { floor: wire.floor }),
+    baseGiven: wire.baseGiven,
+    recipes: wire.recipes,
+  };
+}
+
 /**
  * One tensor: its units' moments (each on the suspect's effective grid) added into the
- * tensor's, fitted and judged; with several units each is also fitted on its own.
+ * tensor's, fitted and judged; with several units each is also fitted on its own. Runs
+ * in this thread, or whole on a worker thread (scan-worker.ts) with the same result.
  */
-async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: TensorReportsOptions): Promise<TensorReport> {
+export async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: GroupReportOptions): Promise<TensorReport> {
   const { thresholds } = options;
   const grid = await suspectGridOf(group, engine);
   const units: ScanTensor[] = group.units.map((u) => ({ name: u.name, suspect: u.suspect, parents: u.parents, suspectGrid: grid }));
@@ -169,7 +201,7 @@ async function groupMoments(
   group: AlignedGroup,
   units: readonly ScanTensor[],
   engine: ScanEngine,
-  options: TensorReportsOptions,
+  options: GroupReportOptions,
 ): Promise<{ moments: TensorMoments; slices: SliceReport[] | null }> {
   if (units.length === 1) return { moments: await engine.moments(units[0]!), slices: null };
   const moments = emptyMoments(options.parents, options.reference);
@@ -198,7 +230,7 @@ function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefin
   return fitTensor(withParentNoise(moments, weights));
 }
 
-function sliceReport(unit: AlignedUnit, moments: TensorMoments, options: TensorReportsOptions): SliceReport {
+function sliceReport(unit: AlignedUnit, moments: TensorMoments, options: GroupReportOptions): SliceReport {
   const fit = fitWithFloor(moments, options.floor);
   const verdict = tensorVerdict(fit, options.thresholds);
   return {
