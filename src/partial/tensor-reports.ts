@@ -163,6 +163,8 @@ export async function tensorReport(group: AlignedGroup, engine: ScanEngine, opti
   if (recipes !== null) report.recipes = recipes;
   addStorage(report, group, grid);
   if (slices !== null) report.slices = slices;
+  // The report holds copies of what it needs (sumsOfMoments, the recipes' records).
+  engine.recycle(moments);
   return report;
 }
 
@@ -214,7 +216,9 @@ async function groupMoments(
       slices[i] = sliceReport(group.units[i]!, part, options);
       arrived.set(i, part);
       while (arrived.has(next)) {
-        addMoments(moments, arrived.get(next)!);
+        const added = arrived.get(next)!;
+        addMoments(moments, added);
+        engine.recycle(added);
         arrived.delete(next++);
       }
     }),
