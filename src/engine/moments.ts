@@ -70,7 +70,8 @@ export const PROFILE_LO = -0.5 - PROFILE_BIN / 2;
 export const PROFILE_BINS = 4001;
 export const PROFILE_HI = PROFILE_LO + PROFILE_BINS * PROFILE_BIN;
 
-export function emptyMoments(parents: number, reference: number): TensorMoments {
+/** `withProfile` false: no exact-hit profile even for two parents (moments rebuilt from a report's sums, which have none). */
+export function emptyMoments(parents: number, reference: number, withProfile = true): TensorMoments {
   const m = parents + 1;
   return {
     parents,
@@ -86,7 +87,7 @@ export function emptyMoments(parents: number, reference: number): TensorMoments 
     parentsEqual: 0,
     informative: { count: 0, gram: new Float64Array(m * m), floor: 0, parentFloor: new Float64Array(parents) },
     profile:
-      parents === 2
+      parents === 2 && withProfile
         ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS) }
         : null,
     elementwise: emptyElementwiseSums(parents, reference),

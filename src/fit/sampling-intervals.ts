@@ -63,7 +63,7 @@ export function bootstrapFits(
   // groups' weighted by the draw, summarized without adding up every bin (ProfileSum).
   const parts = groups.map((g) => g.profile);
   const profile = first.profile && parts.every((p) => p !== null) ? new ProfileSum(parts.map((p) => p!.hits), first.profile.lo, first.profile.width) : null;
-  const total: TensorMoments = { ...emptyMoments(first.parents, first.reference), profile };
+  const total: TensorMoments = { ...emptyMoments(first.parents, first.reference, false), profile };
   for (let r = 0; r < replicates; r++) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[Math.floor(next() * n)]!++;
