@@ -1,7 +1,8 @@
 /**
- * A scanning thread: receives batches of pieces, reads their bytes itself (positional
- * reads on its own file handles) and replies with their moments, which are small
- * (~33 KB with the exact-hit profile). Nothing is shared with the main thread.
+ * A scanning thread: receives batches of tasks, reads their bytes itself (positional
+ * reads on its own file handles) and replies with their results: a piece's moments
+ * (~33 KB with the exact-hit profile), or a whole tensor's report, made here by the same
+ * code as on the main thread. Nothing is shared with the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoError, MalformedInputError } from '../errors.js';

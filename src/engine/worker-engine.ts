@@ -8,11 +8,12 @@ import { mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logi
 import type { WorkerError, WorkerLeaf, WorkerReply, WorkerReportOptions, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /**
- * Small tensors travel to a worker in batches of up to this many elements (and
+ * Small tasks travel to a worker in batches of up to this many elements (and
  * MAX_BATCH_TASKS tasks): a message per tensor would make per-tensor overhead dominate
- * on layouts with 100k+ per-expert tensors. The reply carries each task's moments
- * (33 KB with the profile), so a batch of 64 answers in ~2 MB; 1,024 made 33 MB replies
- * that the main thread held at once.
+ * on layouts with 100k+ per-expert tensors. The reply carries each task's result (a
+ * piece's moments, 33 KB with the profile, or a tensor's report, a few KB), so a batch
+ * of 64 answers in ~2 MB at most; 1,024 made 33 MB replies that the main thread held at
+ * once.
  */
 const BATCH_ELEMENTS = 1 << 22;
 const MAX_BATCH_TASKS = 64;

@@ -57,7 +57,8 @@ export function defaultThreads(): number {
  * unit unless the tensor is compared expert by expert) and returns their reports in
  * that order. Tensors the checkpoint already holds are taken from it unread; every
  * other one is appended to it as it completes. Tensors are kept in flight a window at a
- * time, so results (33 KB of moments each) never pile up, whatever the tensor count.
+ * time, so results in flight (a piece's moments are 33 KB) never pile up, whatever the
+ * tensor count.
  */
 export async function tensorReports(
   aligned: readonly AlignedGroup[],
