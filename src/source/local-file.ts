@@ -1,6 +1,5 @@
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { isMainThread } from 'node:worker_threads';
 import { IoError, MalformedInputError } from '../errors.js';
 import type { ByteSource } from './byte-source.js';
 import { checkedRange } from './read-range.js';
@@ -13,9 +12,8 @@ const MAX_READ_CALL = 1 << 30;
 
 /**
  * Small reads (a per-expert MoE checkpoint has 100k+ tensors of a few KB, each read by
- * suspect and parents, twice) cost far more than their bytes: a thread-pool round trip
- * each on the main thread, a system call each on a scanning thread (which reads
- * synchronously, below). Runs of them in file order are served from a window of the file
+ * suspect and parents, twice) cost far more than their bytes: a system call each (small
+ * reads are synchronous, below). Runs of them in file order are served from a window of the file
  * read in one call. Windows are kept for the MAX_WINDOWS files read last in this thread, one per
  * file: 2 MiB in all.
  */
@@ -116,10 +114,13 @@ export class LocalFileSource implements ByteSource {
     while (filled < length) {
       let bytesRead: number;
       try {
-        if (length <= WINDOW_BYTES && !isMainThread) {
-          // A small read on a scanning thread: synchronous, as a page-cache hit costs a few
-          // microseconds and a thread-pool round trip ~20 (a replay reads 8 blocks of 2 KB
-          // per input and tensor). It blocks only this worker, not its reads in flight.
+        if (length <= WINDOW_BYTES) {
+          // A small read: synchronous, as a page-cache hit costs a few microseconds and a
+          // thread-pool round trip ~20 (a replay reads 8 blocks of 2 KB per input and
+          // tensor; an expert slice's first block is read before anything can overlap
+          // it). On the main thread too: --threads 0 on the 1 GB bench trio spent ~2.9 s
+          // of 13 idle waiting for such round trips. It blocks only this thread, for
+          // microseconds, not its reads in flight.
           bytesRead = readSync(handle.fd, target, filled, length - filled, start + filled);
         } else {
           ({ bytesRead } = await handle.read(target, filled, Math.min(length - filled, MAX_READ_CALL), start + filled));
