@@ -10,7 +10,7 @@ import type { TensorMoments } from './moments.js';
 import { buildTensor, mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { groupReportOptions, tensorReport } from '../partial/tensor-reports.js';
+import { tensorReport } from '../partial/tensor-reports.js';
 import type { TensorReport } from '../report-schema.js';
 import { InProcessEngine, runScannerPiece, type PieceResult } from './scan-engine.js';
 import { TensorScanner } from './scan-tensor.js';
@@ -50,6 +50,11 @@ async function sourceOf(path: string): Promise<LocalFileSource> {
 
 async function descriptorOf(leaf: WorkerLeaf): Promise<TensorDescriptor> {
   const source = await sourceOf(leaf.path);
+  // Opened here later than the main thread read its header: a file rewritten or
+  // truncated in between would otherwise fail as a read outside the file.
+  if (source.size !== leaf.fileSize) {
+    throw new IoError(leaf.path, `changed while being analysed: ${leaf.fileSize} bytes when its header was read, ${source.size} now`);
+  }
   // Only the fields the readers use are meaningful here.
   const shard: ShardDescriptor = { file: leaf.path, source, size: source.size, dataStart: 0, metadata: {}, tensorNames: [] };
   const elements = leaf.shape.reduce((a, b) => a * b, 1);
@@ -65,8 +70,7 @@ async function descriptorOf(leaf: WorkerLeaf): Promise<TensorDescriptor> {
 const MAX_READERS = 32;
 const readers = new Map<string, { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> }>();
 
-function readerOf(recipe: TensorRecipe<WorkerLeaf>): Promise<LogicalTensor> {
-  const key = JSON.stringify(recipe);
+function readerOf(recipe: TensorRecipe<WorkerLeaf>, key: string): Promise<LogicalTensor> {
   const cached = readers.get(key);
   if (cached) {
     readers.delete(key);
@@ -76,21 +80,44 @@ function readerOf(recipe: TensorRecipe<WorkerLeaf>): Promise<LogicalTensor> {
       return cached.reader;
     }
   }
+  const built = buildReader(recipe);
+  built.reader.catch(() => readers.delete(key));
+  if (readers.size >= MAX_READERS) readers.delete(readers.keys().next().value!);
+  readers.set(key, built);
+  return built.reader;
+}
+
+function buildReader(recipe: TensorRecipe<WorkerLeaf>): { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> } {
   const files = new Map<string, Promise<LocalFileSource>>();
   const reader = mapRecipe(recipe, (leaf) => {
     const described = descriptorOf(leaf);
     files.set(leaf.path, open.get(leaf.path)!);
     return described;
   }).then(buildTensor);
-  reader.catch(() => readers.delete(key));
-  if (readers.size >= MAX_READERS) readers.delete(readers.keys().next().value!);
-  readers.set(key, { reader, files });
-  return reader;
+  return { reader, files };
+}
+
+/**
+ * The readers of one task's inputs (suspect first, then the parents). The engine reads
+ * every input at once, and a reader serves one read at a time, so an input whose recipe
+ * another input of the task already has (a model given as the suspect and as a parent)
+ * gets a reader of its own.
+ */
+function readersOf(inputs: readonly TensorRecipe<WorkerLeaf>[]): Promise<LogicalTensor[]> {
+  const taken = new Set<string>();
+  return Promise.all(
+    inputs.map((recipe) => {
+      const key = JSON.stringify(recipe);
+      if (taken.has(key)) return buildReader(recipe).reader;
+      taken.add(key);
+      return readerOf(recipe, key);
+    }),
+  );
 }
 
 async function run(task: WorkerTask): Promise<PieceResult | TensorReport> {
   if (task.kind === 'report') return report(task);
-  const [suspect, ...parents] = await Promise.all(task.inputs.map(readerOf));
+  const [suspect, ...parents] = await readersOf(task.inputs);
   const tensor = { name: task.name, suspect: suspect!, parents, suspectGrid: task.suspectGrid };
   return runScannerPiece(scanner, {
     tensor,
@@ -102,30 +129,23 @@ async function run(task: WorkerTask): Promise<PieceResult | TensorReport> {
 }
 
 /**
- * Pieces of the tensors this worker reports whole, on this worker's scanner: the same cut
- * and the same order of sums as the main thread's engine.
+ * Pieces of the tensors this worker reports whole, on this worker's scanner (whose own
+ * options rule the reads): the same cut and the same order of sums as the main
+ * thread's engine.
  */
 const local = new InProcessEngine(
-  {
-    parents: setup.parents,
-    reference: setup.reference,
-    informativeUlps: setup.informativeUlps,
-    chunkElements: setup.chunkElements,
-    readBytes: setup.readBytes,
-    pieceElements: setup.pieceElements,
-    parentCells: setup.parentCells,
-  },
+  { parents: setup.parents, reference: setup.reference, informativeUlps: setup.informativeUlps, pieceElements: setup.pieceElements },
   scanner,
 );
 
 async function report(task: WorkerReportTask): Promise<TensorReport> {
   const units = await Promise.all(
     task.units.map(async (unit) => {
-      const [suspect, ...parents] = await Promise.all(unit.inputs.map(readerOf));
+      const [suspect, ...parents] = await readersOf(unit.inputs);
       return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
     }),
   );
-  return tensorReport({ name: task.name, shape: task.shape, units }, local, groupReportOptions(task.options));
+  return tensorReport({ name: task.name, shape: task.shape, units }, local, task.options);
 }
 
 function describeError(error: unknown): WorkerError {

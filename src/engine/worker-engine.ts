@@ -5,7 +5,8 @@ import type { TensorReport } from '../report-schema.js';
 import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
 import { mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
-import type { WorkerError, WorkerLeaf, WorkerReply, WorkerReportOptions, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import type { GroupReportOptions } from '../partial/tensor-reports.js';
+import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
 
 /**
  * Small tasks travel to a worker in batches of up to this many elements (and
@@ -44,7 +45,7 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** A tensor as the worker rebuilds it for a report task: its units, each with its inputs' readers. */
+/** A tensor to report whole (align-models.ts AlignedGroup, the fields sent): its units, each with its inputs' readers. */
 export interface ReportedGroup {
   readonly name: string;
   readonly shape: readonly number[];
@@ -129,7 +130,7 @@ export class WorkerEngine extends ScanEngine {
    * a longer one is cut into pieces spread over every worker instead.
    */
   reportsWhole(group: ReportedGroup): boolean {
-    return group.units.reduce((sum, u) => sum + u.suspect.elements, 0) <= this.pieceElements;
+    return suspectElements(group) <= this.pieceElements;
   }
 
   /**
@@ -137,7 +138,7 @@ export class WorkerEngine extends ScanEngine {
    * thread (tensor-reports.ts tensorReport on an in-process engine): bit for bit the
    * report this thread would make. `bytes` are its stored bytes, for progress.
    */
-  async report(group: ReportedGroup, options: WorkerReportOptions, bytes: number): Promise<TensorReport> {
+  async report(group: ReportedGroup, options: GroupReportOptions, bytes: number): Promise<TensorReport> {
     const units = await Promise.all(
       group.units.map(async (u) => ({
         name: u.name,
@@ -147,9 +148,8 @@ export class WorkerEngine extends ScanEngine {
         inputs: await this.wireInputs([u.suspect, ...u.parents]),
       })),
     );
-    const elements = group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
     const task: WorkerTask = { kind: 'report', id: this.nextId++, name: group.name, shape: [...group.shape], units, options };
-    return this.enqueue(task, bytes, elements) as Promise<TensorReport>;
+    return this.enqueue(task, bytes, suspectElements(group)) as Promise<TensorReport>;
   }
 
   /** Readers travel as recipes; their leaves as file paths and offsets. */
@@ -158,6 +158,7 @@ export class WorkerEngine extends ScanEngine {
       tensors.map((t) =>
         mapRecipe(t.recipe, (d: TensorDescriptor): WorkerLeaf => ({
           path: this.options.pathOf(d),
+          fileSize: d.shard.size,
           name: d.name,
           dtype: d.dtype,
           shape: [...d.shape],
@@ -224,6 +225,10 @@ export class WorkerEngine extends ScanEngine {
   async close(): Promise<void> {
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
+}
+
+function suspectElements(group: ReportedGroup): number {
+  return group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
 }
 
 function rebuildError(error: WorkerError): Error {

@@ -1,5 +1,6 @@
 import type { TensorRecipe } from '../format/logical-tensor.js';
-import type { TensorReport, Thresholds } from '../report-schema.js';
+import type { GroupReportOptions } from '../partial/tensor-reports.js';
+import type { TensorReport } from '../report-schema.js';
 import type { RecipePassRequest } from './recipes/recipe-pass.js';
 import type { PieceResult, PieceTask } from './scan-engine.js';
 import type { SuspectGrid } from './scan-tensor.js';
@@ -7,6 +8,8 @@ import type { SuspectGrid } from './scan-tensor.js';
 /** One stored tensor a reader is built on, as a worker opens it itself: file path and where the tensor lies. */
 export interface WorkerLeaf {
   path: string;
+  /** The file's size when the main thread read its header: a file that changed since is refused. */
+  fileSize: number;
   name: string;
   dtype: string;
   shape: number[];
@@ -38,16 +41,6 @@ export interface WorkerUnit {
   inputs: TensorRecipe<WorkerLeaf>[];
 }
 
-/** What a tensor's report depends on besides its data (tensor-reports.ts GroupReportOptions). */
-export interface WorkerReportOptions {
-  parents: number;
-  reference: number;
-  thresholds: Thresholds;
-  floor: 'suspect' | 'all' | null;
-  baseGiven: boolean;
-  recipes: boolean;
-}
-
 /**
  * A whole tensor, every unit and pass, reported on the worker: for a tensor no longer
  * than a piece, the main thread would otherwise receive its units' moments (33 KB each
@@ -60,7 +53,7 @@ export interface WorkerReportTask {
   name: string;
   shape: number[];
   units: WorkerUnit[];
-  options: WorkerReportOptions;
+  options: GroupReportOptions;
 }
 
 export type WorkerTask = WorkerPieceTask | WorkerReportTask;
@@ -72,7 +65,7 @@ export interface WorkerSetup {
   chunkElements: number;
   readBytes: number;
   parentCells: boolean;
-  /** The main engine's piece size, so that a tensor reported on a worker is cut (and summed) the same. */
+  /** The main engine's piece size: a worker reports whole only tensors no longer than a piece, cut the same way (into one piece). */
   pieceElements: number;
 }
 

@@ -9,7 +9,6 @@ import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
 import { WorkerEngine } from '../engine/worker-engine.js';
-import type { WorkerReportOptions } from '../engine/worker-protocol.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
@@ -80,14 +79,7 @@ export async function tensorReports(
   try {
     const window = Math.max(64, options.threads * 16);
     let next = 0;
-    const wire: WorkerReportOptions = {
-      parents: options.parents,
-      reference: options.reference,
-      thresholds: options.thresholds,
-      floor: options.floor ?? null,
-      baseGiven: options.baseGiven ?? false,
-      recipes: options.recipes ?? true,
-    };
+    const reportOptions = groupReportOptions(options);
     const lane = async (): Promise<void> => {
       while (next < todo.length) {
         const index = todo[next++]!;
@@ -96,7 +88,7 @@ export async function tensorReports(
         // cut into pieces over every worker, and its pieces' sums fitted here.
         const report =
           engine instanceof WorkerEngine && engine.reportsWhole(group)
-            ? await engine.report(group, wire, groupBytes(group))
+            ? await engine.report(group, reportOptions, groupBytes(group))
             : await tensorReport(group, engine, options);
         options.checkpoint?.append(report);
         results.set(index, report);
@@ -110,16 +102,19 @@ export async function tensorReports(
   return indexes.map((index) => results.get(index)!);
 }
 
-/** The options of a report task as a worker receives them, back in this module's terms. */
-export function groupReportOptions(wire: WorkerReportOptions): GroupReportOptions {
-  return {
-    parents: wire.parents,
-    reference: wire.reference,
-    thresholds: wire.thresholds,
-    ...(wire.floor === null ? {} : { floor: wire.floor }),
-    baseGiven: wire.baseGiven,
-    recipes: wire.recipes,
-  };
+/** Every field of GroupReportOptions: the compiler refuses this list when one is missing. */
+const GROUP_REPORT_OPTIONS = ['parents', 'reference', 'thresholds', 'floor', 'baseGiven', 'recipes'] as const;
+const everyGroupReportOption: Exclude<keyof GroupReportOptions, (typeof GROUP_REPORT_OPTIONS)[number]> extends never ? true : never = true;
+
+/**
+ * The options a tensor's report depends on, alone: what a worker receives with a report
+ * task (the rest holds callbacks and open files, which cannot be sent).
+ */
+function groupReportOptions(options: TensorReportsOptions): GroupReportOptions {
+  void everyGroupReportOption;
+  const picked: Record<string, unknown> = {};
+  for (const key of GROUP_REPORT_OPTIONS) if (options[key] !== undefined) picked[key] = options[key];
+  return picked as unknown as GroupReportOptions;
 }
 
 /**

@@ -4,7 +4,9 @@
  * main thread. Either way the report must be exactly the in-process one. Runs the built
  * code (`npm run build` first): only there are there worker scripts to start.
  */
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import type { AnalyzeOptions } from '../../src/analyze.js';
@@ -12,10 +14,12 @@ import type { Report } from '../../src/report-schema.js';
 
 const at = (path: string): string => `${REPO_ROOT}${path}`;
 
-async function builtAnalyze(): Promise<(options: AnalyzeOptions) => Promise<Report>> {
+type Analyze = typeof import('../../src/analyze.js').analyze;
+
+async function builtAnalyze(): Promise<Analyze> {
   const built = `${REPO_ROOT}dist/analyze.js`;
   expect(existsSync(built)).toBe(true);
-  return ((await import(built)) as { analyze: (options: AnalyzeOptions) => Promise<Report> }).analyze;
+  return ((await import(built)) as { analyze: Analyze }).analyze;
 }
 
 /** The report without when it was made. */
@@ -45,9 +49,63 @@ const CASES: { name: string; options: Omit<AnalyzeOptions, 'threads'> }[] = [
   { name: 'three parents', options: { suspect: at('fixtures/three-parents/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b'), at('fixtures/parents/c')] } },
   { name: 'FP8 blocks, --floor all', options: { suspect: at('fixtures/fp8-block/suspect'), parents: [at('fixtures/parents/a-large'), at('fixtures/parents/b-large')], floor: 'all' } },
   { name: '--no-recipes', options: { suspect: at('fixtures/blend-small-delta/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')], recipes: false } },
+  // The reference is not the first parent.
+  {
+    name: '--base as the second parent',
+    options: {
+      suspect: at('fixtures/recipes/ties/suspect'),
+      parents: [at('fixtures/parents/a'), at('fixtures/parents/base'), at('fixtures/parents/b')],
+      reference: 1,
+      baseGiven: true,
+    },
+  },
+  // Thresholds other than the defaults, the informative cut among them.
+  {
+    name: 'custom thresholds',
+    options: {
+      suspect: at('fixtures/blend-lightly-trained/suspect'),
+      parents: [at('fixtures/parents/a'), at('fixtures/parents/b')],
+      thresholds: { informativeUlps: 2, blendMaxNoise: 1.2, agreement: 0.8 },
+    },
+  },
+  // A model given as the suspect and as a parent: two inputs of one task read the same tensors.
+  { name: 'the suspect as a parent', options: { suspect: at('fixtures/parents/a'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')] } },
 ];
 
 describe('reports made on worker threads', () => {
+  it('fail with the error naming the file when a worker cannot read it', async () => {
+    const analyze = await builtAnalyze();
+    const dir = mkdtempSync(join(tmpdir(), 'provcheck-worker-error-'));
+    try {
+      for (const name of ['suspect', 'a', 'b']) mkdirSync(join(dir, name));
+      cpSync(at('fixtures/blend-small-delta/suspect'), join(dir, 'suspect'), { recursive: true });
+      cpSync(at('fixtures/parents/a'), join(dir, 'a'), { recursive: true });
+      cpSync(at('fixtures/parents/b'), join(dir, 'b'), { recursive: true });
+      const shard = join(dir, 'b', readdirSync(join(dir, 'b')).find((f) => f.endsWith('.safetensors'))!);
+      const size = statSync(shard).size;
+      let cut = false;
+      const run = analyze({ suspect: join(dir, 'suspect'), parents: [join(dir, 'a'), join(dir, 'b')], threads: 2 }, (progress) => {
+        // Headers are read: the workers, which open files themselves, find it shorter.
+        if (progress.phase === 'scan' && !cut) {
+          cut = true;
+          truncateSync(shard, size - 1000);
+        }
+      });
+      const error = await run.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(cut).toBe(true);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).name).toBe('IoError');
+      expect((error as Error & { file: string }).file).toBe(shard);
+      expect((error as Error).message).toBe(`${shard}: changed while being analysed: ${size} bytes when its header was read, ${size - 1000} now`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   for (const { name, options } of CASES) {
     it(`equal the in-process report: ${name}`, async () => {
       const analyze = await builtAnalyze();
