@@ -54,9 +54,10 @@ export abstract class ScanEngine {
   abstract close(): Promise<void>;
 
   /**
-   * Moments this engine returned that the caller has finished with (added into a total,
-   * or reported): an engine scanning in this thread fills them again instead of
-   * allocating 33 KB per tensor or slice. Nothing may read them afterwards.
+   * Moments from this engine (a piece's, or a total it added up) that the caller has
+   * finished with (added into a tensor's, or reported): an engine scanning in this
+   * thread fills them again instead of allocating 33 KB per tensor or slice. Nothing
+   * may read them afterwards.
    */
   recycle(_moments: TensorMoments): void {}
 
@@ -115,19 +116,20 @@ export abstract class ScanEngine {
 }
 
 /**
- * Stored bytes a piece reads: every input's share of the range (the suspect's alone for
- * the grid pass). The recipe pass re-reads what the moments read, and is not counted
- * again in the progress.
+ * Stored bytes a piece adds to the progress: every input's share of the range for the
+ * moments pass. The other passes (grid, reproduced, recipes) re-read what the moments
+ * read and are not counted again, so that progress ends at the tensors' bytes
+ * (groupBytes), as it does for a tensor reported whole on a worker.
  */
 export function pieceBytes(task: PieceTask): number {
-  if (task.pass === 'recipes') return 0;
+  if (task.pass !== 'moments') return 0;
   const count = task.range.to - task.range.from;
-  const inputs = task.pass === 'grid' ? [task.tensor.suspect] : [task.tensor.suspect, ...task.tensor.parents];
+  const inputs = [task.tensor.suspect, ...task.tensor.parents];
   const perElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
   return count * perElement;
 }
 
-/** `--threads 0`: one scanner in this thread, pieces one after another. */
+/** One scanner in this thread, pieces one after another: `--threads 0`, and a worker reporting a tensor whole. */
 export class InProcessEngine extends ScanEngine {
   private readonly scanner: TensorScanner;
   private tail: Promise<unknown> = Promise.resolve();

@@ -237,7 +237,11 @@ export class TensorScanner {
    * otherwise piles up as garbage outside the JS heap.
    */
   recycle(moments: TensorMoments): void {
-    if (this.spare.length < MAX_SPARE_MOMENTS && moments.parents === this.parents && moments.reference === this.options.reference) this.spare.push(moments);
+    // Only moments `scan` could have made (a profile exactly when two parents), and each
+    // once: two later scans must never fill one object.
+    if (this.spare.length >= MAX_SPARE_MOMENTS || moments.parents !== this.parents || moments.reference !== this.options.reference) return;
+    if ((moments.profile !== null) !== (this.parents === 2) || this.spare.includes(moments)) return;
+    this.spare.push(moments);
   }
   private gridValues: Float64Array | null = null;
 
@@ -281,7 +285,7 @@ export class TensorScanner {
         informative++;
         if (blend >= s - down / 2 && blend <= s + up / 2) reproduced++;
       }
-    });
+    }, false);
     return { informative, reproduced };
   }
 
@@ -315,10 +319,11 @@ export class TensorScanner {
    * Reads elements [from, to) of every input through its logical tensor, a chunk at a
    * time and double-buffered like `stream`: the suspect with its cells (re-derived on
    * its effective grid when it has one), the parents with theirs under `--floor all`.
+   * `countBytes` false: a second pass over bytes the moments pass already counted.
    */
-  private streamLogical(tensor: ScanTensor, from: number, to: number, visit: (chunk: DecodedChunk) => void): Promise<void> {
+  private streamLogical(tensor: ScanTensor, from: number, to: number, visit: (chunk: DecodedChunk) => void, countBytes = true): Promise<void> {
     const inputs = [tensor.suspect, ...tensor.parents];
-    const bytesPerElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
+    const bytesPerElement = countBytes ? inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0) : 0;
     const grid = tensor.suspectGrid ? floatFormat(tensor.suspectGrid)! : null;
     const read = async (slot: Slot, first: number, count: number): Promise<void> => {
       const chunk = this.decodedChunk(slot);
@@ -345,7 +350,6 @@ export class TensorScanner {
       const count = Math.min(values.length, to - first);
       await tensor.suspect.read(first, count, values);
       flags &= gridFlags(values, count);
-      this.options.onBytes?.(count * (tensor.suspect.elements > 0 ? tensor.suspect.storedBytes / tensor.suspect.elements : 0));
     }
     return flags;
   }
