@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { AlignedGroup } from '../align/align-models.js';
 import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
 import type { TensorReport } from '../report-schema.js';
@@ -45,19 +46,6 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** A tensor to report whole (align-models.ts AlignedGroup, the fields sent): its units, each with its inputs' readers. */
-export interface ReportedGroup {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly units: readonly {
-    readonly name: string;
-    readonly group: string;
-    readonly groupShape: readonly number[];
-    readonly shape: readonly number[];
-    readonly suspect: LogicalTensor;
-    readonly parents: readonly LogicalTensor[];
-  }[];
-}
 
 /**
  * Batches a worker holds at once: while it works on one, the next is already in its
@@ -129,7 +117,7 @@ export class WorkerEngine extends ScanEngine {
    * Can a worker report this tensor whole (`report`)? When it is no longer than a piece:
    * a longer one is cut into pieces spread over every worker instead.
    */
-  reportsWhole(group: ReportedGroup): boolean {
+  reportsWhole(group: AlignedGroup): boolean {
     return suspectElements(group) <= this.pieceElements;
   }
 
@@ -138,7 +126,7 @@ export class WorkerEngine extends ScanEngine {
    * thread (tensor-reports.ts tensorReport on an in-process engine): bit for bit the
    * report this thread would make. `bytes` are its stored bytes, for progress.
    */
-  async report(group: ReportedGroup, options: GroupReportOptions, bytes: number): Promise<TensorReport> {
+  async report(group: AlignedGroup, options: GroupReportOptions, bytes: number): Promise<TensorReport> {
     const units = await Promise.all(
       group.units.map(async (u) => ({
         name: u.name,
@@ -227,7 +215,7 @@ export class WorkerEngine extends ScanEngine {
   }
 }
 
-function suspectElements(group: ReportedGroup): number {
+function suspectElements(group: AlignedGroup): number {
   return group.units.reduce((sum, u) => sum + u.suspect.elements, 0);
 }
 
