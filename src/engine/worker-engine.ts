@@ -46,7 +46,6 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-
 /**
  * Batches a worker holds at once: while it works on one, the next is already in its
  * message queue, so it never waits for this thread (busy fitting, collecting garbage)
