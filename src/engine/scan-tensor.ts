@@ -248,7 +248,8 @@ export class TensorScanner {
   /**
    * A second pass: how many informative elements (as `scan` defines them) the blend
    * Σ w_j p_j reproduces bit for bit, i.e. falls inside the suspect value's rounding cell.
-   * Needed when no exact-hit profile exists (three or more parents).
+   * Needed when no exact-hit profile exists (three or more parents) and no recipe pass
+   * runs (--no-recipes): it is the recipe pass's own count, with nothing replayed.
    */
   async countReproduced(
     input: ScanInput,
@@ -256,40 +257,9 @@ export class TensorScanner {
     range?: ElementRange,
   ): Promise<{ informative: number; reproduced: number }> {
     const tensor = asScanTensor(input);
-    const { from, to } = range ?? { from: 0, to: tensor.suspect.elements };
     const { reference, informativeUlps } = this.options;
-    let informative = 0;
-    let reproduced = 0;
-    const k = this.parents;
-    await this.streamLogical(tensor, from, to, ({ count, suspect, above, below, parents }) => {
-      const refValues = parents[reference]!;
-      for (let i = 0; i < count; i++) {
-        const s = suspect[i]!;
-        const r = refValues[i]!;
-        if (!Number.isFinite(s) || !Number.isFinite(r)) continue;
-        const up = above[i]!;
-        const down = below[i]!;
-        const ulp = up > down ? up : down;
-        let change = 0;
-        let maxD = 0;
-        let finite = true;
-        for (let j = 0; j < k; j++) {
-          if (j === reference) continue;
-          const d = parents[j]![i]! - r;
-          if (!Number.isFinite(d)) finite = false;
-          const absD = d < 0 ? -d : d;
-          if (absD > maxD) maxD = absD;
-          change += weights[j]! * d;
-        }
-        if (!finite || maxD === 0 || maxD < informativeUlps * ulp) continue;
-        informative++;
-        // The blend r + change inside the suspect value's rounding cell, tested on the
-        // residual s − r − change exactly as the recipe pass tests it (recipe-pass.ts):
-        // small differences, not values of r's size, so the two counts agree.
-        const residual = s - r - change;
-        if (residual <= down / 2 && residual >= -up / 2) reproduced++;
-      }
-    }, false);
+    const request = { reference, informativeUlps, weights, recipes: [], replayDtype: null, replayElements: 0, residual: true };
+    const { informative, reproduced } = await this.recipes(tensor, request, range ?? { from: 0, to: tensor.suspect.elements });
     return { informative, reproduced };
   }
 
@@ -323,11 +293,10 @@ export class TensorScanner {
    * Reads elements [from, to) of every input through its logical tensor, a chunk at a
    * time and double-buffered like `stream`: the suspect with its cells (re-derived on
    * its effective grid when it has one), the parents with theirs under `--floor all`.
-   * `countBytes` false: a second pass over bytes the moments pass already counted.
    */
-  private streamLogical(tensor: ScanTensor, from: number, to: number, visit: (chunk: DecodedChunk) => void, countBytes = true): Promise<void> {
+  private streamLogical(tensor: ScanTensor, from: number, to: number, visit: (chunk: DecodedChunk) => void): Promise<void> {
     const inputs = [tensor.suspect, ...tensor.parents];
-    const bytesPerElement = countBytes ? inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0) : 0;
+    const bytesPerElement = inputs.reduce((sum, t) => sum + (t.elements > 0 ? t.storedBytes / t.elements : 0), 0);
     const grid = tensor.suspectGrid ? floatFormat(tensor.suspectGrid)! : null;
     const read = async (slot: Slot, first: number, count: number): Promise<void> => {
       const chunk = this.decodedChunk(slot);

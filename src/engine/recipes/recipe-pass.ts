@@ -13,8 +13,8 @@ import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
  *   The Gram formula ‖e‖² − 2βᵀDᵀe + βᵀDᵀDβ cancels catastrophically when the residual
  *   is 1e-8 of ‖e‖² (an F32 suspect of far-apart parents); this does not;
  * - how many informative elements (parents ≥ informativeUlps of the suspect's step
- *   apart) the blend at those weights reproduces bit for bit — what the engine's
- *   countReproduced measures, here without a read of its own;
+ *   apart) the blend at those weights reproduces bit for bit (the scanner's
+ *   countReproduced is this pass with nothing replayed);
  * - for each candidate recipe, the elements it reproduces bit for bit — over the first
  *   `replayElements` elements of the range only: replaying ~30 recipes costs ~1 µs an
  *   element, the rest of the pass ~10 ns, so the replay is a sample (the report says how
