@@ -16,9 +16,10 @@ import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
  *   apart) the blend at those weights reproduces bit for bit (the scanner's
  *   countReproduced is this pass with nothing replayed);
  * - for each candidate recipe, the elements it reproduces bit for bit — over the first
- *   `replayElements` elements of the range only: replaying ~30 recipes costs ~1 µs an
- *   element, the rest of the pass ~10 ns, so the replay is a sample (the report says how
- *   many elements it covered).
+ *   `replayElements` elements of the range only: each recipe costs 2–7 ns an element
+ *   (`npm run bench:kernel`, which times the replay per arithmetic), up to 30 of them
+ *   (MAX_CANDIDATES), so the replay is a sample (the report says how many elements it
+ *   covered).
  */
 export interface RecipePassRequest {
   reference: number;
