@@ -13,7 +13,7 @@ import type { ElementwiseSumsRecord, RecipeCandidateReport, TensorRecipesReport 
 
 /**
  * Where the candidate recipes are replayed (recipe-pass.ts: the replay is the costly
- * part, ~25 candidates an element): REPLAY_BLOCKS blocks of REPLAY_BLOCK_ELEMENTS spread
+ * part, up to MAX_CANDIDATES (30) candidates an element): REPLAY_BLOCKS blocks of REPLAY_BLOCK_ELEMENTS spread
  * evenly over each tensor, 8,192 elements in all, so that a tensor's first rows (an
  * embedding's special tokens, often untouched) do not stand for the whole of it.
  */

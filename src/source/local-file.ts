@@ -13,9 +13,9 @@ const MAX_READ_CALL = 1 << 30;
 /**
  * Small reads (a per-expert MoE checkpoint has 100k+ tensors of a few KB, each read by
  * suspect and parents, twice) cost far more than their bytes: a system call each (small
- * reads are synchronous, below). Runs of them in file order are served from a window of the file
- * read in one call. Windows are kept for the MAX_WINDOWS files read last in this thread, one per
- * file: 2 MiB in all.
+ * reads are synchronous, below). Runs of them in file order are served from a window of
+ * the file read in one call. Windows are kept for the MAX_WINDOWS files read last in this
+ * thread, one per file: 2 MiB in all.
  */
 const SMALL_READ_BYTES = 64 * 1024;
 const WINDOW_BYTES = 256 * 1024;
@@ -115,12 +115,12 @@ export class LocalFileSource implements ByteSource {
       let bytesRead: number;
       try {
         if (length <= WINDOW_BYTES) {
-          // A small read: synchronous, as a page-cache hit costs a few microseconds and a
-          // thread-pool round trip ~20 (a replay reads 8 blocks of 2 KB per input and
-          // tensor; an expert slice's first block is read before anything can overlap
-          // it). On the main thread too: --threads 0 on the 1 GB bench trio spent ~2.9 s
-          // of 13 idle waiting for such round trips. It blocks only this thread, for
-          // microseconds, not its reads in flight.
+          // A small read: synchronous, as a page-cache hit costs less than the thread
+          // pool's round trip (a replay reads 8 blocks of 2 KB per input and tensor; an
+          // expert slice's first block is read before anything can overlap it). On the
+          // main thread too: --threads 0 on the 1 GB bench trio was idle ~2.9 s of 13
+          // (node --cpu-prof) waiting for such round trips, and took 10.36 -> 9.67-9.69 s
+          // without them. It blocks only this thread, not its reads in flight.
           bytesRead = readSync(handle.fd, target, filled, length - filled, start + filled);
         } else {
           ({ bytesRead } = await handle.read(target, filled, Math.min(length - filled, MAX_READ_CALL), start + filled));
