@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IoError, UsageError } from '../errors.js';
-import { renderReportPieces, type OutputFormat } from '../report/renderers.js';
+import { REPORT_RENDERERS, type OutputFormat } from '../report/renderers.js';
 import { PLAIN_STYLE } from '../report/text-style.js';
 import type { Report } from '../report-schema.js';
 import { textStyle, wantsColor } from './color.js';
@@ -110,10 +110,10 @@ export async function emitReport(
   deps: CliDependencies,
 ): Promise<void> {
   if (target.output !== null) {
-    await writeFileAtomically(target.output, renderReportPieces(target.format, report, { style: PLAIN_STYLE }), { force: target.force });
+    await writeFileAtomically(target.output, REPORT_RENDERERS[target.format](report, { style: PLAIN_STYLE }), { force: target.force });
     if (!target.quiet) deps.stdout.write(`${report.verdict.summary}\n`);
     return;
   }
   const color = wantsColor({ flag: target.color, env: deps.env, isTTY: deps.stdout.isTTY === true });
-  for (const text of gathered(renderReportPieces(target.format, report, { style: textStyle(color) }))) deps.stdout.write(text);
+  for (const text of gathered(REPORT_RENDERERS[target.format](report, { style: textStyle(color) }))) deps.stdout.write(text);
 }

@@ -2,7 +2,7 @@ import type { Report } from '../report-schema.js';
 import type { ModelSummary } from '../format/model-summary.js';
 import { renderInspectJson, renderInspectText } from './render-inspect.js';
 import { renderHtml } from './render-html.js';
-import { renderJson, renderJsonPieces } from './render-json.js';
+import { renderJsonPieces } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
 import { renderText } from './render-text.js';
 import type { TextStyle } from './text-style.js';
@@ -19,24 +19,21 @@ export interface RenderOptions {
   readonly style: TextStyle;
 }
 
-export type ReportRenderer = (report: Report, options: RenderOptions) => string;
+/** The report as pieces of text to write one after another. */
+export type ReportRenderer = (report: Report, options: RenderOptions) => Iterable<string>;
 export type InspectRenderer = (summary: ModelSummary, options: RenderOptions & { readonly all: boolean }) => string;
 
-/** One renderer per format; adding a format means adding it here (the Record demands it). */
-export const REPORT_RENDERERS: Readonly<Record<OutputFormat, ReportRenderer>> = {
-  text: renderText,
-  json: (report) => renderJson(report),
-  markdown: (report) => renderMarkdown(report),
-  html: (report) => renderHtml(report),
-};
-
 /**
- * The report in `format` as pieces of text to write one after another: JSON one tensor
- * at a time (a report of thousands of tensors is never one string), the others whole.
+ * One renderer per format; adding a format means adding it here (the Record demands it).
+ * JSON comes one tensor at a time (a report of thousands of tensors is never one string),
+ * the others whole.
  */
-export function renderReportPieces(format: OutputFormat, report: Report, options: RenderOptions): Iterable<string> {
-  return format === 'json' ? renderJsonPieces(report) : [REPORT_RENDERERS[format](report, options)];
-}
+export const REPORT_RENDERERS: Readonly<Record<OutputFormat, ReportRenderer>> = {
+  text: (report, options) => [renderText(report, options)],
+  json: (report) => renderJsonPieces(report),
+  markdown: (report) => [renderMarkdown(report)],
+  html: (report) => [renderHtml(report)],
+};
 
 export const INSPECT_RENDERERS: Readonly<Record<InspectFormat, InspectRenderer>> = {
   text: renderInspectText,
