@@ -16,8 +16,8 @@ export function sumsOfMoments(moments: TensorMoments): TensorSums {
 /**
  * Moments rebuilt from a report's sums, for the readers that need only the Gram
  * matrices and counts (subset fits, SLERP). `equal` is not in the report and comes
- * back zero, the profile null (4,000 empty bins per tensor, twice, cost the main thread
- * 0.2 s per 10,000 tensors before their collection); null when the sums do not fit `parents`.
+ * back zero, the profile null (4,001 empty bins per tensor that nothing reads); null
+ * when the sums do not fit `parents`.
  */
 export function momentsOfSums(sums: TensorSums, parents: number, reference: number): TensorMoments | null {
   const size = (parents + 1) * (parents + 1);
