@@ -273,8 +273,8 @@ const bf16Word = new Float32Array(1);
 const bf16Bits = new Uint32Array(bf16Word.buffer);
 
 /**
- * roundTo(BF16, x), on float32 bits: the recipe replay's inner loops round millions of
- * values. x is first rounded to float32 *to odd* (toward zero, the last bit set when
+ * roundTo(BF16, x), on float32 bits (roundTo's BF16 path: the recipe replay's inner loops
+ * round millions of values). x is first rounded to float32 *to odd* (toward zero, the last bit set when
  * inexact): with 16 more bits than bf16 that keeps every tie and sticky bit, so the one
  * rounding to bf16 after it (add 0x7FFF plus the kept bit's lowest, ties to even) is
  * x's correct rounding, never a double rounding.
@@ -296,8 +296,9 @@ export function roundToBf16(x: number): number {
 export function roundTo(format: FloatFormat, x: number): number {
   if (format.dtype === 'F64') return x;
   if (format.dtype === 'F32') return Math.fround(x);
+  if (format.dtype === 'BF16') return roundToBf16(x);
   if (format.mantissaBits <= 20 && LITTLE_ENDIAN) {
-    // BF16 and F16 keep at most 10 fraction bits, all in the float64's high word: round
+    // F16 keeps 10 fraction bits, all in the float64's high word: round
     // there, on the bits (ties to even, the low word and the dropped high bits as the
     // sticky part). A carry out of the fraction moves to the next binade, as it should.
     // Only for results that are normal in the format; the rest takes the general path.

@@ -1,5 +1,5 @@
 import type { FloatFormat } from '../../format/dtype.js';
-import { roundTo, roundToBf16 } from '../../format/dtype.js';
+import { roundTo } from '../../format/dtype.js';
 
 /**
  * How a merge tool computes Σ w_j·p_j, element by element, so that a candidate recipe
@@ -84,11 +84,6 @@ export interface CompiledRecipe {
   readonly normaliser: number;
 }
 
-/** Rounds x to `format`, ties to even (BF16 without looking the format up: the replay's inner loops). */
-export function roundToFormat(format: FloatFormat, x: number): number {
-  return format.dtype === 'BF16' ? roundToBf16(x) : roundTo(format, x);
-}
-
 export function compileRecipe(recipe: MergeRecipe, format: FloatFormat): CompiledRecipe {
   const method = recipe.method ?? 'weighted-sum';
   if (method === 'slerp') return { recipe, format, method, effective: slerpCoefficients(recipe), normaliser: 1 };
@@ -111,13 +106,13 @@ export function compileRecipe(recipe: MergeRecipe, format: FloatFormat): Compile
     }
     case 'torch-in-dtype': {
       let sum = 0;
-      for (let j = 0; j < k; j++) sum = Math.fround(sum + (effective[j] = roundToFormat(format, recipe.weights[j]!)));
-      const rounded = roundToFormat(format, sum);
+      for (let j = 0; j < k; j++) sum = Math.fround(sum + (effective[j] = roundTo(format, recipe.weights[j]!)));
+      const rounded = roundTo(format, sum);
       if (recipe.normalise && rounded !== 0) normaliser = rounded;
       break;
     }
     case 'format-steps': {
-      for (let j = 0; j < k; j++) effective[j] = roundToFormat(format, recipe.weights[j]!);
+      for (let j = 0; j < k; j++) effective[j] = roundTo(format, recipe.weights[j]!);
       break;
     }
   }
@@ -178,8 +173,8 @@ function compileTaskArithmetic(recipe: MergeRecipe, format: FloatFormat): Compil
       normaliser = sum;
       break;
     case 'torch-in-dtype':
-      for (let j = 0; j < k; j++) if (j !== base) sum = Math.fround(sum + (effective[j] = roundToFormat(format, recipe.weights[j]!)));
-      normaliser = roundToFormat(format, sum);
+      for (let j = 0; j < k; j++) if (j !== base) sum = Math.fround(sum + (effective[j] = roundTo(format, recipe.weights[j]!)));
+      normaliser = roundTo(format, sum);
       break;
     case 'format-steps':
       throw new Error('compileRecipe: task arithmetic is replayed exact-once, in float32 or in the suspect dtype (torch-in-dtype)');
@@ -207,7 +202,7 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
       for (let i = 0; i < count; i++) {
         let sum = 0;
         for (let j = 0; j < k; j++) sum += w[j]! * parents[j]![i]!;
-        out[i] = roundToFormat(format, normaliser === 1 ? sum : sum / normaliser);
+        out[i] = roundTo(format, normaliser === 1 ? sum : sum / normaliser);
       }
       return;
     case 'float32':
@@ -215,7 +210,7 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
         let sum = Math.fround(w[0]! * parents[0]![i]!);
         for (let j = 1; j < k; j++) sum = Math.fround(sum + Math.fround(w[j]! * parents[j]![i]!));
         // float64 ÷ then one rounding to float32 equals float32 division (53 ≥ 2·24 + 2).
-        out[i] = roundToFormat(format, normaliser === 1 ? sum : Math.fround(sum / normaliser));
+        out[i] = roundTo(format, normaliser === 1 ? sum : Math.fround(sum / normaliser));
       }
       return;
     case 'torch-in-dtype':
@@ -223,16 +218,16 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
         let sum = 0;
         // A product of two format values is exact in float64 (≤ 2·11 significant bits),
         // so rounding it once equals the format's multiply.
-        for (let j = 0; j < k; j++) sum = Math.fround(sum + roundToFormat(format, w[j]! * roundToFormat(format, parents[j]![i]!)));
-        const rounded = roundToFormat(format, sum);
-        out[i] = normaliser === 1 ? rounded : roundToFormat(format, Math.fround(rounded / normaliser));
+        for (let j = 0; j < k; j++) sum = Math.fround(sum + roundTo(format, w[j]! * roundTo(format, parents[j]![i]!)));
+        const rounded = roundTo(format, sum);
+        out[i] = normaliser === 1 ? rounded : roundTo(format, Math.fround(rounded / normaliser));
       }
       return;
     case 'format-steps':
       for (let i = 0; i < count; i++) {
-        let sum = roundToFormat(format, w[0]! * roundToFormat(format, parents[0]![i]!));
+        let sum = roundTo(format, w[0]! * roundTo(format, parents[0]![i]!));
         for (let j = 1; j < k; j++) {
-          sum = roundToFormat(format, sum + roundToFormat(format, w[j]! * roundToFormat(format, parents[j]![i]!)));
+          sum = roundTo(format, sum + roundTo(format, w[j]! * roundTo(format, parents[j]![i]!)));
         }
         out[i] = sum;
       }
@@ -252,7 +247,7 @@ function replayTaskArithmetic(compiled: CompiledRecipe, parents: readonly Float6
         const r = baseValues[i]!;
         let mixed = 0;
         for (let j = 0; j < k; j++) if (j !== b) mixed += w[j]! * (parents[j]![i]! - r);
-        out[i] = roundToFormat(format, r + (normaliser === 1 ? mixed : mixed / normaliser));
+        out[i] = roundTo(format, r + (normaliser === 1 ? mixed : mixed / normaliser));
       }
       return;
     case 'float32':
@@ -261,18 +256,18 @@ function replayTaskArithmetic(compiled: CompiledRecipe, parents: readonly Float6
         let mixed = 0;
         for (let j = 0; j < k; j++) if (j !== b) mixed = Math.fround(mixed + Math.fround(w[j]! * Math.fround(Math.fround(parents[j]![i]!) - r)));
         if (normaliser !== 1) mixed = Math.fround(mixed / normaliser);
-        out[i] = roundToFormat(format, Math.fround(r + mixed));
+        out[i] = roundTo(format, Math.fround(r + mixed));
       }
       return;
     case 'torch-in-dtype':
       for (let i = 0; i < count; i++) {
-        const r = roundToFormat(format, baseValues[i]!);
+        const r = roundTo(format, baseValues[i]!);
         let sum = 0;
         // Differences, products and the final sum of two format values are exact in float64: one rounding each, as the format's own operations.
-        for (let j = 0; j < k; j++) if (j !== b) sum = Math.fround(sum + roundToFormat(format, w[j]! * roundToFormat(format, roundToFormat(format, parents[j]![i]!) - r)));
-        let mixed = roundToFormat(format, sum);
-        if (normaliser !== 1) mixed = roundToFormat(format, Math.fround(mixed / normaliser));
-        out[i] = roundToFormat(format, r + mixed);
+        for (let j = 0; j < k; j++) if (j !== b) sum = Math.fround(sum + roundTo(format, w[j]! * roundTo(format, roundTo(format, parents[j]![i]!) - r)));
+        let mixed = roundTo(format, sum);
+        if (normaliser !== 1) mixed = roundTo(format, Math.fround(mixed / normaliser));
+        out[i] = roundTo(format, r + mixed);
       }
       return;
     case 'format-steps':

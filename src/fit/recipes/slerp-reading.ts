@@ -2,7 +2,7 @@ import type { TensorMoments } from '../../engine/moments.js';
 import type { FloatFormat } from '../../format/dtype.js';
 import { solveNormalEquations } from '../normal-equations.js';
 import { MIN_INFORMATIVE_PER_WEIGHT } from '../tensor-fit.js';
-import { roundToFormat } from '../../engine/recipes/merge-arithmetic.js';
+import { roundTo } from '../../format/dtype.js';
 
 /**
  * SLERP or linear? For two parents p0, p1 (--parents order), mergekit's
@@ -96,8 +96,8 @@ export function readSlerp(moments: TensorMoments, format: FloatFormat): SlerpRea
   let formatWeightsSum: number | null = null;
   if (format.bytes === 2) {
     const w1 = Math.round((c1 / (c0 + c1)) * 100) / 100;
-    const rounded = [roundToFormat(format, 1 - w1), roundToFormat(format, w1)];
-    const normaliser = roundToFormat(format, Math.fround(rounded[0]! + rounded[1]!));
+    const rounded = [roundTo(format, 1 - w1), roundTo(format, w1)];
+    const normaliser = roundTo(format, Math.fround(rounded[0]! + rounded[1]!));
     formatWeightsSum = (rounded[0]! + rounded[1]!) / normaliser;
   }
 

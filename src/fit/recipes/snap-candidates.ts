@@ -1,5 +1,5 @@
-import { ulpOf, type FloatFormat } from '../../format/dtype.js';
-import { recipeKey, roundToFormat, type MergeArithmetic, type MergeRecipe } from '../../engine/recipes/merge-arithmetic.js';
+import { roundTo, ulpOf, type FloatFormat } from '../../format/dtype.js';
+import { recipeKey, type MergeArithmetic, type MergeRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import type { SlerpReading } from './slerp-reading.js';
 
 /**
@@ -38,8 +38,8 @@ function decimalDigits(x: number): number {
 }
 
 /**
- * Candidates replayed per tensor at most: the replay costs ~1 µs an element per
- * candidate (8,192 elements a tensor), so the list is cut, least likely last: the raw
+ * Candidates replayed per tensor at most: each costs a replay of 8,192 elements a tensor
+ * (2–7 ns an element, `npm run bench:kernel`), so the list is cut, least likely last: the raw
  * fit, the model's recipe (when given: SnapContext.modelWeights), SLERP or task arithmetic where the fit suggests them, the
  * tensor's own decimals coarsest first, then format values.
  */
@@ -284,7 +284,7 @@ function fittedVectors(w: readonly number[], window: readonly number[], format: 
     };
     combine(0, []);
   }
-  const nearest = w.map((x) => roundToFormat(format, x));
+  const nearest = w.map((x) => roundTo(format, x));
   add(completed(nearest.slice(), largest), null);
   for (let j = 0; j < k; j++) {
     if (j === largest) continue;
