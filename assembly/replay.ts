@@ -30,32 +30,9 @@ const BF16_MAX: f64 = 3.3895313892515355e38;
   return exponent == 0x7ff ? x : copysign<f64>(Infinity, x);
 }
 
-/**
- * Element i's counts, packed: bit 0 when the replayed value is the suspect's bit for bit
- * (equal, and the same zero; NaN never) and the element counts (class ≠ 0), bit 1 when
- * besides the parents differ there (class 2).
- */
-// @ts-ignore: decorator
-@inline function tally(out: f64, suspectAt: usize, classAt: usize, i: i32): i32 {
-  const s = value(suspectAt, i);
-  const elementClass = <i32>load<u8>(classAt + <usize>i);
-  const same = <i32>(out == s && (out != 0 || reinterpret<u64>(out) == reinterpret<u64>(s))) & <i32>(elementClass != 0);
-  return same | ((same & <i32>(elementClass == 2)) << 1);
-}
-
-// @ts-ignore: decorator
-@inline function value(at: usize, i: i32): f64 {
-  return load<f64>(at + (<usize>i << 3));
-}
-
 // @ts-ignore: decorator
 @inline function pair(at: usize, i: i32): v128 {
   return v128.load(at + (<usize>i << 3));
-}
-
-// @ts-ignore: decorator
-@inline function float32(x: f64): f64 {
-  return <f64><f32>x;
 }
 
 /**
@@ -96,25 +73,35 @@ const BF16_MAX: f64 = 3.3895313892515355e38;
 }
 
 /**
+ * `bf16` on `count` values at fromAt into toAt, an even number of them (a pair loop's
+ * last pair may hold the padding element): the parents as the torch-in-dtype and
+ * format-steps arithmetics read them, rounded once per chunk rather than per recipe.
+ */
+export function roundPairsBf16(fromAt: usize, toAt: usize, count: i32): void {
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), bf16x2(pair(fromAt, i)));
+}
+
+/**
  * Replays one recipe with weights w0, w1 (as the arithmetic uses them) on `count`
- * elements of decoded values (float64 at suspectAt, firstAt, secondAt) and counts, among
- * the elements whose class (u8 at classAt: 0 skip, 1 parents equal, 2 parents differ) is
- * not 0, those it reproduces bit for bit: written as two float64 at outAt (all, where
- * the parents differ).
+ * elements of decoded values (float64 at suspectAt, firstAt, secondAt; the parents
+ * rounded to bf16 at firstRoundedAt, secondRoundedAt for the arithmetics that round
+ * them) and counts, among the elements whose class (u8 at classAt: 0 skip, 1 parents
+ * equal, 2 parents differ) is not 0, those it reproduces bit for bit: written as two
+ * float64 at outAt (all, where the parents differ). Elements go in pairs: with an odd
+ * count the caller pads one element of class 0, which never counts.
  */
 export function replayTwoBf16(
   arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
-  suspectAt: usize, firstAt: usize, secondAt: usize, classAt: usize, count: i32, outAt: usize,
+  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
+  classAt: usize, count: i32, outAt: usize,
 ): void {
   // One loop per arithmetic, so that none tests the arithmetic per element; pairs of
-  // elements on f64x2 (`tallyPair` packs their counts in bytes), then the odd last one
-  // alone (`tally`, in bits).
+  // elements on f64x2 (`tallyPair` packs their counts in bytes).
   let reproduced = 0, differing = 0;
   const w0v = f64x2.splat(w0), w1v = f64x2.splat(w1), normaliserV = f64x2.splat(normaliser), zero = f64x2.splat(0);
   const normalised = normaliser != 1;
-  let i = 0;
   if (arithmetic == EXACT_ONCE) {
-    for (; i + 2 <= count; i += 2) {
+    for (let i = 0; i < count; i += 2) {
       let sum = f64x2.add(f64x2.add(zero, f64x2.mul(w0v, pair(firstAt, i))), f64x2.mul(w1v, pair(secondAt, i)));
       if (normalised) sum = f64x2.div(sum, normaliserV);
       const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
@@ -122,7 +109,7 @@ export function replayTwoBf16(
       differing += t >> 8;
     }
   } else if (arithmetic == FLOAT32) {
-    for (; i + 2 <= count; i += 2) {
+    for (let i = 0; i < count; i += 2) {
       let sum = float32x2(f64x2.add(float32x2(f64x2.mul(w0v, pair(firstAt, i))), float32x2(f64x2.mul(w1v, pair(secondAt, i)))));
       if (normalised) sum = float32x2(f64x2.div(sum, normaliserV));
       const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
@@ -130,9 +117,9 @@ export function replayTwoBf16(
       differing += t >> 8;
     }
   } else if (arithmetic == TORCH_IN_DTYPE) {
-    for (; i + 2 <= count; i += 2) {
-      const first = bf16x2(f64x2.mul(w0v, bf16x2(pair(firstAt, i))));
-      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), bf16x2(f64x2.mul(w1v, bf16x2(pair(secondAt, i))))));
+    for (let i = 0; i < count; i += 2) {
+      const first = bf16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)));
+      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), bf16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)))));
       let rounded = bf16x2(sum);
       if (normalised) rounded = bf16x2(float32x2(f64x2.div(rounded, normaliserV)));
       const t = tallyPair(rounded, suspectAt, classAt, i);
@@ -140,32 +127,12 @@ export function replayTwoBf16(
       differing += t >> 8;
     }
   } else {
-    for (; i + 2 <= count; i += 2) {
-      const out = bf16x2(f64x2.add(bf16x2(f64x2.mul(w0v, bf16x2(pair(firstAt, i)))), bf16x2(f64x2.mul(w1v, bf16x2(pair(secondAt, i))))));
+    for (let i = 0; i < count; i += 2) {
+      const out = bf16x2(f64x2.add(bf16x2(f64x2.mul(w0v, pair(firstRoundedAt, i))), bf16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)))));
       const t = tallyPair(out, suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
-  }
-  for (; i < count; i++) {
-    const a = value(firstAt, i);
-    const b = value(secondAt, i);
-    let out: f64;
-    if (arithmetic == EXACT_ONCE) {
-      const sum = 0 + w0 * a + w1 * b;
-      out = bf16(normaliser == 1 ? sum : sum / normaliser);
-    } else if (arithmetic == FLOAT32) {
-      const sum = float32(float32(w0 * a) + float32(w1 * b));
-      out = bf16(normaliser == 1 ? sum : float32(sum / normaliser));
-    } else if (arithmetic == TORCH_IN_DTYPE) {
-      const rounded = bf16(float32(float32(0 + bf16(w0 * bf16(a))) + bf16(w1 * bf16(b))));
-      out = normaliser == 1 ? rounded : bf16(float32(rounded / normaliser));
-    } else {
-      out = bf16(bf16(w0 * bf16(a)) + bf16(w1 * bf16(b)));
-    }
-    const t = tally(out, suspectAt, classAt, i);
-    reproduced += t & 1;
-    differing += t >> 1;
   }
   store<f64>(outAt, <f64>reproduced);
   store<f64>(outAt + 8, <f64>differing);

@@ -18,16 +18,19 @@ export function replaysInWasm(compiled: CompiledRecipe): boolean {
  * The WebAssembly replay of one chunk: `load` copies the chunk's decoded values and
  * element classes into linear memory once, then `replay` replays one recipe on them.
  * Identical counts to `replayRecipe` + the comparison in exact-match-count.ts
- * (test/engine/recipes/replay-wasm.test.ts), several times faster: the bf16 rounding is
- * a few integer operations there.
+ * (test/engine/recipes/replay-wasm.test.ts).
  */
-export class ReplayKernel {
+class ReplayKernel {
   private capacity = 0;
   private suspectAt = 0;
   private firstAt = 0;
   private secondAt = 0;
+  private firstRoundedAt = 0;
+  private secondRoundedAt = 0;
   private classAt = 0;
   private count = 0;
+  /** The parents rounded to bf16 for this chunk yet (the first recipe that needs them does it). */
+  private rounded = false;
   private readonly outAt: number;
 
   constructor(private readonly wasm: WasmKernels) {
@@ -37,10 +40,13 @@ export class ReplayKernel {
   load(suspect: Float64Array, first: Float64Array, second: Float64Array, elementClass: Uint8Array, count: number): void {
     if (count > this.capacity) {
       const capacity = Math.max(count, 1 << 16);
-      this.suspectAt = this.wasm.reserve(8 * capacity);
-      this.firstAt = this.wasm.reserve(8 * capacity);
-      this.secondAt = this.wasm.reserve(8 * capacity);
-      this.classAt = this.wasm.reserve(capacity);
+      // One element more: the replay goes by pairs, and an odd count is padded.
+      this.suspectAt = this.wasm.reserve(8 * (capacity + 1));
+      this.firstAt = this.wasm.reserve(8 * (capacity + 1));
+      this.secondAt = this.wasm.reserve(8 * (capacity + 1));
+      this.firstRoundedAt = this.wasm.reserve(8 * (capacity + 1));
+      this.secondRoundedAt = this.wasm.reserve(8 * (capacity + 1));
+      this.classAt = this.wasm.reserve(capacity + 1);
       this.capacity = capacity;
     }
     const { f64, u8 } = this.wasm.views;
@@ -48,7 +54,10 @@ export class ReplayKernel {
     f64.set(first.subarray(0, count), this.firstAt >> 3);
     f64.set(second.subarray(0, count), this.secondAt >> 3);
     u8.set(elementClass.subarray(0, count), this.classAt);
+    // The padding element's class: 0, never counted (its values are whatever was there).
+    u8[this.classAt + count] = 0;
     this.count = count;
+    this.rounded = false;
   }
 
   /**
@@ -57,9 +66,16 @@ export class ReplayKernel {
    */
   replay(compiled: CompiledRecipe, counts: ExactMatchCounts, r: number): void {
     const w = compiled.effective;
+    const arithmetic = ARITHMETIC_CODES[compiled.recipe.arithmetic];
+    const pairs = this.count + (this.count & 1);
+    if (!this.rounded && (arithmetic === ARITHMETIC_CODES['torch-in-dtype'] || arithmetic === ARITHMETIC_CODES['format-steps'])) {
+      this.wasm.exports.roundPairsBf16(this.firstAt, this.firstRoundedAt, pairs);
+      this.wasm.exports.roundPairsBf16(this.secondAt, this.secondRoundedAt, pairs);
+      this.rounded = true;
+    }
     this.wasm.exports.replayTwoBf16(
-      ARITHMETIC_CODES[compiled.recipe.arithmetic], w[0]!, w[1]!, compiled.normaliser,
-      this.suspectAt, this.firstAt, this.secondAt, this.classAt, this.count, this.outAt,
+      arithmetic, w[0]!, w[1]!, compiled.normaliser,
+      this.suspectAt, this.firstAt, this.secondAt, this.firstRoundedAt, this.secondRoundedAt, this.classAt, pairs, this.outAt,
     );
     const { f64 } = this.wasm.views;
     counts.reproduced[r]! += f64[this.outAt >> 3]!;

@@ -34,7 +34,7 @@ describe('the WebAssembly replay (assembly/replay.ts)', () => {
       fc.constantFrom(0, -0, 2 ** -133, -(2 ** -130), 3.3895313892515355e38, Infinity, NaN),
     );
     const input = fc.record({
-      // Up to 600 elements: the WebAssembly loop takes pairs, and counts past 255 must not spill.
+      // Up to 600 elements, odd counts included: the WebAssembly loop takes pairs, and pads an odd count.
       pairs: fc.array(fc.tuple(value, fc.integer({ min: -4, max: 4 })), { minLength: 1, maxLength: 600 }),
       // Round weights put exact sums on bf16 ties (0.5·a + 0.5·b with b one step from a).
       weight: fc.oneof(fc.double({ min: -0.5, max: 1.5, noNaN: true }), fc.constantFrom(0.5, 0.25, 0.75)),
@@ -45,11 +45,14 @@ describe('the WebAssembly replay (assembly/replay.ts)', () => {
       slerp: fc.boolean(),
       cosine: fc.double({ min: -1, max: 1, noNaN: true }),
       changed: fc.integer({ min: 0, max: 7 }),
+      // Parents stored in float32, not on the bf16 grid: the arithmetics that round the
+      // parents to bf16 first (torch-in-dtype, format-steps) then change them.
+      float32Parents: fc.boolean(),
     });
     fc.assert(
-      fc.property(input, ({ pairs, weight, other, arithmetic, normalise, slerp, cosine, changed }) => {
-        const a = Float64Array.from(pairs, ([v]) => roundTo(BF16, v));
-        // b: a moved by a few bf16 steps (through the bits), or a itself.
+      fc.property(input, ({ pairs, weight, other, arithmetic, normalise, slerp, cosine, changed, float32Parents }) => {
+        const a = Float64Array.from(pairs, ([v]) => (float32Parents ? Math.fround(v) : roundTo(BF16, v)));
+        // b: a moved by a few bf16 steps (through the bits, keeping a float32's low bits), or a itself.
         const bits = new Float32Array(1);
         const word = new Uint32Array(bits.buffer);
         const b = Float64Array.from(pairs, ([, steps], i) => {
