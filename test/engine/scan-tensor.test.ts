@@ -6,7 +6,7 @@ import { addMoments, emptyMoments, type TensorMoments } from '../../src/engine/m
 import { encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import { MemorySource } from '../../src/source/memory-source.js';
-import { referenceMoments } from '../helpers/reference-moments.js';
+import { cellOf, referenceMoments, scaled } from '../helpers/reference-moments.js';
 import { serializeSafetensors } from '../helpers/safetensors-writer.js';
 
 /** A one-tensor file in memory, returned as the engine sees it. */
@@ -239,40 +239,21 @@ describe('TensorScanner', () => {
 
 /**
  * How many blends w_0·r + Σ w_j·p_j (j ≥ 1; r = p_0) lie in their bf16 suspect value's
- * closed rounding cell, in exact arithmetic: every double is a dyadic rational, so the
- * sums are exact as integers scaled by 2^SHIFT.
+ * closed rounding cell (cellOf), in exact arithmetic: every double is a dyadic rational,
+ * an exact integer once scaled (scaled: ×2^K), so a product of two is scaled by 2^2K.
  */
 function exactlyInCell(r: readonly number[], others: readonly (readonly number[])[], weights: readonly number[], suspect: readonly number[]): number {
-  const SHIFT = 1100n;
-  const dyadic = (v: number): bigint => {
-    if (v === 0) return 0n;
-    const view = new DataView(new ArrayBuffer(8));
-    view.setFloat64(0, v);
-    const bits = view.getBigUint64(0);
-    const biased = Number((bits >> 52n) & 0x7ffn);
-    const fraction = bits & ((1n << 52n) - 1n);
-    const mantissa = biased === 0 ? fraction : fraction | (1n << 52n);
-    const exponent = BigInt(biased === 0 ? -1074 : biased - 1075);
-    return (bits >> 63n ? -1n : 1n) * (mantissa << (SHIFT + exponent));
-  };
-  // The neighbouring bf16 values: the magnitude's bits (below the sign) moved by one bf16 step.
-  const word = new Float32Array(1);
-  const bits = new Uint32Array(word.buffer);
-  const neighbour = (v: number, towardZero: boolean): number => {
-    word[0] = v;
-    bits[0] = towardZero ? bits[0]! - 0x10000 : bits[0]! + 0x10000;
-    return word[0]!;
-  };
+  const unit = scaled(1);
   let inside = 0;
   for (let i = 0; i < suspect.length; i++) {
     const s = suspect[i]!;
-    const above = neighbour(s, s < 0) - s;
-    const below = s - neighbour(s, s >= 0);
-    // Scaled by 2^(2·SHIFT): products of two scaled values.
-    let blend = dyadic(weights[0]!) * dyadic(r[i]!);
-    others.forEach((p, j) => (blend += dyadic(weights[j + 1]!) * dyadic(p[i]!)));
-    const at = (v: number): bigint => dyadic(v) << SHIFT;
-    if (2n * blend >= 2n * at(s) - at(below) && 2n * blend <= 2n * at(s) + at(above)) inside++;
+    const { below, above } = cellOf(FLOAT_FORMATS.BF16, s);
+    let blend = scaled(weights[0]!) * scaled(r[i]!);
+    others.forEach((p, j) => (blend += scaled(weights[j + 1]!) * scaled(p[i]!)));
+    // 2·blend against 2·s ∓ the cell's sides, all at 2^2K.
+    const low = (2n * scaled(s) - scaled(below)) * unit;
+    const high = (2n * scaled(s) + scaled(above)) * unit;
+    if (2n * blend >= low && 2n * blend <= high) inside++;
   }
   return inside;
 }

@@ -164,7 +164,7 @@ function addProfileHits(hits: Float64Array, format: FloatFormat, s: number, a: n
 
 const bits = new DataView(new ArrayBuffer(8));
 /** x·2^SCALE_BITS as an exact integer. */
-function scaled(x: number): bigint {
+export function scaled(x: number): bigint {
   if (x === 0) return 0n;
   bits.setFloat64(0, x);
   const high = bits.getUint32(0);
