@@ -121,7 +121,7 @@ export function twoParents(
  * the exponent field (2^(E − 134), E ≥ 1; the subnormals' 2^−133 for E = 0). Equality
  * and kept-base counts run on all eight codes at once; the float sums on pairs
  * (f64x2: lane 0 sums the even elements, lane 1 the odd, added at the end). The
- * threshold T·ulp(s) equals the table's T·√ulp² exactly (ulp is a power of two). For
+ * threshold T·ulp(s) equals the table's T·ulp (the cell's larger side) exactly. For
  * codes with E = 255 (NaN, ±Infinity) the value is not finite and the caller redoes
  * the chunk with the checked kernel, as with `twoParents`.
  */
@@ -268,14 +268,6 @@ export function twoParentsBf16(
     const d = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cp0)), 1, bf16Value(cp1)), r);
     const e = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cs0)), 1, bf16Value(cs1)), r);
     const ulp = f64x2.replace_lane(f64x2.splat(bf16Ulp(cs0)), 1, bf16Ulp(cs1));
-    // The cell's step on the side nearer zero: half the ulp at an exact power of two.
-    const fine = f64x2.replace_lane(f64x2.splat(bf16FineSide(cs0)), 1, bf16FineSide(cs1));
-    const nearZeroStep = f64x2.mul(ulp, fine);
-    const sign = f64x2.replace_lane(f64x2.splat(<f64>(cs0 >> 15)), 1, <f64>(cs1 >> 15));
-    const negativeSuspect = f64x2.ne(sign, zero);
-    // Positive s: above = ulp, below = the near-zero step; negative s: the other way round.
-    const up = v128.bitselect(nearZeroStep, ulp, negativeSuspect);
-    const down = v128.bitselect(ulp, nearZeroStep, negativeSuspect);
     informativeFloor = f64x2.add(informativeFloor, f64x2.mul(ulp, ulp));
     irr = f64x2.add(irr, f64x2.mul(r, r));
     ird = f64x2.add(ird, f64x2.mul(r, d));
@@ -303,6 +295,14 @@ export function twoParentsBf16(
       addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 1), bf16CellCase(cs1));
       continue;
     }
+    // The cell's step on the side nearer zero: half the ulp at an exact power of two.
+    const fine = f64x2.replace_lane(f64x2.splat(bf16FineSide(cs0)), 1, bf16FineSide(cs1));
+    const nearZeroStep = f64x2.mul(ulp, fine);
+    const sign = f64x2.replace_lane(f64x2.splat(<f64>(cs0 >> 15)), 1, <f64>(cs1 >> 15));
+    const negativeSuspect = f64x2.ne(sign, zero);
+    // Positive s: above = ulp, below = the near-zero step; negative s: the other way round.
+    const up = v128.bitselect(nearZeroStep, ulp, negativeSuspect);
+    const down = v128.bitselect(ulp, nearZeroStep, negativeSuspect);
     const below = f64x2.mul(perUnit, f64x2.sub(e, f64x2.mul(down, half)));
     const above = f64x2.mul(perUnit, f64x2.add(e, f64x2.mul(up, half)));
     const negative = f64x2.lt(d, zero);

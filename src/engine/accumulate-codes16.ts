@@ -135,7 +135,7 @@ export class Codes16Kernel {
    * floor's term; the ulp is the larger side of the cell, as accumulateTwoParents takes
    * it), the cell's lower and upper steps (the value's rounding cell is [s − lower/2,
    * s + upper/2]) and the informative threshold T·ulp. Five tables of 65,536 float64
-   * (512 KiB each, in L2), decoded by the reference decoder straight into linear memory,
+   * (512 KiB each), decoded by the reference decoder straight into linear memory,
    * once per format and T.
    */
   private tablesAt(format: FloatFormat, informativeUlps: number): number {
