@@ -202,12 +202,12 @@ export interface AlignedGroup {
   readonly units: AlignedUnit[];
 }
 
-/** Units grouped by `group`, in the order each group first appears (the suspect's file order). */
 /** Stored bytes a tensor's scan reads: every unit's inputs, weights and scales. */
 export function groupBytes(group: AlignedGroup): number {
   return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
 }
 
+/** Units grouped by `group`, in the order each group first appears (the suspect's file order). */
 export function groupUnits(units: readonly AlignedUnit[]): AlignedGroup[] {
   const groups = new Map<string, AlignedUnit[]>();
   const shapes = new Map<string, readonly number[]>();

@@ -74,7 +74,6 @@ export function bootstrapFits(
   }
 }
 
-
 /** The central `level` share of `values` (NaN ignored); [NaN, NaN] when none. */
 export function percentileInterval(values: readonly number[], level: number): Interval {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);

@@ -59,7 +59,6 @@ export function* renderJsonPieces(report: Report): Generator<string> {
   yield `${outline.slice(at + marker.length)}\n`;
 }
 
-
 /** Parses a rendered report, turning the non-finite number strings back into numbers. */
 export function parseReportJson(text: string): Report {
   return JSON.parse(text, decodeNumbers) as Report;

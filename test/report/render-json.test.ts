@@ -38,7 +38,7 @@ describe('renderJson', () => {
     for (const count of [0, 1, 3]) {
       const report = sampleReport();
       const one = report.tensors[0]!;
-      report.tensors = Array.from({ length: count }, (_, i) => ({ ...one, name: `${one.name}.${i}`, recipes: one.recipes }));
+      report.tensors = Array.from({ length: count }, (_, i) => ({ ...one, name: `${one.name}.${i}` }));
       const pieces = [...renderJsonPieces(report)];
       const text = pieces.join('');
       expect(pieces.length).toBe(count === 0 ? 3 : count + 4);
