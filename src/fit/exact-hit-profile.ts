@@ -128,14 +128,9 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const centre = (b: number): number => profile.lo + (b + 0.5) * profile.width;
   const peak = (centre(bestStart) + centre(bestStart + bestLength - 1)) / 2;
 
-  // The far bins lie outside one run of bins around the peak (centre(b) grows with b):
-  // find its ends with the same test, then take the median of the rest, copied into a
-  // reused buffer (the fit runs once per tensor and per expert slice).
-  const peakBin = bestStart + ((bestLength - 1) >> 1);
-  let near = peakBin;
-  while (near > 0 && !(Math.abs(centre(near - 1) - peak) > CHANCE_DISTANCE)) near--;
-  let nearEnd = peakBin;
-  while (nearEnd < bins && !(Math.abs(centre(nearEnd) - peak) > CHANCE_DISTANCE)) nearEnd++;
+  // The median of the far bins, copied into a reused buffer (the fit runs once per
+  // tensor and per expert slice).
+  const { first: near, end: nearEnd } = nearRun(profile.lo, profile.width, bins, peak);
   if (farScratch.length < bins) farScratch = new Float64Array(bins);
   farScratch.set(hits.subarray(0, near));
   farScratch.set(hits.subarray(nearEnd), near);
@@ -164,11 +159,26 @@ export function aboveChance(profile: ExactHitProfile): boolean {
 
 let farScratch = new Float64Array(0);
 
+/**
+ * The bins whose centres lie within CHANCE_DISTANCE of `peak`, [first, end): one run,
+ * as centres grow with b, grown from the bin nearest the peak (the peak, a plateau's
+ * middle, is within half a bin of a centre, so that bin is near).
+ */
+function nearRun(lo: number, width: number, bins: number, peak: number): { first: number; end: number } {
+  const near = (b: number): boolean => !(Math.abs(lo + (b + 0.5) * width - peak) > CHANCE_DISTANCE);
+  const peakBin = Math.min(bins - 1, Math.max(0, Math.round((peak - lo) / width - 0.5)));
+  let first = peakBin;
+  while (first > 0 && near(first - 1)) first--;
+  let end = peakBin + 1;
+  while (end < bins && near(end)) end++;
+  return { first, end };
+}
+
 /** The median of `work`, which it reorders. */
 function median(work: Float64Array): number {
   if (work.length === 0) return 0;
-  // Selection, not a sort: O(n) where a sort is O(n log n), and the fit is repeated
-  // (the bootstrap of a sampled tensor refits it a hundred times).
+  // Selection, not a sort: O(n) where a sort is O(n log n), once per fitted tensor and
+  // expert slice.
   const mid = work.length >> 1;
   const upper = selectInPlace(work, mid);
   if (work.length % 2 === 1) return upper;
@@ -369,14 +379,8 @@ export class ProfileSum {
   /** The median of the bins farther than CHANCE_DISTANCE from `peak` (summarizeProfile's chance level). */
   private farMedian(peak: number): number {
     const bins = this.bins;
-    const far = (b: number): boolean => Math.abs(this.lo + (b + 0.5) * this.width - peak) > CHANCE_DISTANCE;
-    // The near bins are one run around the peak's bin (centres are monotone in b, and
-    // the peak, a plateau's middle, is within half a bin of a centre, so that bin is near).
-    const peakBin = Math.min(bins - 1, Math.max(0, Math.round((peak - this.lo) / this.width - 0.5)));
-    let nearFirst = peakBin;
-    let nearLast = peakBin;
-    while (nearFirst > 0 && !far(nearFirst - 1)) nearFirst--;
-    while (nearLast < bins - 1 && !far(nearLast + 1)) nearLast++;
+    const { first: nearFirst, end } = nearRun(this.lo, this.width, bins, peak);
+    const nearLast = end - 1;
     const count = bins - (nearLast - nearFirst + 1);
     if (count === 0) return 0;
     const upperRank = count >> 1;
