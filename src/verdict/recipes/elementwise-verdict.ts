@@ -8,7 +8,9 @@ import { modelReconstruction } from './model-reconstruction.js';
  * suspect is a weighted sum whatever the element-wise counts say. Measured with the
  * fixtures' parents as base, A, B (docs/forensics.md): a plain blend of three parents
  * over a base reads as magnitude pruning (rounding and cancelling deltas leave ~10% of
- * large changes at the base) but is reproduced at 0.90–1.00; TIES at density 0.5 and DARE at 0.3 are reproduced at 0.068 and 0.063
+ * large changes at the base) but its best weighted sum reproduces 0.997 where the parents
+ * differ (forensics.reconstruction.reproducedWhereParentsDifferShare, the command in
+ * docs/forensics.md); TIES at density 0.5 and DARE at 0.3 are reproduced at 0.068 and 0.063
  * (fixtures/recipes/ties and dare, docs/forensics.md).
  */
 export const ELEMENTWISE_MAX_WEIGHTED_SUM_REPRODUCED = 0.5;
