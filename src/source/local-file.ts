@@ -15,7 +15,7 @@ const MAX_READ_CALL = 1 << 30;
  * suspect and parents, twice) cost far more than their bytes: a system call each (small
  * reads are synchronous, below). Runs of them in file order are served from a window of
  * the file read in one call. Windows are kept for the MAX_WINDOWS files read last in this
- * thread, one per file: 2 MiB in all.
+ * thread, one per file, and their buffers are reused: 2.25 MiB in all.
  */
 const SMALL_READ_BYTES = 64 * 1024;
 const WINDOW_BYTES = 256 * 1024;
@@ -25,11 +25,31 @@ const MAX_WINDOWS = 8;
 
 interface FileWindow {
   start: number;
+  /** The bytes read, a view of `buffer`. */
   bytes: Uint8Array;
+  /** WINDOW_BYTES, handed to the next window once this one is dropped. */
+  buffer: Uint8Array;
 }
 
 /** Most recently used last. */
-const windows = new Map<LocalFileSource, Promise<FileWindow>>();
+const windows = new Map<LocalFileSource, FileWindow>();
+/**
+ * Buffers of dropped windows. Reusing them matters: a fresh 256 KiB buffer is zero-filled
+ * and page-faulted in, and a run over a fused expert tensor's slices makes thousands
+ * (~2,000 per worker on the 1 GB bench trio, each page fault a trip through the
+ * hypervisor on a virtual machine), garbage that lingers outside the JS heap until a
+ * collection. Windows are read and copied from synchronously, so a dropped window's
+ * buffer has no reader left.
+ */
+const spareBuffers: Uint8Array[] = [];
+
+function dropWindow(source: LocalFileSource): void {
+  const window = windows.get(source);
+  if (!window) return;
+  windows.delete(source);
+  // At most MAX_WINDOWS + 1 buffers in all: the windows and one spare.
+  if (windows.size + spareBuffers.length <= MAX_WINDOWS) spareBuffers.push(window.buffer);
+}
 
 /** A local file read with positional reads: no shared cursor, so reads may overlap in time. */
 export class LocalFileSource implements ByteSource {
@@ -69,79 +89,107 @@ export class LocalFileSource implements ByteSource {
       // somewhere in a large tensor) is read exactly.
       const sequential = start >= this.lastSmallEnd && start - this.lastSmallEnd <= SEQUENTIAL_GAP_BYTES;
       this.lastSmallEnd = end;
-      const window = await this.windowOver(start, end, sequential);
+      const window = this.windowOver(start, end, sequential);
       if (window) {
         target.set(window.bytes.subarray(start - window.start, end - window.start));
         return target;
       }
     }
-    return this.readInto(start, end, target);
+    if (length <= WINDOW_BYTES) return this.readNow(start, end, target);
+    return this.readLater(start, end, target);
   }
 
   /**
-   * A cached window of the file holding [start, end): the current one when it does, else
+   * The window of the file holding [start, end): the current one when it does, else
    * (`readNew`) a new one read from `start` (tensors are read in file order, so the next
    * small read is usually just after this one). Null without one, or when the window
    * cannot be read (the exact read then reports the problem in its own terms).
+   * Synchronous, like the caller's copy out of it: no other read can drop the window
+   * in between and hand its buffer to another file.
    */
-  private async windowOver(start: number, end: number, readNew: boolean): Promise<FileWindow | null> {
+  private windowOver(start: number, end: number, readNew: boolean): FileWindow | null {
     const cached = windows.get(this);
-    if (cached) {
-      const window = await cached.catch(() => null);
-      if (window && window.start <= start && end <= window.start + window.bytes.length) {
-        windows.delete(this);
-        windows.set(this, cached);
-        return window;
-      }
+    if (cached && cached.start <= start && end <= cached.start + cached.bytes.length) {
+      windows.delete(this);
+      windows.set(this, cached);
+      return cached;
     }
     if (!readNew) return null;
-    const windowEnd = Math.min(this.size, start + WINDOW_BYTES);
-    const reading = this.readInto(start, windowEnd, new Uint8Array(windowEnd - start)).then((bytes) => ({ start, bytes }));
-    windows.delete(this);
-    windows.set(this, reading);
-    if (windows.size > MAX_WINDOWS) windows.delete(windows.keys().next().value!);
-    return reading.catch(() => {
-      if (windows.get(this) === reading) windows.delete(this);
+    dropWindow(this);
+    const buffer = spareBuffers.pop() ?? new Uint8Array(WINDOW_BYTES);
+    let bytes: Uint8Array;
+    try {
+      bytes = this.readNow(start, Math.min(this.size, start + WINDOW_BYTES), buffer);
+    } catch {
+      spareBuffers.push(buffer);
       return null;
-    });
+    }
+    const window = { start, bytes, buffer };
+    windows.set(this, window);
+    if (windows.size > MAX_WINDOWS) dropWindow(windows.keys().next().value!);
+    return window;
   }
 
-  private async readInto(start: number, end: number, target: Uint8Array): Promise<Uint8Array> {
-    const length = end - start;
-    const handle = this.handle;
-    if (!handle) throw new Error(`${this.name}: read after close`);
-    let filled = 0;
-    while (filled < length) {
+  /**
+   * A read of at most WINDOW_BYTES, synchronous: a page-cache hit costs less than the
+   * thread pool's round trip (a replay reads 8 blocks of 2 KB per input and tensor; an
+   * expert slice's first block is read before anything can overlap it). On the main
+   * thread too: --threads 0 on the 1 GB bench trio was idle ~2.9 s of 13 (node
+   * --cpu-prof) waiting for such round trips, and took 10.36 -> 9.67-9.69 s without
+   * them. It blocks only this thread, not its reads in flight. Fills and returns
+   * target[0, end - start).
+   */
+  private readNow(start: number, end: number, target: Uint8Array): Uint8Array {
+    const fd = this.openHandle().fd;
+    for (let filled = 0; filled < end - start; ) {
       let bytesRead: number;
       try {
-        if (length <= WINDOW_BYTES) {
-          // A small read: synchronous, as a page-cache hit costs less than the thread
-          // pool's round trip (a replay reads 8 blocks of 2 KB per input and tensor; an
-          // expert slice's first block is read before anything can overlap it). On the
-          // main thread too: --threads 0 on the 1 GB bench trio was idle ~2.9 s of 13
-          // (node --cpu-prof) waiting for such round trips, and took 10.36 -> 9.67-9.69 s
-          // without them. It blocks only this thread, not its reads in flight.
-          bytesRead = readSync(handle.fd, target, filled, length - filled, start + filled);
-        } else {
-          ({ bytesRead } = await handle.read(target, filled, Math.min(length - filled, MAX_READ_CALL), start + filled));
-        }
+        bytesRead = readSync(fd, target, filled, end - start - filled, start + filled);
       } catch (error) {
-        throw new IoError(this.name, `read of bytes [${start}, ${end}) failed (${codeOf(error)})`, { cause: error });
+        throw this.failed(start, end, error);
       }
-      if (bytesRead === 0) {
-        // The file shrank after it was opened (truncated or being rewritten).
-        throw new IoError(
-          this.name,
-          `file ended at byte ${start + filled} while reading bytes [${start}, ${end}) (it had ${this.size} bytes when opened)`,
-        );
+      filled = this.advanced(start, end, filled, bytesRead);
+    }
+    return target.subarray(0, end - start);
+  }
+
+  /** A larger read, on the thread pool, in calls of at most MAX_READ_CALL bytes. */
+  private async readLater(start: number, end: number, target: Uint8Array): Promise<Uint8Array> {
+    const handle = this.openHandle();
+    for (let filled = 0; filled < end - start; ) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(target, filled, Math.min(end - start - filled, MAX_READ_CALL), start + filled));
+      } catch (error) {
+        throw this.failed(start, end, error);
       }
-      filled += bytesRead;
+      filled = this.advanced(start, end, filled, bytesRead);
     }
     return target;
   }
 
+  private openHandle(): FileHandle {
+    if (!this.handle) throw new Error(`${this.name}: read after close`);
+    return this.handle;
+  }
+
+  private failed(start: number, end: number, error: unknown): IoError {
+    return new IoError(this.name, `read of bytes [${start}, ${end}) failed (${codeOf(error)})`, { cause: error });
+  }
+
+  /** Bytes filled after a call that read `bytesRead` more; none means the file shrank after it was opened. */
+  private advanced(start: number, end: number, filled: number, bytesRead: number): number {
+    if (bytesRead === 0) {
+      throw new IoError(
+        this.name,
+        `file ended at byte ${start + filled} while reading bytes [${start}, ${end}) (it had ${this.size} bytes when opened)`,
+      );
+    }
+    return filled + bytesRead;
+  }
+
   async close(): Promise<void> {
-    windows.delete(this);
+    dropWindow(this);
     const handle = this.handle;
     this.handle = null;
     await handle?.close();

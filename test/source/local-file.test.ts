@@ -129,4 +129,47 @@ describe('LocalFileSource', () => {
       await source.close();
     }
   });
+  it('windows of many files read at once, in any order, each serve their own bytes', async () => {
+    // More files than the thread keeps windows for, so windows are dropped and their
+    // buffers handed to other files while reads of every file are in flight.
+    const files = 11;
+    const size = 600_000;
+    const contents = Array.from({ length: files }, (_, f) => Uint8Array.from({ length: size }, (_, i) => (i * (f + 3) + f * 17 + (i >> 9)) % 253));
+    const sources = await Promise.all(
+      contents.map(async (content, f) => {
+        const path = join(dir, `many-${f}.bin`);
+        await writeFile(path, content);
+        return LocalFileSource.open(path, `many-${f}.bin`);
+      }),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.integer({ min: 0, max: files - 1 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 65_536 })), { minLength: 1, maxLength: 60 }),
+          async (plans) => {
+            // Each plan: a run of small reads in file order through one file, all runs at once.
+            const cursor = new Map<number, number>();
+            await Promise.all(
+              plans.map(async ([f, reads, length]) => {
+                let at = cursor.get(f) ?? 0;
+                for (let r = 0; r < reads; r++) {
+                  if (at + length > size) at = 0;
+                  const start = at;
+                  const got = await sources[f]!.read(start, start + length);
+                  if (!Buffer.from(got).equals(Buffer.from(contents[f]!.subarray(start, start + length)))) {
+                    throw new Error(`file ${f}: bytes [${start}, ${start + length}) read wrong`);
+                  }
+                  at += length + (r % 3) * 1000;
+                }
+                cursor.set(f, at);
+              }),
+            );
+          },
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      await Promise.all(sources.map((source) => source.close()));
+    }
+  });
 });
