@@ -1,5 +1,3 @@
-import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-
 /**
  * Least squares from a Gram matrix: minimize ‖y − Xc‖² knowing only XᵀX and Xᵀy.
  *
@@ -62,7 +60,6 @@ export function solveNormalEquations(
   columns: readonly number[],
   target: number,
   noiseFloor = 0,
-  decompose: CorrelationDecomposition = decomposeCorrelation,
 ): NormalEquationsSolution {
   const p = columns.length;
   const at = (i: number, j: number): number => gram[columns[i]! * stride + columns[j]!]!;
@@ -79,7 +76,7 @@ export function solveNormalEquations(
     for (let a = 0; a < q; a++) {
       for (let b = 0; b < q; b++) correlation[a * q + b] = at(live[a]!, live[b]!) / (scale[a]! * scale[b]!);
     }
-    const { values, vectors } = decompose(correlation, q);
+    const { values, vectors } = decomposeCorrelation(correlation, q);
     const largest = Math.max(...values);
     for (let v = 0; v < q; v++) {
       const vector = vectors[v]!;
@@ -154,31 +151,73 @@ export function solveNormalEquations(
   };
 }
 
-/**
- * Eigenvalues (≥ 0) and unit eigenvectors of a q×q correlation matrix (row-major,
- * symmetric, positive semi-definite), as the singular values and right singular
- * vectors of the matrix.
- */
-export type CorrelationDecomposition = (correlation: Float64Array, q: number) => { values: number[]; vectors: number[][] };
-
-/** By singular value decomposition (ml-matrix): any q. */
-export const decomposeBySvd: CorrelationDecomposition = (correlation, q) => {
-  const svd = new SingularValueDecomposition(new Matrix(Array.from({ length: q }, (_, a) => Array.from(correlation.subarray(a * q, (a + 1) * q)))), { autoTranspose: true });
-  const vectors = svd.rightSingularVectors;
-  return { values: svd.diagonal, vectors: Array.from({ length: q }, (_, v) => vectors.getColumn(v)) };
-};
+/** Sweeps after which Jacobi's method stops even if not converged (it takes ~5-8 for q ≤ 10). */
+const MAX_SWEEPS = 60;
 
 /**
- * In closed form for one column, else by SVD. Why: a sampled tensor is refitted for
- * every bootstrap replicate (×100 replicates × ~2,900 tensors), and two of a two-parent
- * fit's three solves have one column, where building a matrix and iterating an SVD was
- * most of a solve. The 1×1 matrix's own entry with vector 1 is what the SVD returns, bit
- * for bit (test/fit/normal-equations.test.ts checks it), so no full-scan number moves.
- * Two columns stay with the SVD: a 2×2 Jacobi rotation measured ~10% faster refits but
- * moved full-scan numbers by up to 6e-13 relative.
+ * Eigenvalues (≥ 0, largest first) and unit eigenvectors of a q×q correlation matrix
+ * (row-major, symmetric, positive semi-definite), by cyclic Jacobi rotations.
+ *
+ * Why Jacobi, and not a library's SVD: the matrices here are 1×1 to ~5×5, and Jacobi's
+ * method is the accurate one for them: it finds each eigenvalue of a positive definite
+ * matrix to high relative accuracy (Demmel & Veselić, 1992), which is what the rank test
+ * above needs of the small ones. It is also ~50 lines: ml-matrix's SVD was 150 KB of
+ * CommonJS parsed on every worker thread (~50 ms each) and ~160 ms of optimising
+ * compilation per thread, for a 2×2 or 3×3 matrix per fit. A rotation zeroes an
+ * off-diagonal entry; one below float64's precision of its diagonal pair's geometric
+ * mean is treated as zero (the stopping rule that keeps the relative accuracy).
  */
-export const decomposeCorrelation: CorrelationDecomposition = (correlation, q) =>
-  q === 1 ? { values: [correlation[0]!], vectors: [[1]] } : decomposeBySvd(correlation, q);
+export function decomposeCorrelation(correlation: Float64Array, q: number): { values: number[]; vectors: number[][] } {
+  const a = Float64Array.from(correlation.subarray(0, q * q));
+  const v = new Float64Array(q * q);
+  for (let i = 0; i < q; i++) v[i * q + i] = 1;
+  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < q - 1; p++) {
+      for (let r = p + 1; r < q; r++) {
+        const apr = a[p * q + r]!;
+        const app = a[p * q + p]!;
+        const arr = a[r * q + r]!;
+        if (Math.abs(apr) <= Number.EPSILON * Math.sqrt(Math.abs(app * arr))) {
+          a[p * q + r] = 0;
+          a[r * q + p] = 0;
+          continue;
+        }
+        rotated = true;
+        // The rotation J = [c s; −s c] in the (p, r) plane with (JᵀAJ)[p][r] = 0 (Golub &
+        // Van Loan, Algorithm 8.5.1): t = s/c, the smaller root of t² + 2τt − 1 = 0. The
+        // diagonal pair moves by ∓t·a[p][r] (not recomputed from c and s, which would lose
+        // a small eigenvalue's relative accuracy).
+        const tau = (arr - app) / (2 * apr);
+        const t = Math.abs(tau) > 1e150 ? 1 / (2 * tau) : (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = t * c;
+        for (let k = 0; k < q; k++) {
+          if (k !== p && k !== r) {
+            const akp = a[k * q + p]!;
+            const akr = a[k * q + r]!;
+            a[k * q + p] = a[p * q + k] = c * akp - s * akr;
+            a[k * q + r] = a[r * q + k] = s * akp + c * akr;
+          }
+          const vkp = v[k * q + p]!;
+          const vkr = v[k * q + r]!;
+          v[k * q + p] = c * vkp - s * vkr;
+          v[k * q + r] = s * vkp + c * vkr;
+        }
+        a[p * q + p] = app - t * apr;
+        a[r * q + r] = arr + t * apr;
+        a[p * q + r] = a[r * q + p] = 0;
+      }
+    }
+    if (!rotated) break;
+  }
+  const order = Array.from({ length: q }, (_, i) => i).sort((i, j) => a[j * q + j]! - a[i * q + i]!);
+  return {
+    // A semi-definite matrix's zero eigenvalue can come out a rounding error below 0.
+    values: order.map((i) => Math.max(0, a[i * q + i]!)),
+    vectors: order.map((i) => Array.from({ length: q }, (_, k) => v[k * q + i]!)),
+  };
+}
 
 /** Adds x to an orthonormal basis (Gram–Schmidt, twice for stability) unless it is already spanned. */
 function orthonormalizeInto(basis: Float64Array[], x: Float64Array): void {

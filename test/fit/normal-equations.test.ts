@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  decomposeBySvd,
+  decomposeCorrelation,
   residualSumOfSquares,
   solveNormalEquations,
-  type NormalEquationsSolution,
 } from '../../src/fit/normal-equations.js';
 
 /** Gram of the columns of X (n×p, row-major) followed by y, as the moments store it. */
@@ -121,31 +120,83 @@ describe('solveNormalEquations', () => {
   });
 });
 
-/** A few rows of x and y: entries spread over orders of magnitude, some exactly zero. */
+/** Entries of a column: spread over orders of magnitude, some exactly zero. */
 const entry = fc
   .oneof(fc.constant(0), fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.double({ min: -1e-6, max: 1e-6, noNaN: true }))
   // Products of the Gram matrix stay far from float64's underflow.
   .filter((x) => x === 0 || Math.abs(x) > 1e-30);
-const rowsArbitrary = fc.array(fc.tuple(entry, entry), { minLength: 1, maxLength: 12 });
 
-function expectSameDecisions(fast: NormalEquationsSolution, svd: NormalEquationsSolution): void {
-  expect(fast.rank).toBe(svd.rank);
-  expect(fast.allColumnsZero).toBe(svd.allColumnsZero);
-  for (const probe of [[1], [-2], [0]]) expect(fast.identifiable(probe)).toBe(svd.identifiable(probe));
+/** A correlation matrix (unit diagonal) from the Gram of q columns of n rows; zero columns left out. */
+function correlationOf(columns: number[][]): { matrix: Float64Array; q: number } {
+  const live = columns.filter((c) => c.some((x) => x !== 0));
+  const q = live.length;
+  const dot = (x: number[], y: number[]): number => x.reduce((sum, xi, i) => sum + xi * y[i]!, 0);
+  const matrix = new Float64Array(q * q);
+  for (let a = 0; a < q; a++) {
+    for (let b = 0; b < q; b++) matrix[a * q + b] = dot(live[a]!, live[b]!) / Math.sqrt(dot(live[a]!, live[a]!) * dot(live[b]!, live[b]!));
+  }
+  return { matrix, q };
 }
 
-describe('solveNormalEquations in closed form (one column)', () => {
-  it('gives what the SVD gives bit for bit, kept or dropped (rank, condition, coefficients, variances)', () => {
+describe('decomposeCorrelation (Jacobi)', () => {
+  it('finds the closed-form eigenpairs of 2×2 and equicorrelated 3×3 matrices', () => {
+    // [[1, r], [r, 1]]: 1 ± r with (1, ±1)/√2.
+    const two = decomposeCorrelation(Float64Array.of(1, 0.3, 0.3, 1), 2);
+    expect(two.values[0]).toBeCloseTo(1.3, 15);
+    expect(two.values[1]).toBeCloseTo(0.7, 15);
+    expect(Math.abs(two.vectors[0]![0]!)).toBeCloseTo(Math.SQRT1_2, 15);
+    expect(two.vectors[0]![0]! * two.vectors[0]![1]!).toBeCloseTo(0.5, 15);
+    expect(two.vectors[1]![0]! * two.vectors[1]![1]!).toBeCloseTo(-0.5, 15);
+    // ρ off the diagonal: 1 + 2ρ with (1, 1, 1)/√3, and 1 − ρ twice.
+    const rho = -0.4;
+    const three = decomposeCorrelation(Float64Array.of(1, rho, rho, rho, 1, rho, rho, rho, 1), 3);
+    expect(three.values[0]).toBeCloseTo(1 - rho, 14);
+    expect(three.values[1]).toBeCloseTo(1 - rho, 14);
+    expect(three.values[2]).toBeCloseTo(1 + 2 * rho, 14);
+    for (const x of three.vectors[2]!) expect(Math.abs(x)).toBeCloseTo(1 / Math.sqrt(3), 14);
+    // A 1×1 matrix is its own eigenvalue, with vector 1.
+    expect(decomposeCorrelation(Float64Array.of(1), 1)).toEqual({ values: [1], vectors: [[1]] });
+  });
+
+  it('keeps a nearly singular matrix\'s small eigenvalue to its last bits', () => {
+    // [[1, b], [b, 1]] with b = 1 − 1e-12 (as stored): eigenvalues 1 ± b, and 1 − b is
+    // exact in float64. Recomputing the diagonal from cos and sin would leave ~1e-16 of
+    // absolute error, 1e-4 of this eigenvalue.
+    const b = 1 - 1e-12;
+    const { values } = decomposeCorrelation(Float64Array.of(1, b, b, 1), 2);
+    expect(values[1]).toBe(1 - b);
+    expect(values[0]).toBe(1 + b);
+  });
+
+  it('gives orthonormal eigenvectors with A·v = λ·v, eigenvalues largest first and summing to the trace', () => {
+    const column = fc.array(entry, { minLength: 6, maxLength: 6 });
     fc.assert(
-      fc.property(rowsArbitrary, fc.constantFrom(0, 1e-12, 1, 1e6), (rows, floor) => {
-        const gram = gramOf(rows.map(([x]) => [x]), rows.map(([, y]) => y));
-        const fast = solveNormalEquations(gram, 2, [0], 1, floor);
-        const svd = solveNormalEquations(gram, 2, [0], 1, floor, decomposeBySvd);
-        expectSameDecisions(fast, svd);
-        expect(fast.coefficients).toEqual(svd.coefficients);
-        expect(fast.conditionNumber).toBe(svd.conditionNumber);
-        expect(fast.unitVariance([1])).toBe(svd.unitVariance([1]));
-        expect(fast.unitVariance([-3])).toBe(svd.unitVariance([-3]));
+      fc.property(fc.array(column, { minLength: 1, maxLength: 5 }), fc.boolean(), (columns, collinear) => {
+        // An exact multiple of a (non-zero) column makes the matrix singular.
+        const singular = collinear && columns[0]!.some((x) => x !== 0);
+        if (singular) columns.push(columns[0]!.map((x) => 2 * x));
+        const { matrix, q } = correlationOf(columns);
+        if (q === 0) return;
+        const { values, vectors } = decomposeCorrelation(matrix, q);
+        const largest = values[0]!;
+        let trace = 0;
+        for (let i = 0; i < q; i++) trace += matrix[i * q + i]!;
+        expect(Math.abs(values.reduce((a, b) => a + b, 0) - trace)).toBeLessThan(1e-13 * q);
+        for (let i = 0; i < q; i++) {
+          expect(values[i]!).toBeGreaterThanOrEqual(0);
+          if (i > 0) expect(values[i]!).toBeLessThanOrEqual(values[i - 1]!);
+          for (let j = 0; j < q; j++) {
+            let dot = 0;
+            for (let k = 0; k < q; k++) dot += vectors[i]![k]! * vectors[j]![k]!;
+            expect(Math.abs(dot - (i === j ? 1 : 0))).toBeLessThan(1e-14);
+          }
+          for (let k = 0; k < q; k++) {
+            let product = 0;
+            for (let m = 0; m < q; m++) product += matrix[k * q + m]! * vectors[i]![m]!;
+            expect(Math.abs(product - values[i]! * vectors[i]![k]!)).toBeLessThan(1e-14 * Math.max(1, largest));
+          }
+        }
+        if (singular) expect(values[q - 1]!).toBeLessThan(1e-14 * largest);
       }),
       { numRuns: 500 },
     );
