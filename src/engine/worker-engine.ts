@@ -28,12 +28,26 @@ const MAX_BATCH_TASKS = 64;
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
+/**
+ * A worker's old-generation limit, in MB: the documented bound on its JavaScript heap,
+ * and what makes it collect sooner. V8 lets a heap grow to up to 4x what survived its
+ * last full collection when the limit is 2 GB or more (64-bit), and scales that down
+ * to 1.3x at 256 MB (MemoryController::MaxGrowingFactor): 512 MB gives ~1.4x. A worker
+ * keeps 5-8 MB alive (node --trace-gc on the 1 GB bench trio) but let its heap reach
+ * 25-40 MB between full collections; with this limit peak RSS went 249-253 -> 222-230 MB
+ * with two workers, in the same time. Reaching it is a bug: the run fails with a clear
+ * message rather than taking the machine's memory.
+ */
+export const WORKER_HEAP_MB = 512;
+
 export interface WorkerEngineOptions {
   threads: number;
   /** A tensor's file path, for workers to open; the engine is used only when every input has one. */
   pathOf: (tensor: TensorDescriptor) => string;
   /** The worker script; default: scan-worker.js beside this module (the built code). */
   workerScript?: URL;
+  /** Each worker's old-generation limit in MB; default WORKER_HEAP_MB (tests set it small). */
+  heapLimitMb?: number;
 }
 
 interface Pending {
@@ -81,10 +95,20 @@ export class WorkerEngine extends ScanEngine {
       pieceElements: this.pieceElements,
     };
     const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
+    const heapLimitMb = options.heapLimitMb ?? WORKER_HEAP_MB;
+    const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: heapLimitMb };
     this.slots = Array.from({ length: options.threads }, () => {
-      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), inFlight: [] };
+      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits }), inFlight: [] };
       slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
-      slot.worker.on('error', (error) => this.fail(error));
+      slot.worker.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ERR_WORKER_OUT_OF_MEMORY') return this.fail(error);
+        this.fail(
+          new Error(
+            `a scan worker ran out of memory: its JavaScript heap reached the ${heapLimitMb} MB limit provcheck sets per worker (a bug in provcheck; --threads 0 runs without workers)`,
+            { cause: error },
+          ),
+        );
+      });
       slot.worker.on('exit', (code) => {
         if (slot.inFlight.length > 0) this.fail(new Error(`a scan worker exited (code ${code}) with work in hand`));
       });

@@ -1,7 +1,12 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { AlignedTensor } from '../../src/align/align-tensors.js';
 import { InProcessEngine } from '../../src/engine/scan-engine.js';
 import { TensorScanner } from '../../src/engine/scan-tensor.js';
+import { WorkerEngine } from '../../src/engine/worker-engine.js';
 import type { TensorMoments } from '../../src/engine/moments.js';
 import { FLOAT_FORMATS } from '../../src/format/dtype.js';
 import type { ShardDescriptor, TensorDescriptor } from '../../src/format/model-layout.js';
@@ -112,5 +117,31 @@ describe('scanning by pieces', () => {
     const pieces = await new InProcessEngine({ parents: 2, reference: 0, informativeUlps: 4, pieceElements: 30_001 }).reproduced(tensor, weights);
     expect(pieces).toEqual(whole);
     expect(whole.informative).toBeGreaterThan(50_000);
+  });
+});
+
+describe('worker threads', () => {
+  it('a worker that reaches its heap limit fails the scan with one clear line', async () => {
+    // A stand-in worker that hoards memory on its first task.
+    const dir = await mkdtemp(join(tmpdir(), 'provcheck-hoard-'));
+    const script = join(dir, 'hoard.mjs');
+    await writeFile(
+      script,
+      "import { parentPort } from 'node:worker_threads';\nconst hoard = [];\nparentPort.on('message', () => { for (;;) hoard.push(Array.from({ length: 1000 }, (_, i) => ({ i }))); });\n",
+    );
+    const engine = new WorkerEngine(
+      { parents: 2, reference: 0, informativeUlps: 4 },
+      { threads: 1, pathOf: (t) => t.shard.file, workerScript: pathToFileURL(script), heapLimitMb: 16 },
+    );
+    try {
+      const failure = await engine.moments(formulaTensor(1000, 0)).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(Error);
+      expect((failure as Error).message).toBe(
+        'a scan worker ran out of memory: its JavaScript heap reached the 16 MB limit provcheck sets per worker (a bug in provcheck; --threads 0 runs without workers)',
+      );
+    } finally {
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
