@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IoError, UsageError } from '../errors.js';
 import { REPORT_RENDERERS, type OutputFormat } from '../report/renderers.js';
@@ -27,7 +27,8 @@ export async function checkOutputTarget(path: string, force: boolean): Promise<v
 
 /**
  * Pieces of text (a JSON report one tensor at a time) gathered into strings of about
- * 1 MB: one write each, and never the whole report in one string.
+ * 1 MB: one write each to a stream (the terminal), and never the whole report in one
+ * string.
  */
 export function* gathered(pieces: Iterable<string>): Generator<string> {
   let pending = '';
@@ -52,8 +53,7 @@ export async function writeFileAtomically(path: string, contents: string | Itera
   try {
     const handle = await open(temporary, 'wx');
     try {
-      // Each writeFile on a handle continues where the last one ended.
-      for (const text of typeof contents === 'string' ? [contents] : gathered(contents)) await handle.writeFile(text, 'utf8');
+      await writePieces(handle, typeof contents === 'string' ? [contents] : contents);
       await handle.sync();
     } finally {
       await handle.close();
@@ -69,6 +69,37 @@ export async function writeFileAtomically(path: string, contents: string | Itera
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
+}
+
+/** Bytes encoded before a write (see writePieces). */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Writes text pieces one after another, encoded into one reused 1 MiB buffer: one write
+ * per MiB. (Gathering them into strings first costs more than the encoding: the joined
+ * string must be flattened before it can be encoded, ~40% of writing a 40,000-tensor
+ * JSON report.) A piece longer than the buffer is written on its own.
+ */
+async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  const buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+  let used = 0;
+  const flush = async (): Promise<void> => {
+    for (let done = 0; done < used; ) done += (await handle.write(buffer, done, used - done)).bytesWritten;
+    used = 0;
+  };
+  for (const piece of pieces) {
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (used + piece.length * 3 > buffer.length) {
+      await flush();
+      if (piece.length * 3 > buffer.length) {
+        // Each write to the handle continues where the last one ended.
+        await handle.writeFile(piece, 'utf8');
+        continue;
+      }
+    }
+    used += buffer.write(piece, used, 'utf8');
+  }
+  await flush();
 }
 
 async function placeWithoutOverwriting(temporary: string, path: string): Promise<void> {

