@@ -121,7 +121,7 @@ export class LocalFileSource implements ByteSource {
     try {
       bytes = this.readNow(start, Math.min(this.size, start + WINDOW_BYTES), buffer);
     } catch {
-      spareBuffers.push(buffer);
+      if (windows.size + spareBuffers.length <= MAX_WINDOWS) spareBuffers.push(buffer);
       return null;
     }
     const window = { start, bytes, buffer };
