@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AnalyzeOptions } from '../analyze.js';
 import { IoError, MalformedInputError, UsageError } from '../errors.js';
-import { renderJsonPieces, parseReportJson } from '../report/render-json.js';
+import { renderJsonPieces, parseReportBytes } from '../report/render-json.js';
 import { renderReproduction } from '../report/render-reproduction.js';
 import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
 import { READABLE_SCHEMA_VERSIONS, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
@@ -58,9 +58,9 @@ export async function runReproduce(
 }
 
 async function readReport(path: string): Promise<Report> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
     if (code === 'ENOENT') throw new UsageError(`reproduce: '${path}' does not exist`);
@@ -69,7 +69,7 @@ async function readReport(path: string): Promise<Report> {
   }
   let parsed: unknown;
   try {
-    parsed = parseReportJson(text);
+    parsed = parseReportBytes(bytes);
   } catch {
     throw new MalformedInputError(path, 'is not a JSON report (write one with provcheck suspect --format json)');
   }

@@ -18,6 +18,7 @@ import type {
 } from '../report-schema.js';
 import { TENSOR_KINDS } from './verdict-sentence.js';
 import { elementwiseVerdictJson, forensicsJson, stackingVerdictJson } from './json-forensics.js';
+import { topLevelArraySpan } from './json-array-span.js';
 
 /**
  * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order
@@ -80,6 +81,26 @@ function hasNonFinite(value: unknown): boolean {
 /** Parses a rendered report, turning the non-finite number strings back into numbers. */
 export function parseReportJson(text: string): Report {
   return JSON.parse(text, decodeNumbers) as Report;
+}
+
+/** Reports up to this many bytes are parsed as one string. */
+const WHOLE_PARSE_BYTES = 1 << 28;
+
+/**
+ * `parseReportJson` of a report's UTF-8 bytes, whatever their length. V8's strings stop
+ * at 2^29 − 24 characters, and 100,000 tensors make a 648 MB report: past `wholeBelow`
+ * bytes the top-level tensors array is cut out and its elements are parsed one by one
+ * (the same reviver, so the same values). Throws SyntaxError on text that is not JSON.
+ */
+export function parseReportBytes(bytes: Uint8Array, wholeBelow: number = WHOLE_PARSE_BYTES): Report {
+  const decoder = new TextDecoder();
+  if (bytes.length < wholeBelow) return parseReportJson(decoder.decode(bytes));
+  const span = topLevelArraySpan(bytes, 'tensors');
+  if (!span) return parseReportJson(decoder.decode(bytes));
+  const outline = `${decoder.decode(bytes.subarray(0, span.open))}[]${decoder.decode(bytes.subarray(span.close + 1))}`;
+  const report = parseReportJson(outline);
+  report.tensors = span.elements.map(([start, end]) => JSON.parse(decoder.decode(bytes.subarray(start, end)), decodeNumbers) as TensorReport);
+  return report;
 }
 
 const NON_FINITE: ReadonlyMap<string, number> = new Map([

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report-schema.js';
-import { parseReportJson, renderJson, renderJsonPieces } from '../../src/report/render-json.js';
+import { parseReportBytes, parseReportJson, renderJson, renderJsonPieces } from '../../src/report/render-json.js';
 import { sampleReport } from '../helpers/sample-report.js';
 
 /** Replaces every number anywhere in `value`, cycling through the three non-finite ones. */
@@ -116,6 +117,52 @@ describe('renderJson', () => {
     const report = sampleReport();
     report.tensors[0] = { ...report.tensors[0]!, z: -0 };
     expect(parseReportJson(renderJson(report)).tensors[0]?.z).toBe(0);
+  });
+});
+
+describe('parseReportBytes', () => {
+  const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+  it('parses a report tensor by tensor exactly as whole, however it is laid out', () => {
+    const report = sampleReport();
+    const one = report.tensors[0]!;
+    // Names with the characters the scanner must step over inside strings.
+    const names = ['a"quoted"[name]', 'back\\slash}{', 'plain'];
+    report.tensors = names.map((name, i) => ({ ...(i === 1 ? finite(one) : one), name }));
+    const text = renderJson(report);
+    const whole = parseReportJson(text);
+    expect(parseReportBytes(bytesOf(text), 0)).toEqual(whole);
+    // Keys named "tensors" nested in the verdict come before the top-level one.
+    expect(text.indexOf('"tensors":')).toBeLessThan(text.indexOf('\n  "tensors": ['));
+    const compact = JSON.stringify(JSON.parse(text));
+    expect(parseReportBytes(bytesOf(compact), 0)).toEqual(whole);
+    report.tensors = [];
+    expect(parseReportBytes(bytesOf(renderJson(report)), 0)).toEqual(parseReportJson(renderJson(report)));
+  });
+
+  it('finds the same top-level array as JSON.parse in any JSON object', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
+        fc.array(fc.jsonValue(), { maxLength: 6 }),
+        fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
+        fc.constantFrom(undefined, 0, 1, 3, '\t'),
+        (before, tensors, after, space) => {
+          // A nested array under the same key comes first.
+          const value = { ...before, decoy: { tensors: [1, ['tensors']] }, tensors, ...after };
+          const text = JSON.stringify(value, null, space);
+          expect(parseReportBytes(bytesOf(text), 0)).toEqual(parseReportJson(text));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses text that is not JSON', () => {
+    const text = renderJson(sampleReport());
+    for (const broken of [text.slice(0, Math.floor(text.length / 2)), text.replace('"tensors": [', '"tensors": [,'), `${text}}`]) {
+      expect(() => parseReportBytes(bytesOf(broken), 0)).toThrow(SyntaxError);
+    }
   });
 });
 
