@@ -33,14 +33,14 @@ export async function runMerge(
   if (output !== null) await checkOutputTarget(output, options.force === true);
   const partials = await Promise.all(
     files.map(async (file) => {
-      let text: string;
+      let bytes: Uint8Array;
       try {
-        text = await readFile(file, 'utf8');
+        bytes = await readFile(file);
       } catch (error) {
         const code = error && typeof error === 'object' && 'code' in error ? String(error.code) : String(error);
         throw new IoError(file, `cannot read the partial report (${code})`, { cause: error });
       }
-      return { file, partial: parsePartial(text, file) };
+      return { file, partial: parsePartial(bytes, file) };
     }),
   );
   const report = mergePartials(partials, command);

@@ -1,6 +1,7 @@
 import { MalformedInputError, UsageError } from '../errors.js';
 import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-sentence.js';
-import type { Report } from '../report-schema.js';
+import { arraySpanAt } from '../report/json-array-span.js';
+import type { Report, TensorReport } from '../report-schema.js';
 import { checkClaims } from '../verdict/claims.js';
 import { modelVerdict } from '../verdict/model-verdict.js';
 import { forensicsReport } from '../verdict/recipes/forensics.js';
@@ -22,18 +23,43 @@ export interface PartialReport {
   report: Report;
 }
 
-export function serializePartial(partial: PartialReport): string {
-  return `${stringifyExact({ [PARTIAL_KEY]: { format: PARTIAL_FORMAT, shard: partial.shard, of: partial.of }, report: partial.report })}\n`;
+/**
+ * The partial report's text, a tensor at a time (a shard of 100,000 tensors is ~360 MB,
+ * near the longest string V8 makes): the report's tensors come last, each its own piece.
+ */
+export function* serializePartial(partial: PartialReport): Generator<string> {
+  const { tensors, ...rest } = partial.report;
+  const head = stringifyExact({ [PARTIAL_KEY]: { format: PARTIAL_FORMAT, shard: partial.shard, of: partial.of }, report: rest });
+  // head ends with the report's and the document's closing braces; the report has keys.
+  yield `${head.slice(0, -2)},"tensors":[`;
+  for (let i = 0; i < tensors.length; i++) yield `${i === 0 ? '' : ','}${stringifyExact(tensors[i])}`;
+  yield ']}}\n';
 }
 
-export function parsePartial(text: string, file: string): PartialReport {
+/** Partials up to this many bytes are parsed as one string. */
+const WHOLE_PARSE_BYTES = 1 << 28;
+
+/**
+ * A partial report from its bytes, whatever their length: past `wholeBelow` bytes the
+ * report's tensors array is cut out and its elements are parsed one by one.
+ */
+export function parsePartial(bytes: Uint8Array, file: string, wholeBelow: number = WHOLE_PARSE_BYTES): PartialReport {
+  // A byte-order mark is kept, so JSON.parse refuses it where it would refuse the whole text.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let parsed: { [PARTIAL_KEY]?: { format?: unknown; shard?: unknown; of?: unknown }; report?: Report };
   try {
-    parsed = parseExact(text) as typeof parsed;
+    const span = bytes.length < wholeBelow ? null : arraySpanAt(bytes, ['report', 'tensors']);
+    if (span) {
+      parsed = parseExact(`${decoder.decode(bytes.subarray(0, span.open))}[]${decoder.decode(bytes.subarray(span.close + 1))}`) as typeof parsed;
+      const tensors = span.elements.map(([start, end]) => parseExact(decoder.decode(bytes.subarray(start, end))) as TensorReport);
+      if (parsed.report) parsed.report.tensors = tensors;
+    } else {
+      parsed = parseExact(decoder.decode(bytes)) as typeof parsed;
+    }
   } catch {
     throw new MalformedInputError(file, 'not a provcheck partial report (not JSON)');
   }
-  const head = parsed[PARTIAL_KEY];
+  const head = parsed?.[PARTIAL_KEY];
   if (!head || head.format !== PARTIAL_FORMAT || !parsed.report || !Array.isArray(parsed.report.tensors)) {
     throw new MalformedInputError(file, `not a provcheck partial report of format ${PARTIAL_FORMAT} (write one with --shard i/N)`);
   }

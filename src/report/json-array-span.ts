@@ -26,24 +26,47 @@ export interface ArraySpan {
 
 /** The array under `key` of the top-level object, or null when there is none. */
 export function topLevelArraySpan(bytes: Uint8Array, key: string): ArraySpan | null {
-  const wanted = new TextEncoder().encode(key);
+  return arraySpanAt(bytes, [key]);
+}
+
+/**
+ * The array at `path` (keys of nested objects from the top-level one: ['report',
+ * 'tensors'] is value.report.tensors), or null when there is none.
+ */
+export function arraySpanAt(bytes: Uint8Array, path: readonly string[]): ArraySpan | null {
+  const encoder = new TextEncoder();
+  const wanted = path.map((key) => encoder.encode(key));
   let depth = 0;
+  // The containers from the outside in that lie on the path (the top-level one always).
+  let onPath = 0;
+  // The next container opened is the value of a key on the path.
+  let entering = false;
   for (let i = 0; i < bytes.length; ) {
     const c = bytes[i]!;
     if (c === QUOTE) {
       const end = stringEnd(bytes, i);
-      if (depth === 1 && end - i - 2 === wanted.length && wanted.every((b, k) => bytes[i + 1 + k] === b)) {
+      const key = wanted[depth - 1];
+      if (depth >= 1 && depth === onPath && key && end - i - 2 === key.length && key.every((b, k) => bytes[i + 1 + k] === b)) {
         let j = skipSpace(bytes, end);
         if (bytes[j] === COLON) {
           j = skipSpace(bytes, j + 1);
-          if (bytes[j] === OPEN_BRACKET) return elementsFrom(bytes, j);
+          if (depth === wanted.length && bytes[j] === OPEN_BRACKET) return elementsFrom(bytes, j);
+          if (depth < wanted.length && bytes[j] === OPEN_BRACE) entering = true;
+          i = j;
+          continue;
         }
       }
       i = end;
       continue;
     }
-    if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      depth++;
+      if (depth === 1 || entering) onPath = depth;
+      entering = false;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+      if (onPath > depth) onPath = depth;
+    }
     i++;
   }
   return null;
