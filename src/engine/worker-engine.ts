@@ -35,8 +35,10 @@ const WORKER_YOUNG_GENERATION_MB = 8;
  * to 1.3x at 256 MB (MemoryController::MaxGrowingFactor): 512 MB gives ~1.4x. A worker
  * keeps 5-8 MB alive (node --trace-gc on the 1 GB bench trio) but let its heap reach
  * 25-40 MB between full collections; with this limit peak RSS went 249-253 -> 222-230 MB
- * with two workers, in the same time. Reaching it is a bug: the run fails with a clear
- * message rather than taking the machine's memory.
+ * with two workers, in the same time. Reaching it is a bug, which Node mostly reports as
+ * ERR_WORKER_OUT_OF_MEMORY (some allocations abort the process instead). Node's own
+ * --max-old-space-size, given on its command line or in NODE_OPTIONS, overrides it for
+ * workers too (nodejs/node#43991).
  */
 export const WORKER_HEAP_MB = 512;
 
@@ -104,7 +106,7 @@ export class WorkerEngine extends ScanEngine {
         if (error.code !== 'ERR_WORKER_OUT_OF_MEMORY') return this.fail(error);
         this.fail(
           new Error(
-            `a scan worker ran out of memory: its JavaScript heap reached the ${heapLimitMb} MB limit provcheck sets per worker (a bug in provcheck; --threads 0 runs without workers)`,
+            `a scan worker ran out of memory: its JavaScript heap reached its limit (${heapLimitMb} MB unless node's --max-old-space-size is set; a bug in provcheck; --threads 0 runs without workers)`,
             { cause: error },
           ),
         );

@@ -86,7 +86,9 @@ export async function tensorReports(
     // in this thread until its report is back. Sixty-four such tensors at once left
     // ~80 MB of that garbage to outlive the young generation (the 0.25 GB bench trio,
     // 15,840 slices in all: peak RSS 306-310 MB; with this bound 257-280 MB, same time).
-    const unitWindow = Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD);
+    // In this thread (--threads 0, or Hub sources) nothing is wired, and tensors in flight
+    // overlap the network's latency: the count alone bounds them.
+    const unitWindow = engine instanceof WorkerEngine ? Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD) : Infinity;
     let unitsInFlight = 0;
     const waiting: (() => void)[] = [];
     let next = 0;

@@ -93,7 +93,8 @@ const WHOLE_PARSE_BYTES = 1 << 28;
  * (the same reviver, so the same values). Throws SyntaxError on text that is not JSON.
  */
 export function parseReportBytes(bytes: Uint8Array, wholeBelow: number = WHOLE_PARSE_BYTES): Report {
-  const decoder = new TextDecoder();
+  // A byte-order mark is kept, so JSON.parse refuses it where it would refuse the whole text.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   if (bytes.length < wholeBelow) return parseReportJson(decoder.decode(bytes));
   const span = topLevelArraySpan(bytes, 'tensors');
   if (!span) return parseReportJson(decoder.decode(bytes));

@@ -137,7 +137,7 @@ describe('worker threads', () => {
       const failure = await engine.moments(formulaTensor(1000, 0)).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(Error);
       expect((failure as Error).message).toBe(
-        'a scan worker ran out of memory: its JavaScript heap reached the 16 MB limit provcheck sets per worker (a bug in provcheck; --threads 0 runs without workers)',
+        "a scan worker ran out of memory: its JavaScript heap reached its limit (16 MB unless node's --max-old-space-size is set; a bug in provcheck; --threads 0 runs without workers)",
       );
     } finally {
       await engine.close();

@@ -160,7 +160,9 @@ describe('parseReportBytes', () => {
 
   it('refuses text that is not JSON', () => {
     const text = renderJson(sampleReport());
-    for (const broken of [text.slice(0, Math.floor(text.length / 2)), text.replace('"tensors": [', '"tensors": [,'), `${text}}`]) {
+    // A byte-order mark is not JSON, at the start or inside the tensors array.
+    const marked = [`\uFEFF${text}`, text.replace('"tensors": [', '"tensors": [\uFEFF')];
+    for (const broken of [text.slice(0, Math.floor(text.length / 2)), text.replace('"tensors": [', '"tensors": [,'), `${text}}`, ...marked]) {
       expect(() => parseReportBytes(bytesOf(broken), 0)).toThrow(SyntaxError);
     }
   });
