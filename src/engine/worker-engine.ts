@@ -165,21 +165,24 @@ export class WorkerEngine extends ScanEngine {
     return this.enqueue(task, bytes, suspectElements(group)) as Promise<TensorReport>;
   }
 
-  /** Readers travel as recipes; their leaves as file paths and offsets. */
+  /**
+   * Readers travel as recipes; their leaves as file paths and offsets. A leaf is made
+   * once per stored tensor and shared: a fused tensor's expert slices all read the same
+   * three, and a message's structured clone sends a shared object once.
+   */
   private wireInputs(tensors: readonly LogicalTensor[]): Promise<TensorRecipe<WorkerLeaf>[]> {
-    return Promise.all(
-      tensors.map((t) =>
-        mapRecipe(t.recipe, (d: TensorDescriptor): WorkerLeaf => ({
-          path: this.options.pathOf(d),
-          fileSize: d.shard.size,
-          name: d.name,
-          dtype: d.dtype,
-          shape: [...d.shape],
-          start: d.start,
-          byteLength: d.byteLength,
-        })),
-      ),
-    );
+    return Promise.all(tensors.map((t) => mapRecipe(t.recipe, (d: TensorDescriptor) => this.leafOf(d))));
+  }
+
+  private readonly leaves = new WeakMap<TensorDescriptor, WorkerLeaf>();
+
+  private leafOf(d: TensorDescriptor): WorkerLeaf {
+    let leaf = this.leaves.get(d);
+    if (!leaf) {
+      leaf = { path: this.options.pathOf(d), fileSize: d.shard.size, name: d.name, dtype: d.dtype, shape: [...d.shape], start: d.start, byteLength: d.byteLength };
+      this.leaves.set(d, leaf);
+    }
+    return leaf;
   }
 
   private enqueue(task: WorkerTask, bytes: number, elements: number): Promise<PieceResult | TensorReport> {
