@@ -1,7 +1,7 @@
 import { MalformedInputError, UsageError } from '../errors.js';
 import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-sentence.js';
-import { arraySpanAt } from '../report/json-array-span.js';
-import type { Report, TensorReport } from '../report-schema.js';
+import { parseJsonBytes, WHOLE_PARSE_BYTES } from '../report/json-array-span.js';
+import type { Report } from '../report-schema.js';
 import { checkClaims } from '../verdict/claims.js';
 import { modelVerdict } from '../verdict/model-verdict.js';
 import { forensicsReport } from '../verdict/recipes/forensics.js';
@@ -36,26 +36,11 @@ export function* serializePartial(partial: PartialReport): Generator<string> {
   yield ']}}\n';
 }
 
-/** Partials up to this many bytes are parsed as one string. */
-const WHOLE_PARSE_BYTES = 1 << 28;
-
-/**
- * A partial report from its bytes, whatever their length: past `wholeBelow` bytes the
- * report's tensors array is cut out and its elements are parsed one by one.
- */
-export function parsePartial(bytes: Uint8Array, file: string, wholeBelow: number = WHOLE_PARSE_BYTES): PartialReport {
-  // A byte-order mark is kept, so JSON.parse refuses it where it would refuse the whole text.
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** A partial report from its bytes, whatever their length (parseJsonBytes). */
+export function parsePartial(bytes: Uint8Array, file: string, wholeBelow = WHOLE_PARSE_BYTES): PartialReport {
   let parsed: { [PARTIAL_KEY]?: { format?: unknown; shard?: unknown; of?: unknown }; report?: Report };
   try {
-    const span = bytes.length < wholeBelow ? null : arraySpanAt(bytes, ['report', 'tensors']);
-    if (span) {
-      parsed = parseExact(`${decoder.decode(bytes.subarray(0, span.open))}[]${decoder.decode(bytes.subarray(span.close + 1))}`) as typeof parsed;
-      const tensors = span.elements.map(([start, end]) => parseExact(decoder.decode(bytes.subarray(start, end))) as TensorReport);
-      if (parsed.report) parsed.report.tensors = tensors;
-    } else {
-      parsed = parseExact(decoder.decode(bytes)) as typeof parsed;
-    }
+    parsed = parseJsonBytes(bytes, ['report', 'tensors'], parseExact, wholeBelow) as typeof parsed;
   } catch {
     throw new MalformedInputError(file, 'not a provcheck partial report (not JSON)');
   }

@@ -24,9 +24,27 @@ export interface ArraySpan {
   readonly elements: readonly (readonly [number, number])[];
 }
 
-/** The array under `key` of the top-level object, or null when there is none. */
-export function topLevelArraySpan(bytes: Uint8Array, key: string): ArraySpan | null {
-  return arraySpanAt(bytes, [key]);
+/** JSON text up to this many bytes is parsed as one string (see parseJsonBytes). */
+export const WHOLE_PARSE_BYTES = 1 << 28;
+
+/**
+ * `parse` (JSON.parse with a reviver, say) of JSON text given as UTF-8 bytes, whatever
+ * their length: past `wholeBelow` bytes the array at `path` is cut out of the text, the
+ * rest parsed, each element parsed on its own and the array put back. A reviver sees
+ * the same values either way. A byte-order mark is kept, so it is refused as JSON.parse
+ * refuses it in the whole text. Throws SyntaxError on text that is not JSON.
+ */
+export function parseJsonBytes(bytes: Uint8Array, path: readonly string[], parse: (text: string) => unknown, wholeBelow = WHOLE_PARSE_BYTES): unknown {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  const span = bytes.length < wholeBelow ? null : arraySpanAt(bytes, path);
+  if (!span) return parse(decoder.decode(bytes));
+  const outline = parse(`${decoder.decode(bytes.subarray(0, span.open))}[]${decoder.decode(bytes.subarray(span.close + 1))}`);
+  const elements = span.elements.map(([start, end]) => parse(decoder.decode(bytes.subarray(start, end))));
+  // The span was found along `path`, so every object on it is there.
+  let holder = outline as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) holder = holder[key] as Record<string, unknown>;
+  holder[path.at(-1)!] = elements;
+  return outline;
 }
 
 /**

@@ -18,7 +18,7 @@ import type {
 } from '../report-schema.js';
 import { TENSOR_KINDS } from './verdict-sentence.js';
 import { elementwiseVerdictJson, forensicsJson, stackingVerdictJson } from './json-forensics.js';
-import { topLevelArraySpan } from './json-array-span.js';
+import { parseJsonBytes, WHOLE_PARSE_BYTES } from './json-array-span.js';
 
 /**
  * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order
@@ -83,25 +83,13 @@ export function parseReportJson(text: string): Report {
   return JSON.parse(text, decodeNumbers) as Report;
 }
 
-/** Reports up to this many bytes are parsed as one string. */
-const WHOLE_PARSE_BYTES = 1 << 28;
-
 /**
- * `parseReportJson` of a report's UTF-8 bytes, whatever their length. V8's strings stop
- * at 2^29 − 24 characters, and 100,000 tensors make a 648 MB report: past `wholeBelow`
- * bytes the top-level tensors array is cut out and its elements are parsed one by one
- * (the same reviver, so the same values). Throws SyntaxError on text that is not JSON.
+ * `parseReportJson` of a report's UTF-8 bytes, whatever their length: V8's strings stop
+ * at 2^29 − 24 characters, and 100,000 tensors make a 648 MB report, so past
+ * `wholeBelow` bytes its tensors are parsed one by one (json-array-span.ts).
  */
-export function parseReportBytes(bytes: Uint8Array, wholeBelow: number = WHOLE_PARSE_BYTES): Report {
-  // A byte-order mark is kept, so JSON.parse refuses it where it would refuse the whole text.
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  if (bytes.length < wholeBelow) return parseReportJson(decoder.decode(bytes));
-  const span = topLevelArraySpan(bytes, 'tensors');
-  if (!span) return parseReportJson(decoder.decode(bytes));
-  const outline = `${decoder.decode(bytes.subarray(0, span.open))}[]${decoder.decode(bytes.subarray(span.close + 1))}`;
-  const report = parseReportJson(outline);
-  report.tensors = span.elements.map(([start, end]) => JSON.parse(decoder.decode(bytes.subarray(start, end)), decodeNumbers) as TensorReport);
-  return report;
+export function parseReportBytes(bytes: Uint8Array, wholeBelow = WHOLE_PARSE_BYTES): Report {
+  return parseJsonBytes(bytes, ['tensors'], (text) => JSON.parse(text, decodeNumbers), wholeBelow) as Report;
 }
 
 const NON_FINITE: ReadonlyMap<string, number> = new Map([
