@@ -1,6 +1,6 @@
 /**
- * Where a top-level key's array lies in JSON text given as UTF-8 bytes, and where each of
- * its elements lies, without parsing anything: so a document too long for one string
+ * Where the array at a path of keys lies in JSON text given as UTF-8 bytes, and where
+ * each of its elements lies, without parsing anything: so a document too long for one string
  * (V8's strings stop at 2^29 − 24 characters) can be parsed piece by piece. Only the
  * structure is followed (strings with their escapes, and nesting); the pieces are
  * checked when they are parsed.
