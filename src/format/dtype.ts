@@ -266,8 +266,8 @@ const roundWord = new Float64Array(1);
 /** The float64's two 32-bit halves; the fast rounding below assumes little-endian order, as every Node platform has. */
 const roundHalves = new Uint32Array(roundWord.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** Largest binary exponent of a normal value, per 16-bit format. */
-const maxExponents = new Map<SupportedFloatDType, number>();
+/** Largest binary exponent of a normal F16 value (15). */
+const F16_MAX_EXPONENT = exponentOf(FLOAT_FORMATS.F16.maxFinite);
 
 const bf16Word = new Float32Array(1);
 const bf16Bits = new Uint32Array(bf16Word.buffer);
@@ -297,7 +297,7 @@ export function roundTo(format: FloatFormat, x: number): number {
   if (format.dtype === 'F64') return x;
   if (format.dtype === 'F32') return Math.fround(x);
   if (format.dtype === 'BF16') return roundToBf16(x);
-  if (format.mantissaBits <= 20 && LITTLE_ENDIAN) {
+  if (format.dtype === 'F16' && LITTLE_ENDIAN) {
     // F16 keeps 10 fraction bits, all in the float64's high word: round
     // there, on the bits (ties to even, the low word and the dropped high bits as the
     // sticky part). A carry out of the fraction moves to the next binade, as it should.
@@ -305,9 +305,7 @@ export function roundTo(format: FloatFormat, x: number): number {
     roundWord[0] = x;
     const high = roundHalves[1]!;
     const exponent = ((high >>> 20) & 0x7ff) - 1023;
-    let maxExponent = maxExponents.get(format.dtype);
-    if (maxExponent === undefined) maxExponents.set(format.dtype, (maxExponent = exponentOf(format.maxFinite)));
-    if (exponent >= 1 - format.bias && exponent <= maxExponent) {
+    if (exponent >= 1 - format.bias && exponent <= F16_MAX_EXPONENT) {
       const shift = 20 - format.mantissaBits;
       const half = 1 << (shift - 1);
       const rest = high & ((1 << shift) - 1);
