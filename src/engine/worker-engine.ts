@@ -34,9 +34,9 @@ const WORKER_YOUNG_GENERATION_MB = 8;
  * last full collection when the limit is 2 GB or more (64-bit), and scales that down
  * to 1.3x at 256 MB (MemoryController::MaxGrowingFactor): 512 MB gives ~1.4x. A worker
  * keeps 5-8 MB alive (node --trace-gc on the 1 GB bench trio) but let its heap reach
- * 25-40 MB between full collections; with this limit peak RSS went 249-253 -> 222-230 MB
- * with two workers, in the same time. Reaching it is a bug, which Node mostly reports as
- * ERR_WORKER_OUT_OF_MEMORY (some allocations abort the process instead). Node's own
+ * 25-40 MB between full collections; with this limit peak RSS on the 1 GB bench trio went
+ * 253-264 -> 223-226 MB with two workers, in the same time (docs/performance.md).
+ * Reaching it is a bug, which Node mostly reports as ERR_WORKER_OUT_OF_MEMORY (some allocations abort the process instead). Node's own
  * --max-old-space-size, given on its command line or in NODE_OPTIONS, overrides it for
  * workers too (nodejs/node#43991).
  */
@@ -156,8 +156,9 @@ export class WorkerEngine extends ScanEngine {
       group.units.map(async (u) => ({
         name: u.name,
         group: u.group,
-        groupShape: [...u.groupShape],
-        shape: [...u.shape],
+        // Not copied: a message sends an array its units share once.
+        groupShape: u.groupShape,
+        shape: u.shape,
         inputs: await this.wireInputs([u.suspect, ...u.parents]),
       })),
     );

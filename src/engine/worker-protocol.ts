@@ -36,8 +36,8 @@ export interface WorkerPieceTask {
 export interface WorkerUnit {
   name: string;
   group: string;
-  groupShape: number[];
-  shape: number[];
+  groupShape: readonly number[];
+  shape: readonly number[];
   inputs: TensorRecipe<WorkerLeaf>[];
 }
 

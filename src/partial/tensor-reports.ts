@@ -82,13 +82,15 @@ export async function tensorReports(
   try {
     const window = Math.max(64, options.threads * 16);
     // Units (expert slices) in flight, too: a fused tensor compared expert by expert is
-    // one task of a hundred units or more, whose readers' wire form (~5 KB a unit) stays
-    // in this thread until its report is back. Sixty-four such tensors at once left
-    // ~80 MB of that garbage to outlive the young generation (the 0.25 GB bench trio,
-    // 15,840 slices in all: peak RSS 306-310 MB; with this bound 257-280 MB, same time).
+    // one task of a hundred units or more, whose readers' wire form stays in this thread
+    // until its report is back. Sixty-four such tensors at once left that garbage to
+    // outlive the young generation (the 0.25 GB bench trio, 15,840 slices: ~80 MB of
+    // wiring allocated, by heap sampling, before leaves were shared; peak RSS 306-311
+    // MB, with this bound 257-280 MB in the same time).
     // In this thread (--threads 0, or Hub sources) nothing is wired, and tensors in flight
     // overlap the network's latency: the count alone bounds them.
-    const unitWindow = engine instanceof WorkerEngine ? Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD) : Infinity;
+    const workers = engine instanceof WorkerEngine ? engine : null;
+    const unitWindow = workers ? Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD) : Infinity;
     let unitsInFlight = 0;
     const waiting: (() => void)[] = [];
     let next = 0;
@@ -109,8 +111,8 @@ export async function tensorReports(
           // A tensor no longer than a piece is reported whole on a worker; a longer one is
           // cut into pieces over every worker, and its pieces' sums fitted here.
           const report =
-            engine instanceof WorkerEngine && engine.reportsWhole(group)
-              ? await engine.report(group, reportOptions, groupBytes(group))
+            workers?.reportsWhole(group)
+              ? await workers.report(group, reportOptions, groupBytes(group))
               : await tensorReport(group, engine, options);
           options.checkpoint?.append(report);
           results.set(index, report);
