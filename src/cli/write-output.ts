@@ -77,8 +77,8 @@ const WRITE_BUFFER_BYTES = 1 << 20;
 /**
  * Writes text pieces one after another, encoded into one reused 1 MiB buffer: one write
  * per MiB. (Gathering them into strings first costs more than the encoding: the joined
- * string must be flattened before it can be encoded, ~40% of writing a 40,000-tensor
- * JSON report.) A piece longer than the buffer is written on its own.
+ * string must be flattened before it can be encoded; docs/performance.md has the
+ * measured difference.) A piece longer than the buffer is written on its own.
  */
 async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
   const buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);

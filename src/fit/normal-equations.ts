@@ -151,7 +151,7 @@ export function solveNormalEquations(
   };
 }
 
-/** Sweeps after which Jacobi's method stops even if not converged (it takes ~5-8 for q ≤ 10). */
+/** Sweeps after which Jacobi's method stops even if not converged (it converges quadratically). */
 const MAX_SWEEPS = 60;
 
 /**

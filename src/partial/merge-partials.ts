@@ -24,8 +24,9 @@ export interface PartialReport {
 }
 
 /**
- * The partial report's text, a tensor at a time (a shard of 100,000 tensors is ~360 MB,
- * near the longest string V8 makes): the report's tensors come last, each its own piece.
+ * The partial report's text, a tensor at a time (a shard of 100,000 tensors is 364 MB,
+ * two thirds of the longest string V8 makes): the report's tensors come last, each its
+ * own piece.
  */
 export function* serializePartial(partial: PartialReport): Generator<string> {
   const { tensors, ...rest } = partial.report;

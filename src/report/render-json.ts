@@ -54,9 +54,8 @@ export function* renderJsonPieces(report: Report): Generator<string> {
     for (let i = 0; i < report.tensors.length; i++) {
       // Nested two arrays deep, JSON.stringify indents the tensor as the report's array
       // does; the wrapper's "[\n  [\n" and "\n  ]\n]" are cut off. Without a replacer
-      // JSON.stringify takes V8's fast path (with the wrapper, rendering 40,000 tensors
-      // took 0.9-1.5 s instead of 1.5-2.1), so the replacer is used only for a tensor
-      // holding a non-finite number.
+      // JSON.stringify takes V8's fast path (docs/performance.md), so the replacer is used
+      // only for a tensor holding a non-finite number.
       const value = tensor(report.tensors[i]!);
       const text = hasNonFinite(value) ? JSON.stringify([[value]], encodeNumber, 2) : JSON.stringify([[value]], null, 2);
       yield `${i === 0 ? '' : ',\n'}${text.slice(TENSOR_WRAPPER, -TENSOR_WRAPPER)}`;
