@@ -14,7 +14,8 @@ import { tensorReport } from '../partial/tensor-reports.js';
 import type { TensorReport } from '../report-schema.js';
 import { InProcessEngine, runScannerPiece, type PieceResult } from './scan-engine.js';
 import { TensorScanner } from './scan-tensor.js';
-import type { WorkerError, WorkerLeaf, WorkerReply, WorkerReportTask, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import type { WorkerError, WorkerLeaf, WorkerPieceTask, WorkerReply, WorkerReportTask, WorkerResult, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import { stringifyExact } from '../partial/tensor-json.js';
 
 /** Open file handles kept per worker; a model of thousands of shards cycles through them. */
 const MAX_OPEN_FILES = 64;
@@ -115,8 +116,12 @@ function readersOf(inputs: readonly TensorRecipe<WorkerLeaf>[]): Promise<Logical
   );
 }
 
-async function run(task: WorkerTask): Promise<PieceResult | TensorReport> {
-  if (task.kind === 'report') return report(task);
+async function run(task: WorkerTask): Promise<WorkerResult> {
+  if (task.kind === 'report') return { id: task.id, report: stringifyExact(await report(task)) };
+  return { id: task.id, result: await piece(task) };
+}
+
+async function piece(task: WorkerPieceTask): Promise<PieceResult> {
   const [suspect, ...parents] = await readersOf(task.inputs);
   const tensor = { name: task.name, suspect: suspect!, parents, suspectGrid: task.suspectGrid };
   return runScannerPiece(scanner, {
@@ -168,13 +173,13 @@ port.on('message', (tasks: WorkerTask[]) => {
 
 async function runBatch(tasks: WorkerTask[]): Promise<void> {
   if (failed) return;
-  const results: { id: number; result: PieceResult | TensorReport }[] = [];
+  const results: WorkerResult[] = [];
   const sent: TensorMoments[] = [];
   for (const task of tasks) {
     try {
       const result = await run(task);
-      results.push({ id: task.id, result });
-      if (task.kind === 'piece' && task.pass === 'moments') sent.push(result as TensorMoments);
+      results.push(result);
+      if ('result' in result && task.kind === 'piece' && task.pass === 'moments') sent.push(result.result as TensorMoments);
     } catch (error) {
       failed = true;
       const reply: WorkerReply = { kind: 'error', id: task.id, error: describeError(error) };

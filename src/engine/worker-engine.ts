@@ -8,6 +8,7 @@ import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
 import { mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { GroupReportOptions } from '../partial/tensor-reports.js';
 import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
+import { parseExact } from '../partial/tensor-json.js';
 
 /**
  * Small tasks travel to a worker in batches of up to this many elements (and
@@ -221,11 +222,11 @@ export class WorkerEngine extends ScanEngine {
       return;
     }
     const byId = new Map(batch.map((p) => [p.task.id, p]));
-    for (const { id, result } of reply.results) {
-      const pending = byId.get(id);
+    for (const result of reply.results) {
+      const pending = byId.get(result.id);
       if (!pending) continue;
       this.settings.onBytes?.(pending.bytes);
-      pending.resolve(result);
+      pending.resolve('report' in result ? (parseExact(result.report) as TensorReport) : result.result);
     }
     this.dispatch();
   }

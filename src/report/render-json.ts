@@ -19,6 +19,7 @@ import type {
 import { TENSOR_KINDS } from './verdict-sentence.js';
 import { elementwiseVerdictJson, forensicsJson, stackingVerdictJson } from './json-forensics.js';
 import { parseJsonBytes, WHOLE_PARSE_BYTES } from './json-array-span.js';
+import { hasNonFinite } from './non-finite.js';
 
 /**
  * The JSON report. Keys come out in schema order (src/report-schema.ts) whatever order
@@ -67,15 +68,6 @@ export function* renderJsonPieces(report: Report): Generator<string> {
 
 /** Characters of `[[…]]`'s opening and closing lines around a tensor rendered two arrays deep. */
 const TENSOR_WRAPPER = '[\n  [\n'.length;
-
-/** Whether a JSON-ready value holds a NaN or an infinity anywhere. */
-function hasNonFinite(value: unknown): boolean {
-  if (typeof value === 'number') return !Number.isFinite(value);
-  if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some(hasNonFinite);
-  for (const key in value) if (hasNonFinite((value as Record<string, unknown>)[key])) return true;
-  return false;
-}
 
 /** Parses a rendered report, turning the non-finite number strings back into numbers. */
 export function parseReportJson(text: string): Report {
