@@ -18,6 +18,7 @@
  * beforehand (sampling/read-ranges.ts); the readers are then rebuilt from their recipes
  * over the fetched bytes.
  */
+import { extended } from '../object-shape.js';
 import type { AlignedGroup } from '../align/align-models.js';
 import { IoError } from '../errors.js';
 import { buildTensor, mapRecipe, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
@@ -97,7 +98,7 @@ export class SampledScanner {
         }
       }
       const moments: TensorMoments[] = [];
-      for (const at of located) moments.push(await this.scanner.scan({ ...units.get(at.unit)!, suspectGrid: used }, at));
+      for (const at of located) moments.push(await this.scanner.scan(extended(units.get(at.unit)!, { suspectGrid: used }), at));
       return { moments, grid: used };
     });
   }
@@ -128,7 +129,7 @@ export class SampledScanner {
         const replay = Math.min(replayLeft, at.to - at.from);
         replayLeft -= replay;
         if (replay === 0 && !request.residual) continue;
-        const part = await this.scanner.recipes({ ...units.get(at.unit)!, suspectGrid: grid }, { ...request, replayElements: replay }, at);
+        const part = await this.scanner.recipes(extended(units.get(at.unit)!, { suspectGrid: grid }), extended(request, { replayElements: replay }), at);
         addRecipePassResults(total, part);
       }
       return total;

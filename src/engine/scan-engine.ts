@@ -1,3 +1,4 @@
+import { extended } from '../object-shape.js';
 import { addMoments, emptyMoments, type TensorMoments } from './moments.js';
 import { addRecipePassResults, emptyRecipePassResult, type RecipePassRequest, type RecipePassResult } from './recipes/recipe-pass.js';
 import { piecesOf, PIECE_ELEMENTS } from './scan-plan.js';
@@ -96,7 +97,7 @@ export abstract class ScanEngine {
         .map((piece) => {
           const part = { from: Math.max(piece.from, range.from), to: Math.min(piece.to, range.to) };
           const replayElements = Math.max(0, Math.min(part.to, replayEnd) - part.from);
-          return this.runPiece({ tensor, range: part, pass: 'recipes', weights: null, recipes: { ...request, replayElements } });
+          return this.runPiece({ tensor, range: part, pass: 'recipes', weights: null, recipes: extended(request, { replayElements }) });
         }),
     )) as RecipePassResult[];
     const total = emptyRecipePassResult(request.recipes.length, request.residual && request.weights !== null);

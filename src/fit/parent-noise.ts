@@ -1,3 +1,4 @@
+import { extended } from '../object-shape.js';
 import type { TensorMoments } from '../engine/moments.js';
 
 /**
@@ -28,6 +29,6 @@ export function withParentNoise(moments: TensorMoments, weights: readonly (numbe
     ...moments,
     floor,
     floorVar: moments.floorVar * scale * scale,
-    informative: { ...moments.informative, floor: moments.informative.floor + informativeAdded },
+    informative: extended(moments.informative, { floor: moments.informative.floor + informativeAdded }),
   };
 }

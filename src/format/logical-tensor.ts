@@ -15,6 +15,7 @@
  * different element ranges, one read in flight per input). A second concurrent read is
  * a programming error and throws.
  */
+import { extended } from '../object-shape.js';
 import { MalformedInputError } from '../errors.js';
 import { decode, decodeWithCell, floatFormat, type FloatFormat } from './dtype.js';
 import { decodeMinifloat, minifloatFormat, type MinifloatFormat } from './minifloat.js';
@@ -60,7 +61,7 @@ export type TensorRecipe<Leaf> =
 export async function mapRecipe<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B | Promise<B>): Promise<TensorRecipe<B>> {
   switch (recipe.kind) {
     case 'stored':
-      return { ...recipe, leaf: await leaf(recipe.leaf) };
+      return extended(recipe, { leaf: await leaf(recipe.leaf) });
     case 'scaled':
       return {
         ...recipe,
@@ -70,7 +71,7 @@ export async function mapRecipe<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B
       };
     case 'slice':
     case 'transposed':
-      return { ...recipe, inner: await mapRecipe(recipe.inner, leaf) };
+      return extended(recipe, { inner: await mapRecipe(recipe.inner, leaf) });
   }
 }
 

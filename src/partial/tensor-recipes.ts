@@ -1,3 +1,4 @@
+import { extended } from '../object-shape.js';
 import type { TensorMoments } from '../engine/moments.js';
 import type { ElementwiseSums } from '../engine/recipes/elementwise-sums.js';
 import { addRecipePassResults, emptyRecipePassResult, type RecipePassResult } from '../engine/recipes/recipe-pass.js';
@@ -67,16 +68,16 @@ export async function measureRecipes(
   const result = emptyRecipePassResult(candidates.length, residual);
   const reads: Promise<RecipePassResult>[] = [];
   if (residual) {
-    for (const unit of units) reads.push(engine.recipes(unit, { ...request, replayElements: 0, residual: true }, { from: 0, to: unit.suspect.elements }));
+    for (const unit of units) reads.push(engine.recipes(unit, extended(request, { replayElements: 0, residual: true }), { from: 0, to: unit.suspect.elements }));
   }
   if (candidates.length > 0) {
     for (const block of replayBlocks(units.map((u) => u.suspect.elements))) {
       const range = { from: block.from, to: block.to };
-      reads.push(engine.recipes(units[block.unit]!, { ...request, replayElements: block.to - block.from, residual: false }, range));
+      reads.push(engine.recipes(units[block.unit]!, extended(request, { replayElements: block.to - block.from, residual: false }), range));
     }
   }
   for (const part of await Promise.all(reads)) addRecipePassResults(result, part);
-  const measuredFit = result.rss === null || !options.directResidual ? { ...fit, rssMethod: 'gram' as const } : withDirectResidual(fit, moments, result.rss);
+  const measuredFit = result.rss === null || !options.directResidual ? extended(fit, { rssMethod: 'gram' as const }) : withDirectResidual(fit, moments, result.rss);
   // Without an exact-hit profile (three or more parents, or no clear peak), what the
   // fitted blend reproduces comes from this same read.
   if (countReproduced && result.informative > 0) measuredFit.reproducedShare = result.reproduced / result.informative;
@@ -156,5 +157,5 @@ export function replayEvidence(recipes: TensorRecipesReport | null, replayDtype:
 }
 
 export function elementwiseRecord(sums: ElementwiseSums): ElementwiseSumsRecord {
-  return { ...sums, movedGram: Array.from(sums.movedGram), largeGram: Array.from(sums.largeGram) };
+  return extended(sums, { movedGram: Array.from(sums.movedGram), largeGram: Array.from(sums.largeGram) });
 }

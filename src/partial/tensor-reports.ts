@@ -183,7 +183,9 @@ export async function tensorReport(group: AlignedGroup, engine: ScanEngine, opti
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
   }
   const verdict = tensorVerdict(fit, thresholds, replayEvidence(recipes, replayDtype));
-  const report: TensorReport = { ...tensorReportHead(group, verdict), ...fit, sums: sumsOfMoments(moments) };
+  // Assigned into a fresh object: one hidden class for every report, fast properties
+  // (object-shape.ts; assigning into the head's literal turns it into a dictionary).
+  const report: TensorReport = Object.assign({}, tensorReportHead(group, verdict), fit, { sums: sumsOfMoments(moments) });
   if (recipes !== null) report.recipes = recipes;
   addStorage(report, group, grid);
   if (slices !== null) report.slices = slices;

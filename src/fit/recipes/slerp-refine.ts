@@ -1,3 +1,4 @@
+import { extended } from '../../object-shape.js';
 import type { FloatFormat } from '../../format/dtype.js';
 import { countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from '../../engine/recipes/exact-match-count.js';
 import { compileRecipe, SLERP_DOT_THRESHOLD } from '../../engine/recipes/merge-arithmetic.js';
@@ -55,7 +56,7 @@ export function refineSlerpCosines(
       const middle = Number.isNaN(centre) ? bestAngle : centre;
       const angles: number[] = [];
       for (let step = 1; step <= SEARCH_STEPS; step++) for (const sign of [-1, 1]) angles.push(middle + (sign * step * span) / SEARCH_STEPS);
-      const tried = angles.map((a): RecipeCandidate => ({ ...candidate, cosine: Math.cos(a) }));
+      const tried = angles.map((a): RecipeCandidate => extended(candidate, { cosine: Math.cos(a) }));
       const hits = counted(tried).reproducedWhereParentsDiffer;
       tried.forEach((t, k) => {
         if (hits[k]! > bestHits) {

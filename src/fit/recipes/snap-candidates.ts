@@ -1,3 +1,4 @@
+import { extended } from '../../object-shape.js';
 import { roundTo, ulpOf, type FloatFormat } from '../../format/dtype.js';
 import { recipeKey, type MergeArithmetic, type MergeRecipe } from '../../engine/recipes/merge-arithmetic.js';
 import type { SlerpReading } from './slerp-reading.js';
@@ -154,7 +155,7 @@ class CandidateList {
     if (at !== undefined) {
       // The fit itself may already be a short decimal (a profile peak at 0.6): one candidate, named as the decimal.
       const existing = this.candidates[at]!;
-      if (existing.origin === 'fitted' && candidate.origin !== 'fitted') this.candidates[at] = { ...existing, digits: candidate.digits, origin: candidate.origin };
+      if (existing.origin === 'fitted' && candidate.origin !== 'fitted') this.candidates[at] = extended(existing, { digits: candidate.digits, origin: candidate.origin });
       return;
     }
     if (this.candidates.length >= MAX_CANDIDATES) return;

@@ -1,0 +1,12 @@
+/**
+ * `{ ...base, ...extra }`, built so that the objects share a hidden class. In Node 20's
+ * V8, once the code is optimised, an object literal that starts with a spread and adds
+ * properties after it gives every object it makes a hidden class of its own (node
+ * --allow-natives-syntax, %HaveSameMap: 1,991 changes in 2,000 objects; a plain
+ * `{ ...x }` copy and Object.assign into a fresh object: none). Each such object then
+ * carries its own descriptor array (~700 bytes per tensor report kept to the end of a
+ * run) and every later read of its properties is a megamorphic lookup.
+ */
+export function extended<A extends object, B extends object>(base: A, extra: B): A & B {
+  return Object.assign({}, base, extra);
+}
