@@ -57,22 +57,41 @@ export type TensorRecipe<Leaf> =
   | { kind: 'slice'; inner: TensorRecipe<Leaf>; offset: number; shape: readonly number[]; name: string }
   | { kind: 'transposed'; inner: TensorRecipe<Leaf>; name: string; bandElements: number };
 
-/** The same recipe with every leaf replaced (descriptors to wire form and back). */
-export async function mapRecipe<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B | Promise<B>): Promise<TensorRecipe<B>> {
+/**
+ * The same recipe with every leaf replaced (descriptors to wire form and back), at once.
+ * With `memo`, a node mapped before is not mapped again: an expert's slices of one
+ * fused tensor then share the mapped stored tensor, which a message's structured clone
+ * sends once.
+ */
+export function mapRecipeNow<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B, memo?: WeakMap<TensorRecipe<A>, TensorRecipe<B>>): TensorRecipe<B> {
+  const known = memo?.get(recipe);
+  if (known) return known;
+  let mapped: TensorRecipe<B>;
   switch (recipe.kind) {
     case 'stored':
-      return extended(recipe, { leaf: await leaf(recipe.leaf) });
+      mapped = extended(recipe, { leaf: leaf(recipe.leaf) });
+      break;
     case 'scaled':
-      return {
-        ...recipe,
-        codes: await mapRecipe(recipe.codes, leaf),
-        scales: await mapRecipe(recipe.scales, leaf),
-        global: recipe.global ? { apply: recipe.global.apply, tensor: await mapRecipe(recipe.global.tensor, leaf) } : null,
-      };
+      mapped = extended(recipe, {
+        codes: mapRecipeNow(recipe.codes, leaf, memo),
+        scales: mapRecipeNow(recipe.scales, leaf, memo),
+        global: recipe.global ? { apply: recipe.global.apply, tensor: mapRecipeNow(recipe.global.tensor, leaf, memo) } : null,
+      });
+      break;
     case 'slice':
     case 'transposed':
-      return extended(recipe, { inner: await mapRecipe(recipe.inner, leaf) });
+      mapped = extended(recipe, { inner: mapRecipeNow(recipe.inner, leaf, memo) });
+      break;
   }
+  memo?.set(recipe, mapped);
+  return mapped;
+}
+
+/** `mapRecipeNow` for a leaf mapping that may wait: each leaf mapped once, one after another, in `recipeLeaves` order. */
+export async function mapRecipe<A, B>(recipe: TensorRecipe<A>, leaf: (a: A) => B | Promise<B>): Promise<TensorRecipe<B>> {
+  const mapped = new Map<A, B>();
+  for (const a of recipeLeaves(recipe)) if (!mapped.has(a)) mapped.set(a, await leaf(a));
+  return mapRecipeNow(recipe, (a) => mapped.get(a)!);
 }
 
 /** The stored leaves of a recipe, in a fixed order. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessEngine } from '../../src/engine/scan-engine.js';
 import { effectiveGrid, gridFlags, TensorScanner, type ScanTensor } from '../../src/engine/scan-tensor.js';
 import { encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
-import { buildTensor, mapRecipe, scaledTensor, storedTensor } from '../../src/format/logical-tensor.js';
+import { buildTensor, mapRecipe, mapRecipeNow, scaledTensor, sliceTensor, storedTensor, type TensorRecipe } from '../../src/format/logical-tensor.js';
 import { MINIFLOAT_FORMATS, nearestCode } from '../../src/format/minifloat.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import { MemorySource } from '../../src/source/memory-source.js';
@@ -144,5 +144,27 @@ describe('scanning logical tensors', () => {
     expect(y).toEqual(x);
     const engine = new InProcessEngine({ parents: 1, reference: 0, informativeUlps: 4, pieceElements: 30 });
     expect(await engine.suspectGrids({ name: 't', suspect: rebuilt, parents: [original] })).toBe(7);
+  });
+
+  it('maps slices of one tensor onto one mapped stored tensor with a memo, and each leaf once', async () => {
+    const { s } = bf16Blend(100);
+    const whole = storedTensor(await stored('BF16', s));
+    const [first, second] = [sliceTensor(whole, 0, [50], 'e.0'), sliceTensor(whole, 50, [50], 'e.1')];
+    const memo = new WeakMap<TensorRecipe<unknown>, TensorRecipe<{ copy: unknown }>>();
+    const wired = [first, second].map((t) => mapRecipeNow(t.recipe, (d) => ({ copy: d }), memo));
+    const inner = (r: TensorRecipe<unknown>) => (r.kind === 'slice' ? r.inner : null);
+    expect(inner(wired[0]!)).toBe(inner(wired[1]!));
+    const apart = [first, second].map((t) => mapRecipeNow(t.recipe, (d) => ({ copy: d })));
+    expect(inner(apart[0]!)).not.toBe(inner(apart[1]!));
+    expect(inner(apart[0]!)).toEqual(inner(apart[1]!));
+    // The asynchronous mapping calls the leaf function once per leaf, and reads the same.
+    const calls: unknown[] = [];
+    const rebuilt = buildTensor(await mapRecipe(second.recipe, async (d) => (calls.push(d), d)));
+    expect(calls).toEqual([whole.recipe.kind === 'stored' ? whole.recipe.leaf : null]);
+    const x = new Float64Array(50);
+    const y = new Float64Array(50);
+    await second.read(0, 50, x);
+    await rebuilt.read(0, 50, y);
+    expect(y).toEqual(x);
   });
 });
