@@ -203,10 +203,11 @@ export class SampledScanner {
     const overFetched = (leaf: TensorDescriptor): TensorDescriptor => {
       let shard = shards.get(leaf.shard);
       if (!shard) {
-        shard = { ...leaf.shard, source: fetched.get(leaf.shard.source)! };
+        const source: ShardDescriptor['source'] = fetched.get(leaf.shard.source)!;
+        shard = extended(leaf.shard, { source });
         shards.set(leaf.shard, shard);
       }
-      return { ...leaf, shard };
+      return extended(leaf, { shard });
     };
     const rebuilt = async (tensor: LogicalTensor): Promise<LogicalTensor> => buildTensor(await mapRecipe(tensor.recipe, overFetched));
     const units = new Map<number, ScanTensor>();

@@ -325,13 +325,15 @@ export async function sampledReports(
       agreement,
       settled: whole || agreement >= confidence,
     };
-    const report: TensorReport = {
-      ...tensorReportHead(group, verdict),
-      ...reported,
-      sums: sumsOfMoments(total),
-      ...(recipes === null ? {} : { recipes }),
-      sample: sampleReport,
-    };
+    // Assigned into a fresh object: one hidden class for every report (object-shape.ts).
+    const report: TensorReport = Object.assign(
+      {},
+      tensorReportHead(group, verdict),
+      reported,
+      { sums: sumsOfMoments(total) },
+      recipes === null ? {} : { recipes },
+      { sample: sampleReport },
+    );
     addStorage(report, group, grid);
     return report;
   }

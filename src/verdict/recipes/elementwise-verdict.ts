@@ -1,3 +1,4 @@
+import { extended } from '../../object-shape.js';
 import { addElementwiseSums, type ElementwiseSums } from '../../engine/recipes/elementwise-sums.js';
 import { classifyElementwise, expectedRescale, readElementwise } from '../../fit/recipes/elementwise-reading.js';
 import type { ElementwiseVerdict, Thresholds, TensorReport } from '../../report-schema.js';
@@ -26,7 +27,7 @@ export function summedElementwise(tensors: readonly TensorReport[], parents: num
     const record = t.recipes?.elementwise;
     if (!record || record.parents !== parents) continue;
     if (reference !== undefined ? record.reference !== reference : total !== null && record.reference !== total.reference) continue;
-    const sums: ElementwiseSums = { ...record, movedGram: Float64Array.from(record.movedGram), largeGram: Float64Array.from(record.largeGram) };
+    const sums: ElementwiseSums = extended(record, { movedGram: Float64Array.from(record.movedGram), largeGram: Float64Array.from(record.largeGram) });
     if (total === null) total = sums;
     else addElementwiseSums(total, sums);
   }
