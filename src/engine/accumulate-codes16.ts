@@ -45,6 +45,13 @@ export class Codes16Kernel {
   /** Bin b's centre is lo + (b + ½)·width = (b − centreOffset)/binsPerUnit. */
   private readonly centreOffset = Math.round(-(PROFILE_LO + PROFILE_BIN / 2) * Math.round(1 / PROFILE_BIN));
 
+  /**
+   * The entries of `profileDiff` the last `accumulate` added to, [touchedFirst,
+   * touchedLast] (first > last: none); outside them it left the array as it was.
+   */
+  touchedFirst = 0;
+  touchedLast = -1;
+
   constructor(wasm: WasmKernels) {
     this.wasm = wasm;
     this.profileDiffAt = wasm.reserve((PROFILE_BINS + 1) * 8);
@@ -124,7 +131,9 @@ export class Codes16Kernel {
     // Only the entries the chunk's intervals touched (a small tensor's touch a few of 4,002).
     const diff = this.profileDiffAt >> 3;
     const touchedLast = f64[at + 25]!;
-    for (let b = f64[at + 24]!; b <= touchedLast; b++) {
+    this.touchedFirst = f64[at + 24]!;
+    this.touchedLast = touchedLast;
+    for (let b = this.touchedFirst; b <= touchedLast; b++) {
       profileDiff[b]! += f64[diff + b]!;
       f64[diff + b] = 0;
     }

@@ -165,42 +165,57 @@ export class TensorScanner {
     const moments = spare ?? emptyMoments(this.parents, this.options.reference);
     const accumulator = new CompensatedMoments(moments);
     moments.elements = to - from;
-    this.profileDiff.fill(0);
     const { reference, informativeUlps, chunkElements } = this.options;
     const fused = this.fusedInputs(tensor);
-    if (fused) {
-      const { formats, descriptors } = fused;
-      const kernel = codes16Kernel();
-      const profileDiff = this.profileDiff;
-      const kept = { base: 0, informative: 0, informativeDd: 0 };
-      await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
-        const codes = slot.views.map(codesOf);
-        const suspectCodes = codes[0]!;
-        const referenceCodes = codes[1 + reference]!;
-        const otherCodes = codes[2 - reference]!;
-        for (let first = 0; first < count; first += chunkElements) {
-          const last = Math.min(first + chunkElements, count);
-          resetChunkSums(this.sums);
-          kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, formats[0]!, informativeUlps, reference, profileDiff, this.sums);
-          accumulator.addChunk(this.sums);
-          kept.base += this.sums.keptBase;
-          kept.informative += this.sums.keptBaseInformative;
-          kept.informativeDd += this.sums.keptBaseInformativeDd;
-        }
-      });
-      accumulator.finish();
-      elementwiseOfTwoParents(moments, kept);
-    } else {
-      await this.scanGeneric(tensor, from, to, accumulator);
-      accumulator.finish();
-    }
-    if (moments.profile) {
-      let running = 0;
-      const hits = moments.profile.hits;
-      for (let b = 0; b < PROFILE_BINS; b++) {
-        running += this.profileDiff[b]!;
-        hits[b] = running;
+    // The difference array's entries written, [touchedFirst, touchedEnd): hits outside
+    // them are 0. The 16-bit kernel says which; the generic path may write any.
+    let touchedFirst = fused ? PROFILE_BINS + 1 : 0;
+    let touchedEnd = fused ? 0 : PROFILE_BINS + 1;
+    try {
+      if (fused) {
+        const { formats, descriptors } = fused;
+        const kernel = codes16Kernel();
+        const profileDiff = this.profileDiff;
+        const kept = { base: 0, informative: 0, informativeDd: 0 };
+        await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
+          const codes = slot.views.map(codesOf);
+          const suspectCodes = codes[0]!;
+          const referenceCodes = codes[1 + reference]!;
+          const otherCodes = codes[2 - reference]!;
+          for (let first = 0; first < count; first += chunkElements) {
+            const last = Math.min(first + chunkElements, count);
+            resetChunkSums(this.sums);
+            kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, formats[0]!, informativeUlps, reference, profileDiff, this.sums);
+            if (kernel.touchedFirst <= kernel.touchedLast) {
+              touchedFirst = Math.min(touchedFirst, kernel.touchedFirst);
+              touchedEnd = Math.max(touchedEnd, kernel.touchedLast + 1);
+            }
+            accumulator.addChunk(this.sums);
+            kept.base += this.sums.keptBase;
+            kept.informative += this.sums.keptBaseInformative;
+            kept.informativeDd += this.sums.keptBaseInformativeDd;
+          }
+        });
+        accumulator.finish();
+        elementwiseOfTwoParents(moments, kept);
+      } else {
+        await this.scanGeneric(tensor, from, to, accumulator);
+        accumulator.finish();
       }
+      if (moments.profile) {
+        // Hits are the running sum of the differences, 0 before the first entry written
+        // and after the last (every interval's +1 has its −1); the moments' hits are 0
+        // outside too (new, or cleared).
+        let running = 0;
+        const hits = moments.profile.hits;
+        for (let b = touchedFirst; b < Math.min(touchedEnd, PROFILE_BINS); b++) {
+          running += this.profileDiff[b]!;
+          hits[b] = running;
+        }
+      }
+    } finally {
+      // Left as found, all 0, for the next scan (also after a failed read).
+      if (touchedFirst < touchedEnd) this.profileDiff.fill(0, touchedFirst, touchedEnd);
     }
     return moments;
   }

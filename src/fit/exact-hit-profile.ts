@@ -101,14 +101,23 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const bins = hits.length;
   if (bins === 0) return null;
 
+  // Hits are counts, so never below 0, and most bins of a tensor's profile are 0 (of
+  // the bench trios' 4,001, ~800 are not: intervals gather around the weight). The
+  // passes below run over [first, end), from the first bin that is not 0 to the last;
+  // the zeros outside enter by their number.
+  let first = 0;
+  while (first < bins && hits[first] === 0) first++;
+  let end = bins;
+  while (end > first && hits[end - 1] === 0) end--;
+
   // The plateau: the longest run of bins at the maximum (the first such run on ties).
   // Its middle is the weight most consistent with the elements: an exact blend's
   // intervals all contain the true weight, and their intersection is that run. One
-  // pass: a new maximum starts over.
-  let most = -Infinity;
+  // pass: a new maximum starts over. With no hit anywhere, the run is every bin.
+  let most = first === end ? 0 : -Infinity;
   let bestStart = 0;
-  let bestLength = 0;
-  for (let b = 0; b < bins; ) {
+  let bestLength = first === end ? bins : 0;
+  for (let b = first; b < end; ) {
     const h = hits[b]!;
     if (h < most) {
       b++;
@@ -119,7 +128,7 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
       bestLength = 0;
     }
     const start = b;
-    while (b < bins && hits[b] === most) b++;
+    while (b < end && hits[b] === most) b++;
     if (b - start > bestLength) {
       bestStart = start;
       bestLength = b - start;
@@ -128,13 +137,9 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   const centre = (b: number): number => profile.lo + (b + 0.5) * profile.width;
   const peak = (centre(bestStart) + centre(bestStart + bestLength - 1)) / 2;
 
-  // The median of the far bins, copied into a reused buffer (the fit runs once per
-  // tensor and per expert slice).
+  // The median of the far bins (the fit runs once per tensor and per expert slice).
   const { first: near, end: nearEnd } = nearRun(profile.lo, profile.width, bins, peak);
-  if (farScratch.length < bins) farScratch = new Float64Array(bins);
-  farScratch.set(hits.subarray(0, near));
-  farScratch.set(hits.subarray(nearEnd), near);
-  const chance = median(farScratch.subarray(0, near + bins - nearEnd));
+  const chance = farMedian(hits, first, end, near, nearEnd);
 
   return {
     peak,
@@ -174,16 +179,36 @@ function nearRun(lo: number, width: number, bins: number, peak: number): { first
   return { first, end };
 }
 
-/** The median of `work`, which it reorders. */
-function median(work: Float64Array): number {
-  if (work.length === 0) return 0;
-  // Selection, not a sort: O(n) where a sort is O(n log n), once per fitted tensor and
-  // expert slice.
-  const mid = work.length >> 1;
-  const upper = selectInPlace(work, mid);
-  if (work.length % 2 === 1) return upper;
-  let lower = -Infinity;
-  for (let i = 0; i < mid; i++) if (work[i]! > lower) lower = work[i]!;
+/**
+ * The median of the hits outside the near bins [near, nearEnd), every hit outside
+ * [first, end) being 0: the far bins inside are copied into a reused buffer and
+ * selected among, the zeros counted. Zeros sort first (no hit is below 0), so the k-th
+ * smallest far hit is 0 for k below their number and else the (k − zeros)-th of the
+ * copied ones.
+ */
+function farMedian(hits: Float64Array, first: number, end: number, near: number, nearEnd: number): number {
+  const n = near + hits.length - nearEnd;
+  if (n === 0) return 0;
+  if (farScratch.length < hits.length) farScratch = new Float64Array(hits.length);
+  let copied = 0;
+  if (first < Math.min(end, near)) {
+    farScratch.set(hits.subarray(first, Math.min(end, near)), 0);
+    copied = Math.min(end, near) - first;
+  }
+  const from = Math.max(first, nearEnd);
+  if (from < end) {
+    farScratch.set(hits.subarray(from, end), copied);
+    copied += end - from;
+  }
+  const zeros = n - copied;
+  const work = farScratch.subarray(0, copied);
+  // Selection, not a sort: O(n) where a sort is O(n log n).
+  const mid = n >> 1;
+  const upper = mid < zeros ? 0 : selectInPlace(work, mid - zeros);
+  if (n % 2 === 1) return upper;
+  let lower = mid - 1 < zeros ? 0 : -Infinity;
+  // After selecting position mid − zeros, the copied hits before it are the smaller ones.
+  for (let i = 0; i < mid - zeros; i++) if (work[i]! > lower) lower = work[i]!;
   return (lower + upper) / 2;
 }
 
