@@ -109,6 +109,15 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   while (first < bins && hits[first] === 0) first++;
   let end = bins;
   while (end > first && hits[end - 1] === 0) end--;
+  // Only if none is below 0 are the zeros outside among the smallest: a profile with a
+  // negative value (never a scan's; a weighted sum's test can make one) is taken whole.
+  for (let b = first; b < end; b++) {
+    if (hits[b]! < 0) {
+      first = 0;
+      end = bins;
+      break;
+    }
+  }
 
   // The plateau: the longest run of bins at the maximum (the first such run on ties).
   // Its middle is the weight most consistent with the elements: an exact blend's
