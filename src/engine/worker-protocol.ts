@@ -84,7 +84,8 @@ export interface WorkerError {
  * boxed one, every string a copy and every object's properties a second array. The
  * 10,000-tensor bench's reports: 44 MB of heap against 76 MB (heap snapshots after
  * analyze()); 100,000 tensors: peak RSS 1,281 -> 965 MB, the same time (46-47 s) and the
- * same report (docs/performance.md). JSON's one loss, −0 read as 0, the JSON report has too.
+ * same report (docs/performance.md). What JSON loses, −0 (read as 0) and fields set to
+ * undefined (left out), the JSON report and checkpoints lose too.
  */
 export type WorkerResult = { id: number; result: PieceResult } | { id: number; report: string };
 

@@ -18,7 +18,8 @@ export interface RunIdentity {
 }
 
 const HEADER_KEY = 'provcheckCheckpoint';
-const FORMAT_VERSION = 1;
+/** 2: strings starting with "#" escaped (partial/tensor-json.ts); format 1 read "#NaN" as a number, whatever it named. */
+const FORMAT_VERSION = 2;
 /** Flushing to the disk itself (not only the page cache, which survives SIGKILL) at most this often. */
 const SYNC_INTERVAL_MS = 1000;
 

@@ -8,7 +8,8 @@ import { forensicsReport } from '../verdict/recipes/forensics.js';
 import { parseExact, stringifyExact } from './tensor-json.js';
 
 const PARTIAL_KEY = 'provcheckPartial';
-const PARTIAL_FORMAT = 1;
+/** 2: strings starting with "#" escaped (tensor-json.ts); format 1 read "#NaN" as a number, whatever it named. */
+const PARTIAL_FORMAT = 2;
 
 /**
  * What `--shard i/N` writes: the report of a run over that shard's tensors, and which

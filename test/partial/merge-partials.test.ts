@@ -29,7 +29,7 @@ describe('partial reports', () => {
 
   it('reads the layout written before, with the tensors amid the report, tensor by tensor too', () => {
     const partial = samplePartial();
-    const before = `${stringifyExact({ provcheckPartial: { format: 1, shard: 2, of: 3 }, report: partial.report })}\n`;
+    const before = `${stringifyExact({ provcheckPartial: { format: 2, shard: 2, of: 3 }, report: partial.report })}\n`;
     expect(before.indexOf('"tensors":[')).toBeLessThan(before.lastIndexOf('}}'));
     expect(parsePartial(bytesOf(before), 'p.json', 0)).toEqual(partial);
   });
@@ -40,8 +40,8 @@ describe('partial reports', () => {
       for (const [broken, problem] of [
         [text.slice(0, text.length >> 1), 'not a provcheck partial report (not JSON)'],
         [text.replace('"tensors":[', '"tensors":[\uFEFF'), 'not a provcheck partial report (not JSON)'],
-        ['null', 'not a provcheck partial report of format 1 (write one with --shard i/N)'],
-        ['{"report":{"tensors":[]}}', 'not a provcheck partial report of format 1 (write one with --shard i/N)'],
+        ['null', 'not a provcheck partial report of format 2 (write one with --shard i/N)'],
+        ['{"report":{"tensors":[]}}', 'not a provcheck partial report of format 2 (write one with --shard i/N)'],
       ] as const) {
         const error = (() => {
           try {

@@ -31,7 +31,8 @@ function comparable(report: Report): unknown {
   return copy;
 }
 
-const CASES: { name: string; options: Omit<AnalyzeOptions, 'threads'> }[] = [
+/** Each case's reports must equal; `check` is asked of both (what a shared codec could lose on both sides alike). */
+const CASES: { name: string; options: Omit<AnalyzeOptions, 'threads'>; check?: (report: Report) => void }[] = [
   // Fused experts [4, 64, 16]: 4,096 elements in 4 slices, over a 2,048-element piece.
   { name: 'fused experts', options: { suspect: at('fixtures/fused-experts/suspect'), parents: [at('fixtures/parents/moe-a'), at('fixtures/parents/moe-b')] } },
   // --base: task-arithmetic candidates in the recipe pass.
@@ -72,7 +73,21 @@ const CASES: { name: string; options: Omit<AnalyzeOptions, 'threads'> }[] = [
   // A model given as the suspect and as a parent: two inputs of one task read the same tensors.
   { name: 'the suspect as a parent', options: { suspect: at('fixtures/parents/a'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')] } },
   // One parent given twice: every report's condition number is Infinity, which JSON cannot hold.
-  { name: 'a parent given twice', options: { suspect: at('fixtures/blend-small-delta/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/a')] } },
+  {
+    name: 'a parent given twice',
+    options: { suspect: at('fixtures/blend-small-delta/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/a')] },
+    check: (report) => expect(report.tensors.every((t) => t.identifiability.conditionNumber === Infinity)).toBe(true),
+  },
+  // Tensors renamed to the text of JSON's tags for non-finite numbers: still names.
+  {
+    name: 'tensors named like the tags',
+    options: {
+      suspect: at('fixtures/blend-small-delta/suspect'),
+      parents: [at('fixtures/parents/a'), at('fixtures/parents/b')],
+      map: ['^model\\.norm\\.weight$=#NaN', '^lm_head\\.weight$=##Infinity'],
+    },
+    check: (report) => expect(report.tensors.map((t) => t.name).filter((n) => n.startsWith('#')).sort()).toEqual(['##Infinity', '#NaN']),
+  },
 ];
 
 describe('reports made on worker threads', () => {
@@ -109,7 +124,7 @@ describe('reports made on worker threads', () => {
   });
 
 
-  for (const { name, options } of CASES) {
+  for (const { name, options, check } of CASES) {
     it(`equal the in-process report: ${name}`, async () => {
       const analyze = await builtAnalyze();
       for (const pieceElements of [2048, undefined]) {
@@ -117,6 +132,8 @@ describe('reports made on worker threads', () => {
         const inProcess = await analyze({ ...options, ...piece, threads: 0 });
         const workers = await analyze({ ...options, ...piece, threads: 2 });
         expect(comparable(workers)).toEqual(comparable(inProcess));
+        check?.(inProcess);
+        check?.(workers);
         expect(inProcess.tensors.length).toBeGreaterThan(5);
       }
     });
