@@ -7,6 +7,14 @@
  * carries its own descriptor array (~700 bytes per tensor report kept to the end of a
  * run) and every later read of its properties is a megamorphic lookup.
  */
-export function extended<A extends object, B extends object>(base: A, extra: B): A & B {
-  return Object.assign({}, base, extra);
+export function extended<A extends object, B extends object>(base: A, extra: B): Extended<A, B> {
+  // Object.assign's own type is the intersection; what it does is the spread's.
+  return Object.assign({}, base, extra) as unknown as Extended<A, B>;
 }
+
+/**
+ * A with B's fields replacing its own, as the spread `{ ...a, ...b }` is typed (per
+ * member of a union A); an intersection would make a field of two types `never` and
+ * let any value through.
+ */
+export type Extended<A, B> = A extends unknown ? Omit<A, keyof B> & B : never;

@@ -16,6 +16,7 @@
  * Settled tensors read nothing more; tensors near a threshold read until the threshold
  * is on one side of their interval.
  */
+import { extended } from '../object-shape.js';
 import { groupBytes, type AlignedGroup } from '../align/align-models.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
@@ -32,7 +33,7 @@ import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import { floatFormat } from '../format/dtype.js';
 import { refineSlerpCosines } from '../fit/recipes/slerp-refine.js';
 import { recipeCandidates, recipesReport, replayEvidence } from './tensor-recipes.js';
-import { addStorage, tensorReportHead } from './tensor-reports.js';
+import { addStorage, compacted, tensorReportHead } from './tensor-reports.js';
 
 /** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
 export const MIN_BLOCKS = 8;
@@ -325,17 +326,14 @@ export async function sampledReports(
       agreement,
       settled: whole || agreement >= confidence,
     };
-    // Assigned into a fresh object: one hidden class for every report (object-shape.ts).
-    const report: TensorReport = Object.assign(
-      {},
-      tensorReportHead(group, verdict),
-      reported,
-      { sums: sumsOfMoments(total) },
-      recipes === null ? {} : { recipes },
-      { sample: sampleReport },
+    // Not a spread literal (object-shape.ts).
+    const sums = sumsOfMoments(total);
+    const report: TensorReport = extended(
+      extended(tensorReportHead(group, verdict), reported),
+      recipes === null ? { sums, sample: sampleReport } : { sums, recipes, sample: sampleReport },
     );
     addStorage(report, group, grid);
-    return report;
+    return compacted(report);
   }
 
   /** The first blocks of `taken` that hold at least `elements` elements together. */
