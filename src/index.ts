@@ -10,7 +10,7 @@ export type { HubOptions } from './source/hub/hub-session.js';
 export { MalformedInputError, UsageError, IoError } from './errors.js';
 export { TOOL_VERSION } from './version.js';
 export * from './report-schema.js';
-export { renderJson, parseReportJson, parseReportBytes } from './report/render-json.js';
+export { renderJson, renderJsonPieces, parseReportJson, parseReportBytes } from './report/render-json.js';
 export { renderText, type TextRenderOptions } from './report/render-text.js';
 export { PLAIN_STYLE, type TextStyle } from './report/text-style.js';
 export { renderMarkdown } from './report/render-markdown.js';

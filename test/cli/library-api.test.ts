@@ -20,6 +20,7 @@ describe('library API', () => {
     expect(report.tool.version).toBe(library.TOOL_VERSION);
     expect(report.verdict.kind).toBe('blend');
     expect(library.parseReportJson(library.renderJson(report))).toEqual(JSON.parse(library.renderJson(report)));
+    expect([...library.renderJsonPieces(report)].join('')).toBe(library.renderJson(report));
     expect(library.renderText(report, { style: library.PLAIN_STYLE })).toContain(report.verdict.summary.slice(0, 40));
     expect(library.renderMarkdown(report)).toContain(`provcheck: ${report.verdict.kind}`);
     expect(library.renderHtml(report)).toMatch(/^<!DOCTYPE html>/i);

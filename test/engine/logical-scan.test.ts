@@ -157,10 +157,17 @@ describe('scanning logical tensors', () => {
     const apart = [first, second].map((t) => mapRecipeNow(t.recipe, (d) => ({ copy: d })));
     expect(inner(apart[0]!)).not.toBe(inner(apart[1]!));
     expect(inner(apart[0]!)).toEqual(inner(apart[1]!));
-    // The asynchronous mapping calls the leaf function once per leaf, and reads the same.
+    // The asynchronous mapping calls the leaf function once per leaf (codes and scales of
+    // one stored tensor here), in recipeLeaves order, and reads the same.
+    const stored1 = (leaf: string): TensorRecipe<string> => ({ kind: 'stored', leaf, codes: 'BF16', shape: null, name: leaf });
+    const grid = { batch: 1, rows: 1, cols: 1, blockRows: 1, blockCols: 1, sharedAcrossBatch: false };
+    const twice: TensorRecipe<string> = { kind: 'scaled', name: 'q', codes: stored1('x'), scales: stored1('x'), grid, global: { tensor: stored1('y'), apply: 'multiply' }, encoding: '' };
     const calls: unknown[] = [];
-    const rebuilt = buildTensor(await mapRecipe(second.recipe, async (d) => (calls.push(d), d)));
-    expect(calls).toEqual([whole.recipe.kind === 'stored' ? whole.recipe.leaf : null]);
+    const mapped = await mapRecipe(twice, async (d) => (calls.push(d), `${d}'`));
+    expect(calls).toEqual(['x', 'y']);
+    const relabelled = (leaf: string): TensorRecipe<string> => ({ kind: 'stored', leaf: `${leaf}'`, codes: 'BF16', shape: null, name: leaf });
+    expect(mapped).toEqual({ ...twice, codes: relabelled('x'), scales: relabelled('x'), global: { tensor: relabelled('y'), apply: 'multiply' } });
+    const rebuilt = buildTensor(await mapRecipe(second.recipe, async (d) => d));
     const x = new Float64Array(50);
     const y = new Float64Array(50);
     await second.read(0, 50, x);

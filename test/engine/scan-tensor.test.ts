@@ -178,6 +178,35 @@ describe('TensorScanner', () => {
     }
   });
 
+  it('leaves nothing of a scan whose read failed midway in the next scan', async () => {
+    const n = 2000;
+    const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);
+    const b = a.map((v, i) => v + Math.cos(i * 7) * 0.002);
+    const s = a.map((v, i) => 0.6 * v + 0.4 * b[i]!);
+    /** A file in memory whose reads fail from the `failFrom`-th on. */
+    class FailingSource extends MemorySource {
+      reads = 0;
+      failFrom = Infinity;
+      override read(start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
+        if (++this.reads >= this.failFrom) return Promise.reject(new Error('disk gone'));
+        return super.read(start, end, into);
+      }
+    }
+    const source = new FailingSource(serializeSafetensors([{ name: 't', dtype: 'BF16', shape: [n], data: encode(FLOAT_FORMATS.BF16, s) }]), 's');
+    const failing = (await parseSafetensorsHeader(source, 's')).tensors[0]!;
+    const parents = [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)];
+    // 256 elements a block: the second block's read fails after the first block's
+    // intervals are in the scanner's difference array.
+    const options = { reference: 0, informativeUlps: 4, chunkElements: 64, readBytes: 512 };
+    source.failFrom = source.reads + 2;
+    const scanner = new TensorScanner(2, options);
+    await expect(scanner.scan({ name: 't', suspect: failing, parents })).rejects.toThrow('disk gone');
+    const good: AlignedTensor = { name: 't', suspect: await tensorOf('s', 'BF16', s), parents };
+    const fresh = await new TensorScanner(2, options).scan(good);
+    expect(fresh.profile!.hits.some((h) => h > 0)).toBe(true);
+    expect(await scanner.scan(good)).toEqual(fresh);
+  });
+
   it('gives the same moments whole as split into element ranges and added', async () => {
     const n = 1000;
     const a = Array.from({ length: n }, (_, i) => Math.sin(i) * 0.02);

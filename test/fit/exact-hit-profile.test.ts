@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { emptyMoments, PROFILE_BINS } from '../../src/engine/moments.js';
+import { emptyMoments, PROFILE_BIN, PROFILE_BINS } from '../../src/engine/moments.js';
 import { CHANCE_DISTANCE, summarizeProfile } from '../../src/fit/exact-hit-profile.js';
 
 /** The summary by its definition: the first longest run at the maximum, and the median of the bins farther than CHANCE_DISTANCE from its middle, by sorting. */
@@ -22,6 +22,26 @@ function summaryByDefinition(hits: Float64Array, lo: number, width: number, info
 }
 
 describe('summarizeProfile', () => {
+  it('equals its definition when the zeros outside the band are about half the far bins', () => {
+    // The far-bin median's two order statistics fall among the zeros, at their edge, or
+    // among the counted hits; plateau widths 1-4 give both parities of the far count.
+    for (let width = 1; width <= 4; width++) {
+      const near = 2 * Math.round(CHANCE_DISTANCE / PROFILE_BIN) + width;
+      const far = PROFILE_BINS - near;
+      for (let zeros = (far >> 1) - 3; zeros <= (far >> 1) + 3; zeros++) {
+        const moments = emptyMoments(2, 0);
+        const hits = moments.profile!.hits;
+        const lo = zeros >> 1;
+        const hi = PROFILE_BINS - (zeros - lo);
+        for (let b = lo; b < hi; b++) hits[b] = 1 + (b % 37);
+        for (let b = 2000; b < 2000 + width; b++) hits[b] = 1000;
+        moments.informative.count = 10_000;
+        const expected = summaryByDefinition(hits, moments.profile!.lo, moments.profile!.width, 10_000);
+        expect(summarizeProfile(moments)).toEqual(expected);
+      }
+    }
+  });
+
   it('equals its definition: ties between runs, plateaus wider than the chance window, peaks at either end', () => {
     const profile = fc.record({
       seed: fc.integer({ min: 1, max: 2 ** 30 }),
