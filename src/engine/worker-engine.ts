@@ -2,13 +2,11 @@ import { Worker } from 'node:worker_threads';
 import type { AlignedGroup } from '../align/align-models.js';
 import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
-import type { TensorReport } from '../report-schema.js';
 import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
 import { mapRecipeNow, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { GroupReportOptions } from '../partial/tensor-reports.js';
 import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
-import { parseExact } from '../partial/tensor-json.js';
 
 /**
  * Small tasks travel to a worker in batches of up to this many elements (and
@@ -59,7 +57,7 @@ interface Pending {
   bytes: number;
   /** Suspect elements it covers, for batching. */
   elements: number;
-  resolve: (result: PieceResult | TensorReport) => void;
+  resolve: (result: PieceResult | string) => void;
   reject: (error: unknown) => void;
 }
 
@@ -150,9 +148,11 @@ export class WorkerEngine extends ScanEngine {
   /**
    * A tensor's report made on a worker, by the same code and the same cut as on this
    * thread (tensor-reports.ts tensorReport on an in-process engine): bit for bit the
-   * report this thread would make. `bytes` are its stored bytes, for progress.
+   * report this thread would make, as its JSON text (partial/tensor-json.ts), which the
+   * caller parses and a checkpoint appends as it is. `bytes` are its stored bytes, for
+   * progress.
    */
-  async report(group: AlignedGroup, options: GroupReportOptions, bytes: number): Promise<TensorReport> {
+  async report(group: AlignedGroup, options: GroupReportOptions, bytes: number): Promise<string> {
     // One memo for the group: its expert slices share their stored tensors' wire form.
     const memo = new WeakMap<TensorRecipe<TensorDescriptor>, TensorRecipe<WorkerLeaf>>();
     const units = group.units.map((u) => ({
@@ -164,7 +164,7 @@ export class WorkerEngine extends ScanEngine {
       inputs: this.wireInputs([u.suspect, ...u.parents], memo),
     }));
     const task: WorkerTask = { kind: 'report', id: this.nextId++, name: group.name, shape: [...group.shape], units, options };
-    return this.enqueue(task, bytes, suspectElements(group)) as Promise<TensorReport>;
+    return this.enqueue(task, bytes, suspectElements(group)) as Promise<string>;
   }
 
   /**
@@ -189,7 +189,7 @@ export class WorkerEngine extends ScanEngine {
     return leaf;
   }
 
-  private enqueue(task: WorkerTask, bytes: number, elements: number): Promise<PieceResult | TensorReport> {
+  private enqueue(task: WorkerTask, bytes: number, elements: number): Promise<PieceResult | string> {
     return new Promise((resolve, reject) => {
       if (this.failure !== null) return reject(this.failure);
       this.queue.push({ task, bytes, elements, resolve, reject });
@@ -228,7 +228,7 @@ export class WorkerEngine extends ScanEngine {
       const pending = byId.get(result.id);
       if (!pending) continue;
       this.settings.onBytes?.(pending.bytes);
-      pending.resolve('report' in result ? (parseExact(result.report) as TensorReport) : result.result);
+      pending.resolve('report' in result ? result.report : result.result);
     }
     this.dispatch();
   }

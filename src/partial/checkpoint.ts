@@ -92,10 +92,14 @@ export class Checkpoint {
 
   private position = 0;
 
-  /** Records a completed tensor; on return the line is in the kernel's hands (safe from SIGKILL). */
-  append(tensor: TensorReport): void {
+  /**
+   * Records a completed tensor; on return the line is in the kernel's hands (safe from
+   * SIGKILL). `text`: the tensor's stringifyExact, when the caller has it already.
+   */
+  append(tensor: TensorReport, text = stringifyExact(tensor)): void {
     if (this.fd === null) throw new Error('checkpoint: append after close');
-    const line = Buffer.from(`${stringifyExact({ tensor })}\n`);
+    // stringifyExact({ tensor }), which is this.
+    const line = Buffer.from(`{"tensor":${text}}\n`);
     try {
       let written = 0;
       while (written < line.length) written += writeSync(this.fd, line, written, line.length - written, this.position + written);

@@ -111,12 +111,15 @@ export async function tensorReports(
         unitsInFlight += units;
         try {
           // A tensor no longer than a piece is reported whole on a worker; a longer one is
-          // cut into pieces over every worker, and its pieces' sums fitted here.
-          const report =
+          // cut into pieces over every worker, and its pieces' sums fitted here. Either
+          // way the report is kept as its JSON text parsed (compacted), and that text is
+          // what a checkpoint appends.
+          const text =
             workers?.reportsWhole(group)
               ? await workers.report(group, reportOptions, groupBytes(group))
-              : compacted(await tensorReport(group, engine, options));
-          options.checkpoint?.append(report);
+              : stringifyExact(await tensorReport(group, engine, options));
+          const report = parseExact(text) as TensorReport;
+          options.checkpoint?.append(report, text);
           results.set(index, report);
           options.onTensor();
         } finally {
@@ -134,7 +137,8 @@ export async function tensorReports(
 
 /**
  * A report made on this thread in the form a worker's arrives in: JSON text parsed
- * (worker-protocol.ts). Kept to the end of the run, it takes less heap so (`--threads 0`
+ * (worker-protocol.ts; tensorReports does the same with the text at hand, for its
+ * checkpoint). Kept to the end of the run, it takes less heap so (`--threads 0`
  * on the 10,000-tensor bench trio, a heap snapshot after analyze(): 75 -> 51 MB live;
  * built by Object.assign, a report of ~30 fields is a dictionary), and every thread
  * count gives the same objects, −0 read as 0 included.

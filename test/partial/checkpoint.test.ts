@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { Checkpoint, type RunIdentity } from '../../src/partial/checkpoint.js';
 import type { TensorReport } from '../../src/report-schema.js';
+import { stringifyExact } from '../../src/partial/tensor-json.js';
 
 const identity: RunIdentity = {
   tool: '1.0.0',
@@ -40,6 +41,20 @@ describe('Checkpoint', () => {
     expect(lines).toHaveLength(5);
     expect(lines[3]).toContain('"name":"c"');
     expect(Checkpoint.open(path, identity).done.size).toBe(3);
+  });
+
+  it("appends the same line from a report's text as from the report", () => {
+    dir = mkdtempSync(join(tmpdir(), 'provcheck-checkpoint-'));
+    const lines = [join(dir, 'from-report'), join(dir, 'from-text')].map((path, i) => {
+      const checkpoint = Checkpoint.open(path, identity);
+      const t = { ...tensor('#NaN'), noiseRatio: NaN };
+      if (i === 0) checkpoint.append(t);
+      else checkpoint.append(t, stringifyExact(t));
+      checkpoint.close();
+      return readFileSync(path, 'utf8');
+    });
+    expect(lines[1]).toBe(lines[0]);
+    expect(lines[0]).toContain('"name":"##NaN","noiseRatio":"#NaN"');
   });
 
   it('refuses a checkpoint made from other inputs, naming what differs', () => {
