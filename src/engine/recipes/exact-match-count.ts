@@ -1,4 +1,4 @@
-import { replayRecipe, sameBits, type CompiledRecipe } from './merge-arithmetic.js';
+import { castParents, castsParents, replayRecipe, sameBits, type CompiledRecipe } from './merge-arithmetic.js';
 import { replayKernel, replaysInWasm } from './replay-wasm.js';
 
 /**
@@ -41,9 +41,16 @@ export function addExactMatches(into: ExactMatchCounts, part: ExactMatchCounts):
 export class ExactMatchScratch {
   readonly elementClass: Uint8Array;
   readonly replayed: Float64Array;
+  /** The parents cast to the recipes' format, made when first needed (castParents). */
+  private readonly cast: Float64Array[] = [];
   constructor(readonly capacity: number) {
     this.elementClass = new Uint8Array(capacity);
     this.replayed = new Float64Array(capacity);
+  }
+
+  castArrays(parents: number): Float64Array[] {
+    while (this.cast.length < parents) this.cast.push(new Float64Array(this.capacity));
+    return this.cast.slice(0, parents);
   }
 }
 
@@ -82,12 +89,22 @@ export function countExactMatches(
   // The usual candidates (two parents, BF16) are replayed in WebAssembly, on one copy of the chunk.
   const wasm = k === 2 && recipes.some(replaysInWasm) ? replayKernel() : null;
   wasm?.load(suspect, parents[0]!, parents[1]!, elementClass, count);
+  // The parents cast to the recipes' format (one for all of a tensor's candidates), once
+  // per chunk for every candidate that casts them.
+  let cast: Float64Array[] | null = null;
+  let castFormat: CompiledRecipe['format'] | null = null;
   for (let r = 0; r < recipes.length; r++) {
-    if (wasm && replaysInWasm(recipes[r]!)) {
-      wasm.replay(recipes[r]!, counts, r);
+    const recipe = recipes[r]!;
+    if (wasm && replaysInWasm(recipe)) {
+      wasm.replay(recipe, counts, r);
       continue;
     }
-    replayRecipe(recipes[r]!, parents, count, out);
+    if (castsParents(recipe) && castFormat !== recipe.format) {
+      cast = scratch.castArrays(k);
+      castParents(recipe.format, parents, count, cast);
+      castFormat = recipe.format;
+    }
+    replayRecipe(recipe, parents, count, out, castsParents(recipe) ? cast! : undefined);
     let all = 0;
     let differing = 0;
     for (let i = 0; i < count; i++) {

@@ -185,13 +185,35 @@ function compileTaskArithmetic(recipe: MergeRecipe, format: FloatFormat): Compil
   return { recipe, format, method: 'task-arithmetic', effective, normaliser };
 }
 
+/** Whether the recipe's arithmetic casts the parents to the suspect's format first (see MERGE_ARITHMETICS). */
+export function castsParents(compiled: CompiledRecipe): boolean {
+  return compiled.recipe.arithmetic === 'torch-in-dtype' || compiled.recipe.arithmetic === 'format-steps';
+}
+
+/** Elements [0, count) of each parent rounded to `format`, into `into` (arrays of at least count). */
+export function castParents(format: FloatFormat, parents: readonly Float64Array[], count: number, into: readonly Float64Array[]): void {
+  parents.forEach((p, j) => {
+    const cast = into[j]!;
+    for (let i = 0; i < count; i++) cast[i] = roundTo(format, p[i]!);
+  });
+}
+
 /**
  * Replays a compiled recipe on `count` elements of decoded parent values (each
- * parent's values exactly representable in its own dtype) into `out`.
+ * parent's values exactly representable in its own dtype) into `out`. `cast`: the
+ * parents already rounded to the recipe's format (castParents), for the arithmetics
+ * that cast them (castsParents) — a caller replaying many candidates on one chunk
+ * rounds them once, not once per candidate; without it they are rounded here.
  */
-export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64Array[], count: number, out: Float64Array): void {
+export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64Array[], count: number, out: Float64Array, cast?: readonly Float64Array[]): void {
+  let inFormat = cast ?? null;
+  if (inFormat === null && castsParents(compiled)) {
+    const own = parents.map(() => new Float64Array(count));
+    castParents(compiled.format, parents, count, own);
+    inFormat = own;
+  }
   if (compiled.method === 'task-arithmetic') {
-    replayTaskArithmetic(compiled, parents, count, out);
+    replayTaskArithmetic(compiled, parents, inFormat, count, out);
     return;
   }
   // SLERP is the weighted sum with its coefficients: c0·p0 + c1·p1 in the same arithmetic.
@@ -213,30 +235,34 @@ export function replayRecipe(compiled: CompiledRecipe, parents: readonly Float64
         out[i] = roundTo(format, normaliser === 1 ? sum : Math.fround(sum / normaliser));
       }
       return;
-    case 'torch-in-dtype':
+    case 'torch-in-dtype': {
+      const p = inFormat!;
       for (let i = 0; i < count; i++) {
         let sum = 0;
         // A product of two format values is exact in float64 (≤ 2·11 significant bits),
         // so rounding it once equals the format's multiply.
-        for (let j = 0; j < k; j++) sum = Math.fround(sum + roundTo(format, w[j]! * roundTo(format, parents[j]![i]!)));
+        for (let j = 0; j < k; j++) sum = Math.fround(sum + roundTo(format, w[j]! * p[j]![i]!));
         const rounded = roundTo(format, sum);
         out[i] = normaliser === 1 ? rounded : roundTo(format, Math.fround(rounded / normaliser));
       }
       return;
-    case 'format-steps':
+    }
+    case 'format-steps': {
+      const p = inFormat!;
       for (let i = 0; i < count; i++) {
-        let sum = roundTo(format, w[0]! * roundTo(format, parents[0]![i]!));
+        let sum = roundTo(format, w[0]! * p[0]![i]!);
         for (let j = 1; j < k; j++) {
-          sum = roundTo(format, sum + roundTo(format, w[j]! * roundTo(format, parents[j]![i]!)));
+          sum = roundTo(format, sum + roundTo(format, w[j]! * p[j]![i]!));
         }
         out[i] = sum;
       }
       return;
+    }
   }
 }
 
 /** base + Σ λ_j (p_j − base) [÷ normaliser], in the recipe's arithmetic (see MERGE_METHODS). */
-function replayTaskArithmetic(compiled: CompiledRecipe, parents: readonly Float64Array[], count: number, out: Float64Array): void {
+function replayTaskArithmetic(compiled: CompiledRecipe, parents: readonly Float64Array[], inFormat: readonly Float64Array[] | null, count: number, out: Float64Array): void {
   const { format, effective: w, normaliser } = compiled;
   const k = w.length;
   const b = compiled.recipe.base!;
@@ -259,17 +285,19 @@ function replayTaskArithmetic(compiled: CompiledRecipe, parents: readonly Float6
         out[i] = roundTo(format, Math.fround(r + mixed));
       }
       return;
-    case 'torch-in-dtype':
+    case 'torch-in-dtype': {
+      const p = inFormat!;
       for (let i = 0; i < count; i++) {
-        const r = roundTo(format, baseValues[i]!);
+        const r = p[b]![i]!;
         let sum = 0;
         // Differences, products and the final sum of two format values are exact in float64: one rounding each, as the format's own operations.
-        for (let j = 0; j < k; j++) if (j !== b) sum = Math.fround(sum + roundTo(format, w[j]! * roundTo(format, roundTo(format, parents[j]![i]!) - r)));
+        for (let j = 0; j < k; j++) if (j !== b) sum = Math.fround(sum + roundTo(format, w[j]! * roundTo(format, p[j]![i]! - r)));
         let mixed = roundTo(format, sum);
         if (normaliser !== 1) mixed = roundTo(format, Math.fround(mixed / normaliser));
         out[i] = roundTo(format, r + mixed);
       }
       return;
+    }
     case 'format-steps':
       throw new Error('replayRecipe: task arithmetic has no format-steps replay');
   }
