@@ -8,6 +8,9 @@ import { InProcessEngine } from '../../src/engine/scan-engine.js';
 import { TensorScanner } from '../../src/engine/scan-tensor.js';
 import { WorkerEngine } from '../../src/engine/worker-engine.js';
 import type { TensorMoments } from '../../src/engine/moments.js';
+import { storedTensor } from '../../src/format/logical-tensor.js';
+import type { AlignedGroup } from '../../src/align/align-models.js';
+import { DEFAULT_THRESHOLDS } from '../../src/verdict/thresholds.js';
 import { FLOAT_FORMATS } from '../../src/format/dtype.js';
 import type { ShardDescriptor, TensorDescriptor } from '../../src/format/model-layout.js';
 import type { ByteSource } from '../../src/source/byte-source.js';
@@ -121,6 +124,52 @@ describe('scanning by pieces', () => {
 });
 
 describe('worker threads', () => {
+  it('tasks queued in one turn go out as one batch per worker, shared evenly', async () => {
+    // A stand-in worker that answers every task of a batch with the batch's size and its
+    // own thread id, a little later (as if it worked).
+    const dir = await mkdtemp(join(tmpdir(), 'provcheck-batches-'));
+    const script = join(dir, 'batches.mjs');
+    await writeFile(
+      script,
+      "import { parentPort, threadId } from 'node:worker_threads';\n" +
+        "parentPort.on('message', (tasks) => setTimeout(() => parentPort.postMessage({ kind: 'results', results: tasks.map((t) => ({ id: t.id, report: `${threadId}:${tasks.length}` })) }), 5));\n",
+    );
+    const engine = new WorkerEngine(
+      { parents: 2, reference: 0, informativeUlps: 4 },
+      { threads: 2, pathOf: (t) => t.shard.file, workerScript: pathToFileURL(script) },
+    );
+    try {
+      const tensor = formulaTensor(1000, 0);
+      const group = (i: number): AlignedGroup => ({
+        name: `t${i}`,
+        shape: [1000],
+        units: [{ name: `t${i}`, group: `t${i}`, groupShape: [1000], shape: [1000], suspect: storedTensor(tensor.suspect), parents: tensor.parents.map((p) => storedTensor(p)) }],
+      });
+      const options = { parents: 2, reference: 0, thresholds: DEFAULT_THRESHOLDS };
+      // Forty tensors asked for in one turn, then ten more once the first answers are in
+      // (as tensorReports' lanes do, each in its own microtask).
+      const first = Array.from({ length: 40 }, (_, i) => engine.report(group(i), options, 6000));
+      const firstAnswers = await Promise.all(first);
+      const later = await Promise.all(Array.from({ length: 10 }, (_, i) => Promise.resolve().then(() => engine.report(group(40 + i), options, 6000))));
+      const count = (answers: string[]): Map<string, number> => {
+        const perWorker = new Map<string, number>();
+        for (const answer of answers) perWorker.set(answer, (perWorker.get(answer) ?? 0) + 1);
+        return perWorker;
+      };
+      // Two workers, twenty tasks each in one message (dispatching per task sent the first alone).
+      expect([...count(firstAnswers).entries()].map(([answer, n]) => [answer.split(':')[1], n])).toEqual([
+        ['20', 20],
+        ['20', 20],
+      ]);
+      expect(new Set(firstAnswers.map((answer) => answer.split(':')[0])).size).toBe(2);
+      expect([...count(later).values()]).toEqual([5, 5]);
+      expect(later.every((answer) => answer.endsWith(':5'))).toBe(true);
+    } finally {
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a worker that reaches its heap limit fails the scan with one clear line', async () => {
     // A stand-in worker that hoards memory on its first task.
     const dir = await mkdtemp(join(tmpdir(), 'provcheck-hoard-'));
