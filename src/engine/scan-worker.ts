@@ -10,12 +10,10 @@ import type { TensorMoments } from './moments.js';
 import { buildTensor, mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import { LocalFileSource } from '../source/local-file.js';
-import { tensorReport } from '../partial/tensor-reports.js';
-import type { TensorReport } from '../report-schema.js';
+import { tensorReportText } from '../partial/tensor-reports.js';
 import { InProcessEngine, runScannerPiece, type PieceResult } from './scan-engine.js';
 import { TensorScanner } from './scan-tensor.js';
 import type { WorkerError, WorkerLeaf, WorkerPieceTask, WorkerReply, WorkerReportTask, WorkerResult, WorkerSetup, WorkerTask } from './worker-protocol.js';
-import { stringifyExact } from '../partial/tensor-json.js';
 
 /** Open file handles kept per worker; a model of thousands of shards cycles through them. */
 const MAX_OPEN_FILES = 64;
@@ -117,7 +115,7 @@ function readersOf(inputs: readonly TensorRecipe<WorkerLeaf>[]): Promise<Logical
 }
 
 async function run(task: WorkerTask): Promise<WorkerResult> {
-  if (task.kind === 'report') return { id: task.id, report: stringifyExact(await report(task)) };
+  if (task.kind === 'report') return { id: task.id, report: await report(task) };
   return { id: task.id, result: await piece(task) };
 }
 
@@ -143,14 +141,14 @@ const local = new InProcessEngine(
   scanner,
 );
 
-async function report(task: WorkerReportTask): Promise<TensorReport> {
+async function report(task: WorkerReportTask): Promise<string> {
   const units = await Promise.all(
     task.units.map(async (unit) => {
       const [suspect, ...parents] = await readersOf(unit.inputs);
       return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
     }),
   );
-  return tensorReport({ name: task.name, shape: task.shape, units }, local, task.options);
+  return tensorReportText({ name: task.name, shape: task.shape, units }, local, task.options);
 }
 
 function describeError(error: unknown): WorkerError {

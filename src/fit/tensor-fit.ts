@@ -174,6 +174,10 @@ export function fitTensor(moments: TensorMoments): TensorFit {
     identifiability,
     floor,
     rss,
+    // Set by the recipe pass (partial/tensor-recipes.ts) when it runs. The slot is here so
+    // that setting it changes no hidden class: an object that gains it later keeps its ~20
+    // fields in a dictionary, slow to copy and to stringify. JSON leaves it out unset.
+    rssMethod: undefined,
   };
 }
 

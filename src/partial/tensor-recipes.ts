@@ -77,11 +77,18 @@ export async function measureRecipes(
     }
   }
   for (const part of await Promise.all(reads)) addRecipePassResults(result, part);
-  const measuredFit = result.rss === null || !options.directResidual ? extended(fit, { rssMethod: 'gram' as const }) : withDirectResidual(fit, moments, result.rss);
+  const measuredFit = result.rss === null || !options.directResidual ? gramMeasured(fit) : withDirectResidual(fit, moments, result.rss);
   // Without an exact-hit profile (three or more parents, or no clear peak), what the
   // fitted blend reproduces comes from this same read.
   if (countReproduced && result.informative > 0) measuredFit.reproducedShare = result.reproduced / result.informative;
   return { fit: measuredFit, recipes: recipesReport(candidates, result, moments.elementwise) };
+}
+
+/** The fit, its residual from the Gram formula: a copy (fitTensor's object has the rssMethod slot, so the copy keeps its hidden class). */
+function gramMeasured(fit: TensorFit): TensorFit {
+  const measured = { ...fit };
+  measured.rssMethod = 'gram';
+  return measured;
 }
 
 /** The recipes to replay on a tensor, snapped from its fit (and the model's weights, the base, a SLERP reading). */

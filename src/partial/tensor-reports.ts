@@ -1,5 +1,4 @@
-import { extended } from '../object-shape.js';
-import { parseExact, stringifyExact } from './tensor-json.js';
+import { parseExact, stringifyExact, stringifyJoined } from './tensor-json.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +116,7 @@ export async function tensorReports(
           const text =
             workers?.reportsWhole(group)
               ? await workers.report(group, reportOptions, groupBytes(group))
-              : stringifyExact(await tensorReport(group, engine, options));
+              : await tensorReportText(group, engine, options);
           const report = parseExact(text) as TensorReport;
           options.checkpoint?.append(report, text);
           results.set(index, report);
@@ -166,8 +165,10 @@ function groupReportOptions(options: TensorReportsOptions): GroupReportOptions {
  * One tensor: its units' moments (each on the suspect's effective grid) added into the
  * tensor's, fitted and judged; with several units each is also fitted on its own. Runs
  * in this thread, or whole on a worker thread (scan-worker.ts) with the same result.
+ * Returns the report as its JSON text (partial/tensor-json.ts), which is what every
+ * caller keeps or sends: parsed where it is kept, appended as it is to a checkpoint.
  */
-export async function tensorReport(group: AlignedGroup, engine: ScanEngine, options: GroupReportOptions): Promise<TensorReport> {
+export async function tensorReportText(group: AlignedGroup, engine: ScanEngine, options: GroupReportOptions): Promise<string> {
   const { thresholds } = options;
   const grid = await suspectGridOf(group, engine);
   const units: ScanTensor[] = group.units.map((u) => ({ name: u.name, suspect: u.suspect, parents: u.parents, suspectGrid: grid }));
@@ -200,15 +201,16 @@ export async function tensorReport(group: AlignedGroup, engine: ScanEngine, opti
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
   }
   const verdict = tensorVerdict(fit, thresholds, replayEvidence(recipes, replayDtype));
-  // Not a spread literal (object-shape.ts); at ~30 fields V8 keeps it as a dictionary,
-  // which compacted() turns into one shape when it is kept.
-  const report: TensorReport = extended(extended(tensorReportHead(group, verdict), fit), { sums: sumsOfMoments(moments) });
-  if (recipes !== null) report.recipes = recipes;
-  addStorage(report, group, grid);
-  if (slices !== null) report.slices = slices;
-  // The report holds copies of what it needs (sumsOfMoments, the recipes' records).
+  // The report's parts, in its fields' order; no two share a field (TensorFit is the
+  // report without the head's). Joined as text: the object itself is never made here.
+  const parts: Partial<TensorReport>[] = [tensorReportHead(group, verdict), fit, { sums: sumsOfMoments(moments) }];
+  if (recipes !== null) parts.push({ recipes });
+  parts.push(storageOf(group, grid));
+  if (slices !== null) parts.push({ slices });
+  const text = stringifyJoined(parts);
+  // The text holds what it needs of the moments.
   engine.recycle(moments);
-  return report;
+  return text;
 }
 
 /** The fields a tensor report opens with, full scan or sampled: what the tensor is, and its kind. */
@@ -229,11 +231,17 @@ export function tensorReportHead(group: AlignedGroup, verdict: TensorVerdict): P
 
 /** How the tensor is stored, unless every input is a plain stored tensor, and the grid its suspect lies on. */
 export function addStorage(report: TensorReport, group: AlignedGroup, grid: SuspectGrid | null): void {
+  Object.assign(report, storageOf(group, grid));
+}
+
+function storageOf(group: AlignedGroup, grid: SuspectGrid | null): Pick<TensorReport, 'encodings' | 'grid'> {
+  const storage: Pick<TensorReport, 'encodings' | 'grid'> = {};
   const first = group.units[0]!;
   if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {
-    report.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
+    storage.encodings = { suspect: first.suspect.encoding, parents: first.parents.map((p) => p.encoding) };
   }
-  if (grid !== null) report.grid = grid;
+  if (grid !== null) storage.grid = grid;
+  return storage;
 }
 
 /**

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseExact, stringifyExact } from '../../src/partial/tensor-json.js';
+import { parseExact, stringifyExact, stringifyJoined } from '../../src/partial/tensor-json.js';
 
 /** JSON-ready values: numbers with the non-finite ones (not −0, which JSON cannot hold), and strings, the tags' text among them. */
 const value = fc.letrec((tie) => ({
@@ -32,5 +32,31 @@ describe('stringifyExact / parseExact', () => {
     expect(parseExact('{"name":"##NaN","n":"#NaN"}')).toEqual({ name: '#NaN', n: NaN });
     expect(parseExact('{"a":["\\u0023Infinity", "#NaN"], "b": "#"}')).toEqual({ a: [Infinity, NaN], b: '#' });
     expect(parseExact('["\\u0023-Infinity"]')).toEqual([-Infinity]);
+  });
+
+  it('join parts into the text of the object of all their fields, byte for byte', () => {
+    // Parts with disjoint keys (some empty, some holding only undefined fields), the
+    // values anything JSON-ready; the joined text is the merged object's. No key is an
+    // array index: an object lists those first, whatever their order.
+    const key = fc.string().filter((k) => !/^(0|[1-9][0-9]*)$/.test(k));
+    const parts = fc.uniqueArray(key, { maxLength: 12 }).chain((keys) =>
+      fc
+        .tuple(
+          fc.array(fc.oneof(value, fc.constant(undefined)), { minLength: keys.length, maxLength: keys.length }),
+          fc.array(fc.nat(keys.length), { maxLength: 4 }),
+        )
+        .map(([values, cuts]) => {
+          const bounds = [0, ...cuts.sort((a, b) => a - b), keys.length];
+          return bounds.slice(1).map((end, i) => Object.fromEntries(keys.slice(bounds[i], end).map((k, j) => [k, values[bounds[i]! + j]])));
+        }),
+    );
+    fc.assert(
+      fc.property(parts, (list) => {
+        expect(stringifyJoined(list)).toBe(stringifyExact(Object.assign({}, ...list)));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(stringifyJoined([])).toBe('{}');
+    expect(stringifyJoined([{}, { a: undefined }, { b: NaN }, {}, { c: '#x' }])).toBe('{"b":"#NaN","c":"##x"}');
   });
 });
