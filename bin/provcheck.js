@@ -6,8 +6,9 @@ import { setFlagsFromString } from 'node:v8';
 // new shapes arrive and optimised again, in every worker's isolate. That compilation
 // was ~18% of all CPU on the 1 GB bench trio (perf: four background compiler threads,
 // 549 optimisations). Sixteen times the budget leaves 72-83 optimisations (the loops
-// that run long still reach it within milliseconds): 1 GB trio 7.2-8.8 -> 6.5-7.2 s,
-// 0.25 GB trio 5.1-5.6 -> 4.6-4.9 s (docs/performance.md). Set before anything runs;
-// V8's flags are the process's, so the scan workers have it too.
+// that run long still reach it within milliseconds): 1 GB trio 7.21-8.84 -> 6.47-7.17 s,
+// 0.25 GB trio 5.13-6.79 -> 4.63-4.85 s, alternating in one busy hour (docs/performance.md).
+// Set before anything runs; V8's flags are the process's, so the scan workers have it
+// too (and it overrides an --interrupt-budget given to node).
 setFlagsFromString('--interrupt-budget=1081344');
 await import('../dist/cli/main.js');

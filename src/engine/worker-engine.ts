@@ -149,7 +149,7 @@ export class WorkerEngine extends ScanEngine {
 
   /**
    * A tensor's report made on a worker, by the same code and the same cut as on this
-   * thread (tensor-reports.ts tensorReport on an in-process engine): bit for bit the
+   * thread (tensor-reports.ts tensorReportText on an in-process engine): bit for bit the
    * report this thread would make, as its JSON text (partial/tensor-json.ts), which the
    * caller parses and a checkpoint appends as it is. `bytes` are its stored bytes, for
    * progress.
@@ -268,6 +268,9 @@ export class WorkerEngine extends ScanEngine {
   }
 
   async close(): Promise<void> {
+    // Whatever is still queued or asked for later is refused, not left to wait on a
+    // stopped worker (a scan ends early when, say, its checkpoint cannot be written).
+    this.fail(new Error('the scan engine is closed'));
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 }

@@ -16,7 +16,7 @@
  * Settled tensors read nothing more; tensors near a threshold read until the threshold
  * is on one side of their interval.
  */
-import { extended } from '../object-shape.js';
+import { parseExact, stringifyJoined } from './tensor-json.js';
 import { groupBytes, type AlignedGroup } from '../align/align-models.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { blockOrder, nameHash, SAMPLE_BLOCK_ELEMENTS, UnitBlocks } from '../engine/sample-plan.js';
@@ -33,7 +33,7 @@ import { tensorVerdict } from '../verdict/tensor-verdict.js';
 import { floatFormat } from '../format/dtype.js';
 import { refineSlerpCosines } from '../fit/recipes/slerp-refine.js';
 import { recipeCandidates, recipesReport, replayEvidence } from './tensor-recipes.js';
-import { addStorage, compacted, tensorReportHead } from './tensor-reports.js';
+import { storageOf, tensorReportHead } from './tensor-reports.js';
 
 /** Fewest blocks a sampled tensor reads: below ~8 groups a bootstrap interval is too narrow to trust. */
 export const MIN_BLOCKS = 8;
@@ -326,14 +326,15 @@ export async function sampledReports(
       agreement,
       settled: whole || agreement >= confidence,
     };
-    // Not a spread literal (object-shape.ts).
+    // Joined as text and parsed, as a full scan's report is kept (tensor-reports.ts).
     const sums = sumsOfMoments(total);
-    const report: TensorReport = extended(
-      extended(tensorReportHead(group, verdict), reported),
+    const parts: Partial<TensorReport>[] = [
+      tensorReportHead(group, verdict),
+      reported,
       recipes === null ? { sums, sample: sampleReport } : { sums, recipes, sample: sampleReport },
-    );
-    addStorage(report, group, grid);
-    return compacted(report);
+      storageOf(group, grid),
+    ];
+    return parseExact(stringifyJoined(parts)) as TensorReport;
   }
 
   /** The first blocks of `taken` that hold at least `elements` elements together. */

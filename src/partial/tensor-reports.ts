@@ -1,4 +1,4 @@
-import { parseExact, stringifyExact, stringifyJoined } from './tensor-json.js';
+import { parseExact, stringifyJoined } from './tensor-json.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -111,7 +111,7 @@ export async function tensorReports(
         try {
           // A tensor no longer than a piece is reported whole on a worker; a longer one is
           // cut into pieces over every worker, and its pieces' sums fitted here. Either
-          // way the report is kept as its JSON text parsed (compacted), and that text is
+          // way the report is kept as its JSON text parsed (one shape, compact), and that text is
           // what a checkpoint appends.
           const text =
             workers?.reportsWhole(group)
@@ -132,18 +132,6 @@ export async function tensorReports(
     await engine.close();
   }
   return indexes.map((index) => results.get(index)!);
-}
-
-/**
- * A report made on this thread in the form a worker's arrives in: JSON text parsed
- * (worker-protocol.ts; tensorReports does the same with the text at hand, for its
- * checkpoint). Kept to the end of the run, it takes less heap so (`--threads 0`
- * on the 10,000-tensor bench trio, a heap snapshot after analyze(): 75 -> 51 MB live;
- * built by Object.assign, a report of ~30 fields is a dictionary), and every thread
- * count gives the same objects, −0 read as 0 included.
- */
-export function compacted(report: TensorReport): TensorReport {
-  return parseExact(stringifyExact(report)) as TensorReport;
 }
 
 /** Every field of GroupReportOptions: the compiler refuses this list when one is missing. */
@@ -230,11 +218,7 @@ export function tensorReportHead(group: AlignedGroup, verdict: TensorVerdict): P
 }
 
 /** How the tensor is stored, unless every input is a plain stored tensor, and the grid its suspect lies on. */
-export function addStorage(report: TensorReport, group: AlignedGroup, grid: SuspectGrid | null): void {
-  Object.assign(report, storageOf(group, grid));
-}
-
-function storageOf(group: AlignedGroup, grid: SuspectGrid | null): Pick<TensorReport, 'encodings' | 'grid'> {
+export function storageOf(group: AlignedGroup, grid: SuspectGrid | null): Pick<TensorReport, 'encodings' | 'grid'> {
   const storage: Pick<TensorReport, 'encodings' | 'grid'> = {};
   const first = group.units[0]!;
   if (![first.suspect, ...first.parents].every((t) => plainStored(t) !== null)) {

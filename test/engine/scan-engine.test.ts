@@ -124,38 +124,54 @@ describe('scanning by pieces', () => {
 });
 
 describe('worker threads', () => {
-  it('tasks queued in one turn go out as one batch per worker, shared evenly', async () => {
-    // A stand-in worker that answers every task of a batch with the batch's size and its
-    // own thread id, a little later (as if it worked).
+  /**
+   * A WorkerEngine on two stand-in workers that answer every task of a batch with their
+   * thread id and the batch's size, a little later (300 ms when a task's tensor is named
+   * "slow…", else 5 ms), and a tensor to ask for by name.
+   */
+  async function standInEngine(): Promise<{ engine: WorkerEngine; ask: (name: string) => Promise<string>; done: () => Promise<void> }> {
     const dir = await mkdtemp(join(tmpdir(), 'provcheck-batches-'));
     const script = join(dir, 'batches.mjs');
     await writeFile(
       script,
       "import { parentPort, threadId } from 'node:worker_threads';\n" +
-        "parentPort.on('message', (tasks) => setTimeout(() => parentPort.postMessage({ kind: 'results', results: tasks.map((t) => ({ id: t.id, report: `${threadId}:${tasks.length}` })) }), 5));\n",
+        "parentPort.on('message', (tasks) => setTimeout(() => parentPort.postMessage({ kind: 'results', results: tasks.map((t) => ({ id: t.id, report: `${threadId}:${tasks.length}` })) }), tasks.some((t) => t.name.startsWith('slow')) ? 300 : 5));\n",
     );
     const engine = new WorkerEngine(
       { parents: 2, reference: 0, informativeUlps: 4 },
       { threads: 2, pathOf: (t) => t.shard.file, workerScript: pathToFileURL(script) },
     );
+    const tensor = formulaTensor(1000, 0);
+    const group = (name: string): AlignedGroup => ({
+      name,
+      shape: [1000],
+      units: [{ name, group: name, groupShape: [1000], shape: [1000], suspect: storedTensor(tensor.suspect), parents: tensor.parents.map((p) => storedTensor(p)) }],
+    });
+    const options = { parents: 2, reference: 0, thresholds: DEFAULT_THRESHOLDS };
+    return {
+      engine,
+      ask: (name) => engine.report(group(name), options, 6000),
+      done: async () => {
+        await engine.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /** How many answers said each thing. */
+  function count(answers: string[]): Map<string, number> {
+    const perAnswer = new Map<string, number>();
+    for (const answer of answers) perAnswer.set(answer, (perAnswer.get(answer) ?? 0) + 1);
+    return perAnswer;
+  }
+
+  it('tasks queued in one turn go out as one batch per worker, shared evenly', async () => {
+    const { ask, done } = await standInEngine();
     try {
-      const tensor = formulaTensor(1000, 0);
-      const group = (i: number): AlignedGroup => ({
-        name: `t${i}`,
-        shape: [1000],
-        units: [{ name: `t${i}`, group: `t${i}`, groupShape: [1000], shape: [1000], suspect: storedTensor(tensor.suspect), parents: tensor.parents.map((p) => storedTensor(p)) }],
-      });
-      const options = { parents: 2, reference: 0, thresholds: DEFAULT_THRESHOLDS };
       // Forty tensors asked for in one turn, then ten more once the first answers are in
       // (as tensorReports' lanes do, each in its own microtask).
-      const first = Array.from({ length: 40 }, (_, i) => engine.report(group(i), options, 6000));
-      const firstAnswers = await Promise.all(first);
-      const later = await Promise.all(Array.from({ length: 10 }, (_, i) => Promise.resolve().then(() => engine.report(group(40 + i), options, 6000))));
-      const count = (answers: string[]): Map<string, number> => {
-        const perWorker = new Map<string, number>();
-        for (const answer of answers) perWorker.set(answer, (perWorker.get(answer) ?? 0) + 1);
-        return perWorker;
-      };
+      const firstAnswers = await Promise.all(Array.from({ length: 40 }, (_, i) => ask(`t${i}`)));
+      const later = await Promise.all(Array.from({ length: 10 }, (_, i) => Promise.resolve().then(() => ask(`t${40 + i}`))));
       // Two workers, twenty tasks each in one message (dispatching per task sent the first alone).
       expect([...count(firstAnswers).entries()].map(([answer, n]) => [answer.split(':')[1], n])).toEqual([
         ['20', 20],
@@ -165,8 +181,24 @@ describe('worker threads', () => {
       expect([...count(later).values()]).toEqual([5, 5]);
       expect(later.every((answer) => answer.endsWith(':5'))).toBe(true);
     } finally {
-      await engine.close();
-      await rm(dir, { recursive: true, force: true });
+      await done();
+    }
+  });
+
+  it('a busy worker does not take a share of what an idle one can take at once', async () => {
+    const { ask, done } = await standInEngine();
+    try {
+      const slow = ask('slow');
+      // While one worker holds the slow task, eight asked for in one turn go to the other,
+      // in one message (a share per worker would have split them over both, and in three).
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(`t${i}`)));
+      const slowAnswer = await slow;
+      expect([...count(answers).keys()]).toHaveLength(1);
+      expect(answers[0]!.endsWith(':8')).toBe(true);
+      expect(answers[0]!.split(':')[0]).not.toBe(slowAnswer.split(':')[0]);
+    } finally {
+      await done();
     }
   });
 

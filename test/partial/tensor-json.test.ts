@@ -52,7 +52,8 @@ describe('stringifyExact / parseExact', () => {
     );
     fc.assert(
       fc.property(parts, (list) => {
-        expect(stringifyJoined(list)).toBe(stringifyExact(Object.assign({}, ...list)));
+        // The merged object built from entries, so that a "__proto__" key stays a field.
+        expect(stringifyJoined(list)).toBe(stringifyExact(Object.fromEntries(list.flatMap((part) => Object.entries(part)))));
       }),
       { numRuns: 2000 },
     );
