@@ -86,10 +86,13 @@ function readerOf(recipe: TensorRecipe<WorkerLeaf>, key: string): Promise<Logica
   return built.reader;
 }
 
-function buildReader(recipe: TensorRecipe<WorkerLeaf>): { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> } {
+function buildReader(
+  recipe: TensorRecipe<WorkerLeaf>,
+  describe: (leaf: WorkerLeaf) => Promise<TensorDescriptor> = descriptorOf,
+): { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> } {
   const files = new Map<string, Promise<LocalFileSource>>();
   const reader = mapRecipe(recipe, (leaf) => {
-    const described = descriptorOf(leaf);
+    const described = describe(leaf);
     files.set(leaf.path, open.get(leaf.path)!);
     return described;
   }).then(buildTensor);
@@ -142,9 +145,19 @@ const local = new InProcessEngine(
 );
 
 async function report(task: WorkerReportTask): Promise<string> {
+  // Every unit gets readers of its own: units differ (a fused tensor's expert slices),
+  // so the cache of readersOf, keyed by each recipe's JSON, would only make the keys (on
+  // the 0.25 GB bench trio ~22 MB of a worker's ~620 MB of allocations, heap sampling).
+  // The slices share their stored tensors' leaves (worker-engine.ts): each is described once.
+  const described = new Map<WorkerLeaf, Promise<TensorDescriptor>>();
+  const describe = (leaf: WorkerLeaf): Promise<TensorDescriptor> => {
+    let descriptor = described.get(leaf);
+    if (!descriptor) described.set(leaf, (descriptor = descriptorOf(leaf)));
+    return descriptor;
+  };
   const units = await Promise.all(
     task.units.map(async (unit) => {
-      const [suspect, ...parents] = await readersOf(unit.inputs);
+      const [suspect, ...parents] = await Promise.all(unit.inputs.map((recipe) => buildReader(recipe, describe).reader));
       return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
     }),
   );
