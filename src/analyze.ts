@@ -20,7 +20,8 @@ import { forensicsReport } from './verdict/recipes/forensics.js';
 import { stackingVerdict, withStacking } from './verdict/recipes/stacking-verdict.js';
 import { stackingPass } from './partial/stacking-pass.js';
 import { Checkpoint } from './partial/checkpoint.js';
-import { defaultThreads, tensorReports } from './partial/tensor-reports.js';
+import { defaultThreads, startWorkerPool, tensorReports } from './partial/tensor-reports.js';
+import type { WorkerPool } from './engine/worker-engine.js';
 import { sampledReports, type SampleOptions } from './partial/sampled-reports.js';
 import { DEFAULT_THRESHOLDS } from './verdict/thresholds.js';
 import { TOOL_VERSION } from './version.js';
@@ -120,6 +121,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
   // sample never uses (200 MB of them beside a 60 MB sample of four layers of the 400B bench).
   const hub = new HubSession(options.sample ? { ...options.hub, readAheadBudgetBytes: 0 } : options.hub);
   const locations = new Map<ModelLayout, ModelLocation>();
+  let pool: WorkerPool | null = null;
   const open = async (input: string): Promise<ModelLayout> => {
     const { layout, location } = await openModel(input, hub);
     opened.push(layout);
@@ -131,6 +133,20 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     const suspect = await open(options.suspect);
     const parents: ModelLayout[] = [];
     for (const input of options.parents) parents.push(await open(input));
+    const threads = options.threads ?? defaultThreads();
+    // Workers start now, beside the alignment, when they will be used: every input is a
+    // local folder or file (a Hub source is read on this thread) and the scan is full.
+    if (!options.sample && [...locations.values()].every((location) => location.kind === 'local')) {
+      pool = startWorkerPool({
+        parents: k,
+        reference,
+        thresholds,
+        threads,
+        ...(options.floor === undefined ? {} : { floor: options.floor }),
+        ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+        ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
+      });
+    }
 
     const mapRules = (options.map ?? []).map(parseMapRule);
     const floorOption = options.floor === 'all' ? { floor: 'all' as const } : {};
@@ -193,11 +209,12 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         tensors = await tensorReports(groups, selected, {
           ...common,
           ...(options.floor === undefined ? {} : { floor: options.floor }),
-          threads: options.threads ?? defaultThreads(),
+          threads,
           ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
           ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
           layouts: [suspect, ...parents],
           checkpoint,
+          pool,
         });
       }
     } finally {
@@ -274,6 +291,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     onProgress?.({ ...progress, phase: 'done' });
     return report;
   } finally {
+    await pool?.close();
     await Promise.allSettled(opened.map((layout) => layout.close()));
   }
 }

@@ -1,9 +1,11 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { AlignedGroup } from '../align/align-models.js';
 import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
 import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
+import { PIECE_ELEMENTS } from './scan-plan.js';
 import { mapRecipeNow, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { GroupReportOptions } from '../partial/tensor-reports.js';
 import type { WorkerError, WorkerLeaf, WorkerReply, WorkerSetup, WorkerTask } from './worker-protocol.js';
@@ -49,6 +51,85 @@ export interface WorkerEngineOptions {
   workerScript?: URL;
   /** Each worker's old-generation limit in MB; default WORKER_HEAP_MB (tests set it small). */
   heapLimitMb?: number;
+  /** Workers started early (WorkerPool.start with the same settings and options), taken instead of starting new ones. */
+  pool?: WorkerPool | null;
+}
+
+/** How workers are started: what WorkerPool.start and an engine must agree on for the engine to take a pool's. */
+interface WorkerStart {
+  setup: WorkerSetup;
+  script: URL;
+  heapLimitMb: number;
+  threads: number;
+}
+
+function workerStart(settings: ScanSettings, options: Pick<WorkerEngineOptions, 'threads' | 'workerScript' | 'heapLimitMb'>): WorkerStart {
+  return {
+    setup: {
+      parents: settings.parents,
+      reference: settings.reference,
+      informativeUlps: settings.informativeUlps,
+      chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
+      readBytes: settings.readBytes ?? DEFAULT_READ_BYTES,
+      parentCells: settings.parentCells ?? false,
+      pieceElements: settings.pieceElements ?? PIECE_ELEMENTS,
+    },
+    script: options.workerScript ?? new URL('./scan-worker.js', import.meta.url),
+    heapLimitMb: options.heapLimitMb ?? WORKER_HEAP_MB,
+    threads: options.threads,
+  };
+}
+
+function sameStart(a: WorkerStart, b: WorkerStart): boolean {
+  return a.script.href === b.script.href && a.heapLimitMb === b.heapLimitMb && a.threads === b.threads && isDeepStrictEqual(a.setup, b.setup);
+}
+
+function startWorker(start: WorkerStart): Worker {
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: start.heapLimitMb };
+  return new Worker(start.script, { workerData: start.setup, resourceLimits });
+}
+
+/**
+ * Scan workers started before the engine that uses them. A worker spends ~150 ms
+ * starting (node's bootstrap, provcheck's modules, the WebAssembly kernels; node
+ * --cpu-prof on the bench trio), which came after the main thread had read every header
+ * and aligned the models, with every worker waiting. Started as soon as the models are
+ * open, that runs beside the alignment on the cores it leaves idle. An engine takes the
+ * workers only if they were started as it would start them; close() stops any it did not.
+ */
+export class WorkerPool {
+  private workers: Worker[] | null;
+  /** A worker's error or exit before an engine took it: the taking engine fails with it. */
+  private failure: unknown = null;
+
+  private constructor(private readonly start: WorkerStart) {
+    this.workers = Array.from({ length: start.threads }, () => {
+      const worker = startWorker(start);
+      // Listened to from the start: an 'error' nobody listens to would end the process.
+      worker.on('error', (error) => this.failure ??= error);
+      worker.on('exit', (code) => this.failure ??= new Error(`a scan worker exited (code ${code}) before it was given work`));
+      return worker;
+    });
+  }
+
+  static start(settings: ScanSettings, options: Pick<WorkerEngineOptions, 'threads' | 'workerScript' | 'heapLimitMb'>): WorkerPool {
+    return new WorkerPool(workerStart(settings, options));
+  }
+
+  /** The workers, once, if they were started as `start` says; else null. */
+  take(start: WorkerStart): { workers: Worker[]; failure: unknown } | null {
+    if (this.workers === null || !sameStart(start, this.start)) return null;
+    const workers = this.workers;
+    this.workers = null;
+    return { workers, failure: this.failure };
+  }
+
+  /** Stops the workers no engine took (an engine stops its own). */
+  async close(): Promise<void> {
+    const workers = this.workers ?? [];
+    this.workers = null;
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
 }
 
 interface Pending {
@@ -88,20 +169,11 @@ export class WorkerEngine extends ScanEngine {
     private readonly options: WorkerEngineOptions,
   ) {
     super(settings);
-    const setup: WorkerSetup = {
-      parents: settings.parents,
-      reference: settings.reference,
-      informativeUlps: settings.informativeUlps,
-      chunkElements: settings.chunkElements ?? DEFAULT_CHUNK_ELEMENTS,
-      readBytes: settings.readBytes ?? DEFAULT_READ_BYTES,
-      parentCells: settings.parentCells ?? false,
-      pieceElements: this.pieceElements,
-    };
-    const script = options.workerScript ?? new URL('./scan-worker.js', import.meta.url);
-    const heapLimitMb = options.heapLimitMb ?? WORKER_HEAP_MB;
-    const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: heapLimitMb };
-    this.slots = Array.from({ length: options.threads }, () => {
-      const slot: Slot = { worker: new Worker(script, { workerData: setup, resourceLimits }), inFlight: [] };
+    const start = workerStart(settings, options);
+    const { heapLimitMb } = start;
+    const taken = options.pool?.take(start) ?? null;
+    this.slots = Array.from({ length: options.threads }, (_, i) => {
+      const slot: Slot = { worker: taken?.workers[i] ?? startWorker(start), inFlight: [] };
       slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
       slot.worker.on('error', (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ERR_WORKER_OUT_OF_MEMORY') return this.fail(error);
@@ -117,6 +189,7 @@ export class WorkerEngine extends ScanEngine {
       });
       return slot;
     });
+    if (taken && taken.failure !== null) this.fail(taken.failure);
   }
 
   protected async runPiece(task: PieceTask): Promise<PieceResult> {

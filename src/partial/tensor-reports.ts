@@ -9,7 +9,7 @@ import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
-import { WorkerEngine } from '../engine/worker-engine.js';
+import { WorkerEngine, WorkerPool } from '../engine/worker-engine.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
 import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
@@ -45,6 +45,8 @@ export interface TensorReportsOptions extends GroupReportOptions {
   checkpoint: Checkpoint | null;
   onBytes: (bytes: number) => void;
   onTensor: () => void;
+  /** Workers started early (startWorkerPool): taken by the engine when it runs workers, else stopped. */
+  pool?: WorkerPool | null;
 }
 
 /** Expert slices in flight per thread (see tensorReports). */
@@ -302,15 +304,7 @@ async function suspectGridOf(group: AlignedGroup, engine: ScanEngine): Promise<R
  * file a worker can open itself (a Hub source lives in this thread); else this thread.
  */
 function createEngine(aligned: readonly AlignedGroup[], todo: readonly number[], options: TensorReportsOptions): ScanEngine {
-  const settings: ScanSettings = {
-    parents: options.parents,
-    reference: options.reference,
-    informativeUlps: options.thresholds.informativeUlps,
-    onBytes: options.onBytes,
-    parentCells: options.floor === 'all',
-    ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
-    ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
-  };
+  const settings: ScanSettings = { ...scanSettingsOf(options), onBytes: options.onBytes };
   const paths = new Map<object, string>();
   for (const layout of options.layouts) {
     for (const shard of layout.shards) {
@@ -322,12 +316,41 @@ function createEngine(aligned: readonly AlignedGroup[], todo: readonly number[],
   const local = todo.every((i) =>
     aligned[i]!.units.every((u) => [u.suspect, ...u.parents].every((t) => leavesOf(t).every((leaf) => paths.has(leaf.shard)))),
   );
-  const script = new URL('../engine/scan-worker.js', import.meta.url);
-  // Run from the TypeScript sources (tests), there is no worker script to start.
-  if (options.threads === 0 || todo.length === 0 || !local || !existsSync(fileURLToPath(script))) return new InProcessEngine(settings);
+  if (options.threads === 0 || todo.length === 0 || !local || !existsSync(fileURLToPath(WORKER_SCRIPT))) {
+    void options.pool?.close();
+    return new InProcessEngine(settings);
+  }
   return new WorkerEngine(settings, {
     threads: options.threads,
     pathOf: (t: TensorDescriptor) => paths.get(t.shard)!,
-    workerScript: script,
+    workerScript: WORKER_SCRIPT,
+    pool: options.pool ?? null,
   });
+}
+
+const WORKER_SCRIPT = new URL('../engine/scan-worker.js', import.meta.url);
+
+/** The scan settings that workers are started with (all but the progress callback). */
+function scanSettingsOf(options: ScanOptions): ScanSettings {
+  return {
+    parents: options.parents,
+    reference: options.reference,
+    informativeUlps: options.thresholds.informativeUlps,
+    parentCells: options.floor === 'all',
+    ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+    ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
+  };
+}
+
+type ScanOptions = Pick<TensorReportsOptions, 'parents' | 'reference' | 'thresholds' | 'floor' | 'chunkElements' | 'pieceElements' | 'threads'>;
+
+/**
+ * Scan workers started now for a tensorReports call to come with the same options
+ * (worker-engine.ts WorkerPool): null when it would scan in this thread anyway (no
+ * threads, or run from the TypeScript sources, which have no worker script). The
+ * caller closes it after the scan (it stops only workers no engine took).
+ */
+export function startWorkerPool(options: ScanOptions): WorkerPool | null {
+  if (options.threads === 0 || !existsSync(fileURLToPath(WORKER_SCRIPT))) return null;
+  return WorkerPool.start(scanSettingsOf(options), { threads: options.threads, workerScript: WORKER_SCRIPT });
 }

@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { AlignedTensor } from '../../src/align/align-tensors.js';
 import { InProcessEngine } from '../../src/engine/scan-engine.js';
 import { TensorScanner } from '../../src/engine/scan-tensor.js';
-import { WorkerEngine } from '../../src/engine/worker-engine.js';
+import { WorkerEngine, WorkerPool } from '../../src/engine/worker-engine.js';
 import type { TensorMoments } from '../../src/engine/moments.js';
 import { storedTensor } from '../../src/format/logical-tensor.js';
 import type { AlignedGroup } from '../../src/align/align-models.js';
@@ -199,6 +199,62 @@ describe('worker threads', () => {
       expect(answers[0]!.split(':')[0]).not.toBe(slowAnswer.split(':')[0]);
     } finally {
       await done();
+    }
+  });
+
+  it('workers started early go to an engine that starts workers the same way, and to no other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provcheck-pool-'));
+    const script = pathToFileURL(join(dir, 'ids.mjs'));
+    // A stand-in worker that answers with its thread id (ids grow in the order workers start).
+    await writeFile(
+      fileURLToPath(script),
+      "import { parentPort, threadId } from 'node:worker_threads';\n" +
+        "parentPort.on('message', (tasks) => parentPort.postMessage({ kind: 'results', results: tasks.map((t) => ({ id: t.id, report: String(threadId) })) }));\n",
+    );
+    const settings = { parents: 2, reference: 0, informativeUlps: 4 };
+    const pool = WorkerPool.start(settings, { threads: 2, workerScript: script });
+    const options = (threads: number) => ({ threads, pathOf: (t: TensorDescriptor) => t.shard.file, workerScript: script, pool });
+    // Not the same start (another threshold, another thread count): these start their own.
+    const other = new WorkerEngine({ ...settings, informativeUlps: 5 }, options(2));
+    const fewer = new WorkerEngine(settings, options(1));
+    const engine = new WorkerEngine(settings, options(2));
+    const again = new WorkerEngine(settings, options(2));
+    // Stops only what no engine took: nothing here.
+    await pool.close();
+    const tensor = formulaTensor(1000, 0);
+    const group: AlignedGroup = {
+      name: 't',
+      shape: [1000],
+      units: [{ name: 't', group: 't', groupShape: [1000], shape: [1000], suspect: storedTensor(tensor.suspect), parents: tensor.parents.map((p) => storedTensor(p)) }],
+    };
+    const ids = async (e: WorkerEngine): Promise<number[]> =>
+      (await Promise.all(Array.from({ length: 8 }, () => e.report(group, { parents: 2, reference: 0, thresholds: DEFAULT_THRESHOLDS }, 6000)))).map(Number);
+    try {
+      const [early, others, fewers, agains] = [await ids(engine), await ids(other), await ids(fewer), await ids(again)];
+      // The pool's two workers, started before any engine's own.
+      expect(new Set(early).size).toBe(2);
+      expect(Math.max(...early)).toBeLessThan(Math.min(...others, ...fewers, ...agains));
+    } finally {
+      await Promise.all([engine, other, fewer, again].map((e) => e.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an engine that takes an early worker which failed to start fails its tasks with that error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provcheck-pool-'));
+    const script = pathToFileURL(join(dir, 'broken.mjs'));
+    await writeFile(fileURLToPath(script), "throw new Error('this worker cannot start');\n");
+    const settings = { parents: 2, reference: 0, informativeUlps: 4 };
+    const pool = WorkerPool.start(settings, { threads: 1, workerScript: script });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const engine = new WorkerEngine(settings, { threads: 1, pathOf: (t) => t.shard.file, workerScript: script, pool });
+    try {
+      const failure = await engine.moments(formulaTensor(1000, 0)).catch((error: unknown) => error);
+      expect((failure as Error).message).toBe('this worker cannot start');
+    } finally {
+      await engine.close();
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
