@@ -133,19 +133,21 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     const suspect = await open(options.suspect);
     const parents: ModelLayout[] = [];
     for (const input of options.parents) parents.push(await open(input));
-    const threads = options.threads ?? defaultThreads();
+    // What the full scan's engine starts its workers with: the same object for the pool
+    // started here and for tensorReports, so that the engine takes the pool's workers.
+    const scanOptions = {
+      parents: k,
+      reference,
+      thresholds,
+      threads: options.threads ?? defaultThreads(),
+      ...(options.floor === undefined ? {} : { floor: options.floor }),
+      ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+      ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
+    };
     // Workers start now, beside the alignment, when they will be used: every input is a
     // local folder or file (a Hub source is read on this thread) and the scan is full.
     if (!options.sample && [...locations.values()].every((location) => location.kind === 'local')) {
-      pool = startWorkerPool({
-        parents: k,
-        reference,
-        thresholds,
-        threads,
-        ...(options.floor === undefined ? {} : { floor: options.floor }),
-        ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
-        ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
-      });
+      pool = startWorkerPool(scanOptions);
     }
 
     const mapRules = (options.map ?? []).map(parseMapRule);
@@ -208,10 +210,7 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
       } else {
         tensors = await tensorReports(groups, selected, {
           ...common,
-          ...(options.floor === undefined ? {} : { floor: options.floor }),
-          threads,
-          ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
-          ...(options.pieceElements === undefined ? {} : { pieceElements: options.pieceElements }),
+          ...scanOptions,
           layouts: [suspect, ...parents],
           checkpoint,
           pool,

@@ -61,10 +61,11 @@ async function descriptorOf(leaf: WorkerLeaf): Promise<TensorDescriptor> {
 }
 
 /**
- * Readers built lately, by recipe: the pieces of one tensor (and the slices of one fused
- * tensor) reuse a reader and its buffers instead of building one per piece. Tasks run
- * one at a time here, so a reader never serves two reads at once. A reader is reused
- * only while every file it reads is still open (the file cache may have closed one).
+ * Readers built lately for piece tasks, by recipe: the pieces of one long tensor reuse a
+ * reader and its buffers instead of building one per piece (report tasks build their
+ * units' readers directly: see report()). Tasks run one at a time here, so a reader
+ * never serves two reads at once. A reader is reused only while every file it reads is
+ * still open (the file cache may have closed one).
  */
 const MAX_READERS = 32;
 const readers = new Map<string, { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> }>();

@@ -101,15 +101,24 @@ export class WorkerPool {
   private workers: Worker[] | null;
   /** A worker's error or exit before an engine took it: the taking engine fails with it. */
   private failure: unknown = null;
+  private closing: Promise<void> | null = null;
 
   private constructor(private readonly start: WorkerStart) {
-    this.workers = Array.from({ length: start.threads }, () => {
-      const worker = startWorker(start);
-      // Listened to from the start: an 'error' nobody listens to would end the process.
-      worker.on('error', (error) => this.failure ??= error);
-      worker.on('exit', (code) => this.failure ??= new Error(`a scan worker exited (code ${code}) before it was given work`));
-      return worker;
-    });
+    const workers: Worker[] = [];
+    try {
+      for (let i = 0; i < start.threads; i++) {
+        const worker = startWorker(start);
+        // Listened to from the start: an 'error' nobody listens to would end the process.
+        worker.on('error', (error) => this.failure ??= error);
+        worker.on('exit', (code) => this.failure ??= new Error(`a scan worker exited (code ${code}) before it was given work`));
+        workers.push(worker);
+      }
+    } catch (error) {
+      // A thread that cannot be made (at a large --threads): the ones made would keep the process alive.
+      for (const worker of workers) void worker.terminate();
+      throw error;
+    }
+    this.workers = workers;
   }
 
   static start(settings: ScanSettings, options: Pick<WorkerEngineOptions, 'threads' | 'workerScript' | 'heapLimitMb'>): WorkerPool {
@@ -124,11 +133,14 @@ export class WorkerPool {
     return { workers, failure: this.failure };
   }
 
-  /** Stops the workers no engine took (an engine stops its own). */
-  async close(): Promise<void> {
-    const workers = this.workers ?? [];
-    this.workers = null;
-    await Promise.all(workers.map((worker) => worker.terminate()));
+  /** Stops the workers no engine took (an engine stops its own); every call waits for the same stop. */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      const workers = this.workers ?? [];
+      this.workers = null;
+      this.closing = Promise.all(workers.map((worker) => worker.terminate())).then(() => undefined);
+    }
+    return this.closing;
   }
 }
 
