@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { IoError, MalformedInputError } from '../errors.js';
 import type { TensorMoments } from './moments.js';
-import { buildTensor, mapRecipe, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
+import { buildTensor, mapRecipe, mapRecipeNow, recipeLeaves, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
 import type { ShardDescriptor, TensorDescriptor } from '../format/model-layout.js';
 import { LocalFileSource } from '../source/local-file.js';
 import { tensorReportText } from '../partial/tensor-reports.js';
@@ -87,13 +87,10 @@ function readerOf(recipe: TensorRecipe<WorkerLeaf>, key: string): Promise<Logica
   return built.reader;
 }
 
-function buildReader(
-  recipe: TensorRecipe<WorkerLeaf>,
-  describe: (leaf: WorkerLeaf) => Promise<TensorDescriptor> = descriptorOf,
-): { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> } {
+function buildReader(recipe: TensorRecipe<WorkerLeaf>): { reader: Promise<LogicalTensor>; files: Map<string, Promise<LocalFileSource>> } {
   const files = new Map<string, Promise<LocalFileSource>>();
   const reader = mapRecipe(recipe, (leaf) => {
-    const described = describe(leaf);
+    const described = descriptorOf(leaf);
     files.set(leaf.path, open.get(leaf.path)!);
     return described;
   }).then(buildTensor);
@@ -149,19 +146,16 @@ async function report(task: WorkerReportTask): Promise<string> {
   // Every unit gets readers of its own: units differ (a fused tensor's expert slices),
   // so the cache of readersOf, keyed by each recipe's JSON, would only make the keys (on
   // the 0.25 GB bench trio ~22 MB of a worker's ~620 MB of allocations, heap sampling).
-  // The slices share their stored tensors' leaves (worker-engine.ts): each is described once.
-  const described = new Map<WorkerLeaf, Promise<TensorDescriptor>>();
-  const describe = (leaf: WorkerLeaf): Promise<TensorDescriptor> => {
-    let descriptor = described.get(leaf);
-    if (!descriptor) described.set(leaf, (descriptor = descriptorOf(leaf)));
-    return descriptor;
-  };
-  const units = await Promise.all(
-    task.units.map(async (unit) => {
-      const [suspect, ...parents] = await Promise.all(unit.inputs.map((recipe) => buildReader(recipe, describe).reader));
-      return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
-    }),
-  );
+  // The slices share their stored tensors' leaves and nodes (worker-engine.ts): each
+  // leaf is described once, and each shared node mapped once (mapRecipeNow's memo).
+  const leaves = new Set(task.units.flatMap((unit) => unit.inputs.flatMap((recipe) => recipeLeaves(recipe))));
+  const described = new Map<WorkerLeaf, TensorDescriptor>();
+  await Promise.all([...leaves].map(async (leaf) => described.set(leaf, await descriptorOf(leaf))));
+  const memo = new WeakMap<TensorRecipe<WorkerLeaf>, TensorRecipe<TensorDescriptor>>();
+  const units = task.units.map((unit) => {
+    const [suspect, ...parents] = unit.inputs.map((recipe) => buildTensor(mapRecipeNow(recipe, (leaf) => described.get(leaf)!, memo)));
+    return { name: unit.name, group: unit.group, groupShape: unit.groupShape, shape: unit.shape, suspect: suspect!, parents };
+  });
   return tensorReportText({ name: task.name, shape: task.shape, units }, local, task.options);
 }
 
