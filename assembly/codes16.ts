@@ -127,9 +127,10 @@ export function twoParents(
  */
 export function twoParentsBf16(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
-  positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize,
+  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize, compactTableAt: usize,
 ): i32 {
+  const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
   const zero16 = i16x8.splat(0);
   const magnitude = i16x8.splat(0x7fff);
   const exponentMask = i32x4.splat(0xff);
@@ -155,6 +156,7 @@ export function twoParentsBf16(
     equalOther = i32x4.add(equalOther, i32x4.extadd_pairwise_i16x8_s(sameAsOther));
     parentsEqual = i32x4.add(parentsEqual, i32x4.extadd_pairwise_i16x8_s(parentsSame));
     keptBase = i32x4.add(keptBase, i32x4.extadd_pairwise_i16x8_s(v128.andnot(sameBitsAsReference, parentsSame)));
+    let mask = 0;
     for (let half = 0; half < 2; half++) {
       const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
       const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
@@ -179,14 +181,17 @@ export function twoParentsBf16(
         const ulp2 = f64x2.mul(ulp, ulp);
         floor = f64x2.add(floor, ulp2);
         floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
-        const counts = i64x2.bitmask(v128.and(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp)), f64x2.ne(d, zero)));
-        const at = i + half * 4 + pair * 2;
-        store<i32>(positionsAt + (<usize>informative << 2), at);
-        informative += counts & 1;
-        store<i32>(positionsAt + (<usize>informative << 2), at + 1);
-        informative += counts >> 1;
+        mask |= i64x2.bitmask(v128.and(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp)), f64x2.ne(d, zero))) << (half * 4 + pair * 2);
       }
     }
+    // The informative lanes' codes, moved to the front and appended to the compact lists
+    // (16 bytes written, the count advancing by the informative lanes' number).
+    const pattern = v128.load(compactTableAt + (<usize>mask << 4));
+    const to = <usize>informative << 1;
+    v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
+    v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
+    v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
+    informative += popcnt<i32>(mask);
   }
   let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
   let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
@@ -222,108 +227,139 @@ export function twoParentsBf16(
     const parentsSame = sameValue(cr, cp);
     parentsEqualSum += parentsSame;
     keptBaseSum += sameBitsAsReference & (parentsSame ^ 1);
-    store<i32>(positionsAt + (<usize>informative << 2), i);
+    const to = <usize>informative << 1;
+    store<u16>(compactSAt + to, cs);
+    store<u16>(compactRAt + to, cr);
+    store<u16>(compactPAt + to, cp);
     informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
   }
   if (!isFinite(rrSum + ddSum + eeSum)) return 0;
   putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
-  informativePassBf16(suspectAt, referenceAt, otherAt, positionsAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt);
+  informativePassBf16(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt);
   return 1;
 }
 
 /**
- * `informativePass` for BF16, two informative elements at a time (f64x2), with values
- * and cells from the bits: ulp = 2^(max(E, 1) − 134); an exact power of two (fraction 0,
- * E > 1) has a grid twice as fine on its side nearer zero. Each exact-hit interval comes
- * from the interval table (`buildIntervalTable`) when both elements' e and d are small
- * integers in ulps of s, else from the scalar pass's arithmetic, with selects for its
- * corrections (the first can only step down when the second would not step up). The
- * last element of an odd count goes alone.
+ * `informativePass` for BF16, over the informative elements' codes as the first loop
+ * compacted them (`sAt`, `rAt`, `pAt`: the suspect's, reference's and other parent's,
+ * in element order): eight at a time, loaded and widened like the first loop's, the
+ * float sums on pairs (f64x2), values and cells from the bits: ulp = 2^(max(E, 1) − 134);
+ * an exact power of two (fraction 0, E > 1) has a grid twice as fine on its side nearer
+ * zero. Each exact-hit interval comes from the interval table (`buildIntervalTable`)
+ * when both elements of a pair have e and d small integers in ulps of s, else from the
+ * scalar pass's arithmetic, with selects for its corrections (the first can only step
+ * down when the second would not step up). The last count % 8 elements go one by one.
  */
 // @ts-ignore: decorator
 @inline function informativePassBf16(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
+  sAt: usize, rAt: usize, pAt: usize, count: i32,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
   intervalTableAt: usize,
 ): void {
   clearTouched();
   const keyLimit = f64x2.splat(<f64>INTERVAL_KEY_LIMIT);
+  const keySpan = f64x2.splat(<f64>INTERVAL_KEY_SPAN);
   const zero = f64x2.splat(0);
   const one = f64x2.splat(1);
   const half = f64x2.splat(0.5);
   const perUnit = f64x2.splat(binsPerUnit);
   const offset = f64x2.splat(centreOffset);
   const lastBinV = f64x2.splat(<f64>lastBin);
+  const zero32 = i32x4.splat(0);
+  const one32 = i32x4.splat(1);
+  const exponentMask = i32x4.splat(0xff);
+  const fractionMask = i32x4.splat(0x7f);
+  const ulpBias = i32x4.splat(1023 - 134);
+  const perUlpBias = i32x4.splat(1023 + 134);
   let irr = zero, ird = zero, ire = zero, idd = zero, ide = zero, iee = zero;
   let informativeFloor = zero, keptBaseInformativeDd = zero;
-  let keptBaseInformative = 0;
+  let keptCount = zero32;
   let k = 0;
-  for (; k + 2 <= count; k += 2) {
-    const i0 = load<i32>(positionsAt + (<usize>k << 2));
-    const i1 = load<i32>(positionsAt + (<usize>(k + 1) << 2));
-    const cs0 = code(suspectAt, i0), cs1 = code(suspectAt, i1);
-    const cr0 = code(referenceAt, i0), cr1 = code(referenceAt, i1);
-    const cp0 = code(otherAt, i0), cp1 = code(otherAt, i1);
-    const r = f64x2.replace_lane(f64x2.splat(bf16Value(cr0)), 1, bf16Value(cr1));
-    const d = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cp0)), 1, bf16Value(cp1)), r);
-    const e = f64x2.sub(f64x2.replace_lane(f64x2.splat(bf16Value(cs0)), 1, bf16Value(cs1)), r);
-    const ulp = f64x2.replace_lane(f64x2.splat(bf16Ulp(cs0)), 1, bf16Ulp(cs1));
-    informativeFloor = f64x2.add(informativeFloor, f64x2.mul(ulp, ulp));
-    irr = f64x2.add(irr, f64x2.mul(r, r));
-    ird = f64x2.add(ird, f64x2.mul(r, d));
-    ire = f64x2.add(ire, f64x2.mul(r, e));
-    idd = f64x2.add(idd, f64x2.mul(d, d));
-    ide = f64x2.add(ide, f64x2.mul(d, e));
-    iee = f64x2.add(iee, f64x2.mul(e, e));
-    const kept = i64x2.replace_lane(i64x2.splat(-(<i64>(cs0 == cr0))), 1, -(<i64>(cs1 == cr1)));
-    keptBaseInformative += <i32>(cs0 == cr0) + <i32>(cs1 == cr1);
-    keptBaseInformativeDd = f64x2.add(keptBaseInformativeDd, v128.and(f64x2.mul(d, d), kept));
-    // In units of ulp(s) (a power of two: exact), e and d are usually small integers;
-    // then the interval depends on them and the cell's case alone, and comes from a
-    // table built with the same arithmetic (scaling by a power of two changes no
-    // rounding). Otherwise, the arithmetic itself.
-    const perUlp = f64x2.replace_lane(f64x2.splat(bf16PerUlp(cs0)), 1, bf16PerUlp(cs1));
-    const eUlps = f64x2.mul(e, perUlp);
-    const dUlps = f64x2.mul(d, perUlp);
-    const tabulated = v128.and(
-      v128.and(f64x2.eq(eUlps, f64x2.nearest(eUlps)), f64x2.eq(dUlps, f64x2.nearest(dUlps))),
-      v128.and(f64x2.le(f64x2.abs(eUlps), keyLimit), f64x2.le(f64x2.abs(dUlps), keyLimit)),
-    );
-    if (i64x2.all_true(tabulated)) {
-      const keys = i32x4.trunc_sat_f64x2_s_zero(f64x2.add(f64x2.mul(eUlps, f64x2.splat(<f64>INTERVAL_KEY_SPAN)), dUlps));
-      addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 0), bf16CellCase(cs0));
-      addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 1), bf16CellCase(cs1));
-      continue;
+  for (; k + 8 <= count; k += 8) {
+    const vs = v128.load(sAt + (<usize>k << 1));
+    const vr = v128.load(rAt + (<usize>k << 1));
+    const vp = v128.load(pAt + (<usize>k << 1));
+    for (let quad = 0; quad < 2; quad++) {
+      const cs = quad == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
+      const cr = quad == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
+      const cp = quad == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+      const s4 = i32x4.shl(cs, 16);
+      const r4 = i32x4.shl(cr, 16);
+      const p4 = i32x4.shl(cp, 16);
+      const field = v128.and(i32x4.shr_u(cs, 7), exponentMask);
+      const normalField = i32x4.max_s(field, one32);
+      const ulpExponent = i32x4.add(normalField, ulpBias);
+      const perUlpExponent = i32x4.sub(perUlpBias, normalField);
+      // An exact power of two above the first normal binade (the finer side nearer zero).
+      const powerOfTwo = v128.and(i32x4.eq(v128.and(cs, fractionMask), zero32), i32x4.gt_s(field, one32));
+      // The cell's case (CELL_CASES): 0 sides equal, 1 + the sign bit at a power of two.
+      const cellCase = v128.and(i32x4.add(i32x4.shr_u(cs, 15), one32), powerOfTwo);
+      const negative32 = i32x4.ne(i32x4.shr_u(cs, 15), zero32);
+      const kept32 = i32x4.eq(cs, cr);
+      keptCount = i32x4.sub(keptCount, kept32);
+      for (let pair = 0; pair < 2; pair++) {
+        const sv = f64x2.promote_low_f32x4(pair == 0 ? s4 : i64x2.shuffle(s4, s4, 1, 0));
+        const r = f64x2.promote_low_f32x4(pair == 0 ? r4 : i64x2.shuffle(r4, r4, 1, 0));
+        const pv = f64x2.promote_low_f32x4(pair == 0 ? p4 : i64x2.shuffle(p4, p4, 1, 0));
+        const ulp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(ulpExponent) : i64x2.extend_high_i32x4_s(ulpExponent), 52);
+        const perUlp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(perUlpExponent) : i64x2.extend_high_i32x4_s(perUlpExponent), 52);
+        const kept = pair == 0 ? i64x2.extend_low_i32x4_s(kept32) : i64x2.extend_high_i32x4_s(kept32);
+        const d = f64x2.sub(pv, r);
+        const e = f64x2.sub(sv, r);
+        informativeFloor = f64x2.add(informativeFloor, f64x2.mul(ulp, ulp));
+        irr = f64x2.add(irr, f64x2.mul(r, r));
+        ird = f64x2.add(ird, f64x2.mul(r, d));
+        ire = f64x2.add(ire, f64x2.mul(r, e));
+        idd = f64x2.add(idd, f64x2.mul(d, d));
+        ide = f64x2.add(ide, f64x2.mul(d, e));
+        iee = f64x2.add(iee, f64x2.mul(e, e));
+        keptBaseInformativeDd = f64x2.add(keptBaseInformativeDd, v128.and(f64x2.mul(d, d), kept));
+        // In units of ulp(s) (a power of two: exact), e and d are usually small integers;
+        // then the interval depends on them and the cell's case alone, and comes from a
+        // table built with the same arithmetic (scaling by a power of two changes no
+        // rounding). Otherwise, the arithmetic itself.
+        const eUlps = f64x2.mul(e, perUlp);
+        const dUlps = f64x2.mul(d, perUlp);
+        const tabulated = v128.and(
+          v128.and(f64x2.eq(eUlps, f64x2.nearest(eUlps)), f64x2.eq(dUlps, f64x2.nearest(dUlps))),
+          v128.and(f64x2.le(f64x2.abs(eUlps), keyLimit), f64x2.le(f64x2.abs(dUlps), keyLimit)),
+        );
+        if (i64x2.all_true(tabulated)) {
+          const keys = i32x4.trunc_sat_f64x2_s_zero(f64x2.add(f64x2.mul(eUlps, keySpan), dUlps));
+          addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 0), pair == 0 ? i32x4.extract_lane(cellCase, 0) : i32x4.extract_lane(cellCase, 2));
+          addTabulated(profileDiffAt, intervalTableAt, i32x4.extract_lane(keys, 1), pair == 0 ? i32x4.extract_lane(cellCase, 1) : i32x4.extract_lane(cellCase, 3));
+          continue;
+        }
+        // The cell's step on the side nearer zero: half the ulp at an exact power of two.
+        const fine = v128.bitselect(half, one, pair == 0 ? i64x2.extend_low_i32x4_s(powerOfTwo) : i64x2.extend_high_i32x4_s(powerOfTwo));
+        const nearZeroStep = f64x2.mul(ulp, fine);
+        const negativeSuspect = pair == 0 ? i64x2.extend_low_i32x4_s(negative32) : i64x2.extend_high_i32x4_s(negative32);
+        // Positive s: above = ulp, below = the near-zero step; negative s: the other way round.
+        const up = v128.bitselect(nearZeroStep, ulp, negativeSuspect);
+        const down = v128.bitselect(ulp, nearZeroStep, negativeSuspect);
+        const below = f64x2.mul(perUnit, f64x2.sub(e, f64x2.mul(down, half)));
+        const above = f64x2.mul(perUnit, f64x2.add(e, f64x2.mul(up, half)));
+        const negative = f64x2.lt(d, zero);
+        const low = v128.bitselect(f64x2.neg(above), below, negative);
+        const high = v128.bitselect(f64x2.neg(below), above, negative);
+        const step = f64x2.abs(d);
+        const perStep = f64x2.div(one, step);
+        let first = f64x2.ceil(f64x2.mul(low, perStep));
+        first = f64x2.add(
+          f64x2.sub(first, v128.and(f64x2.ge(f64x2.mul(f64x2.sub(first, one), step), low), one)),
+          v128.and(f64x2.lt(f64x2.mul(first, step), low), one),
+        );
+        let last = f64x2.floor(f64x2.mul(high, perStep));
+        last = f64x2.sub(
+          f64x2.add(last, v128.and(f64x2.le(f64x2.mul(f64x2.add(last, one), step), high), one)),
+          v128.and(f64x2.gt(f64x2.mul(last, step), high), one),
+        );
+        first = f64x2.max(f64x2.add(first, offset), zero);
+        last = f64x2.min(f64x2.add(last, offset), lastBinV);
+        addInterval(profileDiffAt, f64x2.extract_lane(first, 0), f64x2.extract_lane(last, 0));
+        addInterval(profileDiffAt, f64x2.extract_lane(first, 1), f64x2.extract_lane(last, 1));
+      }
     }
-    // The cell's step on the side nearer zero: half the ulp at an exact power of two.
-    const fine = f64x2.replace_lane(f64x2.splat(bf16FineSide(cs0)), 1, bf16FineSide(cs1));
-    const nearZeroStep = f64x2.mul(ulp, fine);
-    const sign = f64x2.replace_lane(f64x2.splat(<f64>(cs0 >> 15)), 1, <f64>(cs1 >> 15));
-    const negativeSuspect = f64x2.ne(sign, zero);
-    // Positive s: above = ulp, below = the near-zero step; negative s: the other way round.
-    const up = v128.bitselect(nearZeroStep, ulp, negativeSuspect);
-    const down = v128.bitselect(ulp, nearZeroStep, negativeSuspect);
-    const below = f64x2.mul(perUnit, f64x2.sub(e, f64x2.mul(down, half)));
-    const above = f64x2.mul(perUnit, f64x2.add(e, f64x2.mul(up, half)));
-    const negative = f64x2.lt(d, zero);
-    const low = v128.bitselect(f64x2.neg(above), below, negative);
-    const high = v128.bitselect(f64x2.neg(below), above, negative);
-    const step = f64x2.abs(d);
-    const perStep = f64x2.div(one, step);
-    let first = f64x2.ceil(f64x2.mul(low, perStep));
-    first = f64x2.add(
-      f64x2.sub(first, v128.and(f64x2.ge(f64x2.mul(f64x2.sub(first, one), step), low), one)),
-      v128.and(f64x2.lt(f64x2.mul(first, step), low), one),
-    );
-    let last = f64x2.floor(f64x2.mul(high, perStep));
-    last = f64x2.sub(
-      f64x2.add(last, v128.and(f64x2.le(f64x2.mul(f64x2.add(last, one), step), high), one)),
-      v128.and(f64x2.gt(f64x2.mul(last, step), high), one),
-    );
-    first = f64x2.max(f64x2.add(first, offset), zero);
-    last = f64x2.min(f64x2.add(last, offset), lastBinV);
-    addInterval(profileDiffAt, f64x2.extract_lane(first, 0), f64x2.extract_lane(last, 0));
-    addInterval(profileDiffAt, f64x2.extract_lane(first, 1), f64x2.extract_lane(last, 1));
   }
   let irrSum = f64x2.extract_lane(irr, 0) + f64x2.extract_lane(irr, 1);
   let irdSum = f64x2.extract_lane(ird, 0) + f64x2.extract_lane(ird, 1);
@@ -333,12 +369,12 @@ export function twoParentsBf16(
   let ieeSum = f64x2.extract_lane(iee, 0) + f64x2.extract_lane(iee, 1);
   let floorSum = f64x2.extract_lane(informativeFloor, 0) + f64x2.extract_lane(informativeFloor, 1);
   let keptDdSum = f64x2.extract_lane(keptBaseInformativeDd, 0) + f64x2.extract_lane(keptBaseInformativeDd, 1);
-  if (k < count) {
-    const i = load<i32>(positionsAt + (<usize>k << 2));
-    const cs = code(suspectAt, i);
-    const cr = code(referenceAt, i);
+  let keptBaseInformative = laneSum(keptCount);
+  for (; k < count; k++) {
+    const cs = <i32>load<u16>(sAt + (<usize>k << 1));
+    const cr = <i32>load<u16>(rAt + (<usize>k << 1));
     const r = bf16Value(cr);
-    const d = bf16Value(code(otherAt, i)) - r;
+    const d = bf16Value(<i32>load<u16>(pAt + (<usize>k << 1))) - r;
     const e = bf16Value(cs) - r;
     const ulp = bf16Ulp(cs);
     const nearZeroStep = ulp * bf16FineSide(cs);
@@ -459,6 +495,29 @@ export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffse
         store<u32>(tableAt + (<usize>index << 2), packed);
       }
     }
+  }
+}
+
+/** Bytes of the compaction table: one i8x16 swizzle pattern per 8-bit mask of informative lanes. */
+export const COMPACT_TABLE_BYTES = 256 * 16;
+
+/**
+ * Fills the compaction table at `tableAt` (COMPACT_TABLE_BYTES): for each mask of eight
+ * 16-bit lanes, the byte pattern that moves the lanes set in it, in order, to the front
+ * (the rest of the pattern selects nothing: zeros).
+ */
+export function buildCompactTable(tableAt: usize): void {
+  for (let mask = 0; mask < 256; mask++) {
+    const at = tableAt + (<usize>mask << 4);
+    let to = 0;
+    for (let lane = 0; lane < 8; lane++) {
+      if ((mask >> lane) & 1) {
+        store<u8>(at + <usize>(2 * to), <u8>(2 * lane));
+        store<u8>(at + <usize>(2 * to + 1), <u8>(2 * lane + 1));
+        to++;
+      }
+    }
+    for (let byte = 2 * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
   }
 }
 

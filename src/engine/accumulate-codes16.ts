@@ -14,9 +14,10 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  *
  * Two loops per chunk. The first, over every element, has no branch: the Gram, the
  * floor, equality counts by integer arithmetic on the codes, and the informative test,
- * which appends the element's position to a list whether or not it counts (the count
- * only advances when it does). The second runs over that list alone: the informative
- * Gram and the exact-hit intervals. Informative elements are about half of a fine-tune's
+ * which appends to a list whether or not it counts (the count only advances when it
+ * does): for F16 the element's position, for BF16 the codes of each group of eight's
+ * informative elements, moved to the front by one shuffle per input. The second runs
+ * over that list alone: the informative Gram and the exact-hit intervals. Informative elements are about half of a fine-tune's
  * and fall at random, so a branch on the test mispredicts half the time. No
  * per-element finiteness test in the first loop either: a non-finite input makes rr, dd
  * or ee non-finite, and that chunk is then summed again by the checked kernel, which
@@ -24,10 +25,10 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  *
  * Why WebAssembly: the same two loops in JavaScript ran at 27.5 ns per element on
  * `npm run bench:kernel`'s codes (commit 891cf20: bounds checks on every table load, no
- * SIMD); this kernel runs at 7.5–8.
+ * SIMD); this kernel runs at 7–7.5.
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
- * per input, the position list, one chunk's profile difference array, the sums, and the
+ * per input, the position list, the compact code lists (BF16), one chunk's profile difference array, the sums, and the
  * tables of each format and threshold that needed them.
  */
 export class Codes16Kernel {
@@ -35,10 +36,15 @@ export class Codes16Kernel {
   private capacity = 0;
   private codesAt = [0, 0, 0];
   private positionsAt = 0;
+  /** The BF16 kernel's compact lists of informative codes: three of `compactStride` bytes from here. */
+  private compactAt = 0;
+  private compactStride = 0;
   private readonly profileDiffAt: number;
   private readonly outAt: number;
   /** The exact-hit intervals of small integer (e, d) in ulps of s, built once (assembly/codes16.ts). */
   private readonly intervalTableAt: number;
+  /** The swizzle patterns that compact a group of eight codes to its informative ones (assembly/codes16.ts). */
+  private readonly compactTableAt: number;
   /** Where the tables of each format and informative threshold are, by `${dtype} ${T}`. */
   private readonly tableSets = new Map<string, number>();
   private readonly binsPerUnit = Math.round(1 / PROFILE_BIN);
@@ -58,6 +64,8 @@ export class Codes16Kernel {
     this.outAt = wasm.reserve(32 * 8);
     this.intervalTableAt = wasm.reserve(wasm.exports.INTERVAL_TABLE_BYTES.value);
     wasm.exports.buildIntervalTable(this.intervalTableAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1);
+    this.compactTableAt = wasm.reserve(wasm.exports.COMPACT_TABLE_BYTES.value);
+    wasm.exports.buildCompactTable(this.compactTableAt);
   }
 
   /**
@@ -94,8 +102,8 @@ export class Codes16Kernel {
     const fast = bf16
       ? kernels.twoParentsBf16(
           suspectAt, referenceAt, otherAt, count, informativeUlps,
-          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
-          this.intervalTableAt,
+          this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+          this.intervalTableAt, this.compactTableAt,
         )
       : kernels.twoParents(
           suspectAt, referenceAt, otherAt, count,
@@ -173,6 +181,9 @@ export class Codes16Kernel {
     const capacity = Math.max(count, 1 << 16);
     this.codesAt = [this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity)];
     this.positionsAt = this.wasm.reserve(4 * capacity);
+    // Each group of eight appends with one 16-byte store, past the count by up to 14 bytes.
+    this.compactStride = 2 * capacity + 16;
+    this.compactAt = this.wasm.reserve(3 * this.compactStride);
     this.capacity = capacity;
   }
 }

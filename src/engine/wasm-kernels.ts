@@ -18,6 +18,9 @@ export interface KernelExports {
   buildIntervalTable(tableAt: number, binsPerUnit: number, centreOffset: number, lastBin: number): void;
   /** Bytes `buildIntervalTable` fills. */
   readonly INTERVAL_TABLE_BYTES: { readonly value: number };
+  buildCompactTable(tableAt: number): void;
+  /** Bytes `buildCompactTable` fills. */
+  readonly COMPACT_TABLE_BYTES: { readonly value: number };
 }
 
 export interface WasmViews {
