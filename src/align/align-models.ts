@@ -128,12 +128,21 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
     mismatched.push({ name, reason: 'shape', detail: `suspect ${text(own)}; parents ${others.map(text).join(', ')}` });
   };
 
-  /** The counterpart of a suspect name in one parent: whole, or a slice of its fused tensor. */
-  const lookups = ps.map((p) => {
-    const sliced = new Map<string, { tensor: LogicalTensor; fused: string }>();
-    for (const [name, entry] of p.entries) for (const [part, tensor] of slicesOf(entry)) sliced.set(part, { tensor, fused: name });
-    return sliced;
-  });
+  /**
+   * The per-expert slices of one parent's fused tensors, by the per-expert names they
+   * stand for: made on first need, since a suspect fused like its parents never asks
+   * (the 1 GB bench trio's parents would make ~24,000 slices each, for nothing).
+   */
+  const slicedCache = ps.map((): Map<string, { tensor: LogicalTensor; fused: string }> | null => null);
+  const sliced = (j: number): Map<string, { tensor: LogicalTensor; fused: string }> => {
+    let map = slicedCache[j];
+    if (!map) {
+      map = new Map();
+      for (const [name, entry] of ps[j]!.entries) for (const [part, tensor] of slicesOf(entry)) map.set(part, { tensor, fused: name });
+      slicedCache[j] = map;
+    }
+    return map;
+  };
 
   for (const [name, entry] of s.entries) {
     if (!isSelected(name, filter)) {
@@ -158,23 +167,23 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
       const own = slicesOf(entry);
       let complete = true;
       for (const [part, tensor] of own) {
-        const found = ps.map((p, j) => p.entries.get(part)?.tensor ?? lookups[j]!.get(part)?.tensor);
+        const found = ps.map((p, j) => p.entries.get(part)?.tensor ?? sliced(j).get(part)?.tensor);
         if (found.some((t) => t === undefined)) {
           complete = false;
           continue;
         }
-        ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(part) ? part : lookups[j]!.get(part)!.fused));
+        ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(part) ? part : sliced(j).get(part)!.fused));
         addUnit(part, name, [tensor, ...(found as LogicalTensor[])], entry.tensor.shape);
       }
       if (!complete) suspectOnly.push(name);
       continue;
     }
     // A per-expert suspect tensor against fused parents.
-    const found = ps.map((p, j) => p.entries.get(name)?.tensor ?? lookups[j]!.get(name)?.tensor);
+    const found = ps.map((p, j) => p.entries.get(name)?.tensor ?? sliced(j).get(name)?.tensor);
     if (found.every((t) => t !== undefined)) {
-      ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(name) ? name : lookups[j]!.get(name)!.fused));
-      const fusedIn = ps.findIndex((_, j) => lookups[j]!.has(name) && !ps[j]!.entries.has(name));
-      const fused = fusedIn < 0 ? name : lookups[fusedIn]!.get(name)!.fused;
+      ps.forEach((p, j) => matchedInParent[j]!.add(p.entries.has(name) ? name : sliced(j).get(name)!.fused));
+      const fusedIn = ps.findIndex((_, j) => sliced(j).has(name) && !ps[j]!.entries.has(name));
+      const fused = fusedIn < 0 ? name : sliced(fusedIn).get(name)!.fused;
       const fusedShape = fusedIn < 0 ? undefined : ps[fusedIn]!.entries.get(fused)!.tensor.shape;
       addUnit(name, fused, [entry.tensor, ...(found as LogicalTensor[])], fusedShape);
       continue;
