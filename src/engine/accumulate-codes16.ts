@@ -25,7 +25,7 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  *
  * Why WebAssembly: the same two loops in JavaScript ran at 27.5 ns per element on
  * `npm run bench:kernel`'s codes (commit 891cf20: bounds checks on every table load, no
- * SIMD); this kernel runs at 7–7.5.
+ * SIMD); this kernel runs at 7.3–7.6.
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
  * per input, the position list, the compact code lists (BF16), one chunk's profile difference array, the sums, and the
@@ -181,7 +181,9 @@ export class Codes16Kernel {
     const capacity = Math.max(count, 1 << 16);
     this.codesAt = [this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity)];
     this.positionsAt = this.wasm.reserve(4 * capacity);
-    // Each group of eight appends with one 16-byte store, past the count by up to 14 bytes.
+    // Each group of eight appends with one 16-byte store, which can reach past the
+    // informative count but never past 2·count bytes (before a group at element i, at
+    // most i elements are informative); the 16 spare bytes are a margin.
     this.compactStride = 2 * capacity + 16;
     this.compactAt = this.wasm.reserve(3 * this.compactStride);
     this.capacity = capacity;
