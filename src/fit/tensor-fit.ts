@@ -41,6 +41,31 @@ export const MIN_INFORMATIVE_PER_WEIGHT = 20;
  * are 0, `explained` is null when ‖e‖² == 0 and `relativeResidual` when ‖s‖² == 0.
  */
 export function fitTensor(moments: TensorMoments): TensorFit {
+  return fitMoments(moments, true);
+}
+
+/**
+ * What an expert slice's report and its verdict read of a fit (partial/tensor-reports.ts
+ * sliceReport, verdict/tensor-verdict.ts), and no more: `fitTensor`'s weights, residual,
+ * profile and shares, equal to its, without the standard errors, the least-squares
+ * block, the alternatives and the free fit. A fused tensor has hundreds of slices, each
+ * fitted on its own, and those parts were about a third of a slice's fit.
+ */
+export type SliceFit = TensorEvidence;
+
+export function fitSlice(moments: TensorMoments): SliceFit {
+  return fitMoments(moments, false);
+}
+
+/** The facts a tensor verdict reads (verdict/tensor-verdict.ts): a TensorFit, a SliceFit or a whole TensorReport. */
+export type TensorEvidence = Pick<
+  TensorFit,
+  'elements' | 'nonFinite' | 'equalShare' | 'relativeResidual' | 'rss' | 'noiseRatio' | 'weights' | 'identifiability' | 'profile' | 'reproducedShare'
+>;
+
+function fitMoments(moments: TensorMoments, full: true): TensorFit;
+function fitMoments(moments: TensorMoments, full: false): SliceFit;
+function fitMoments(moments: TensorMoments, full: boolean): TensorFit | SliceFit {
   const k = moments.parents;
   const stride = k + 1;
   const target = k;
@@ -80,10 +105,13 @@ export function fitTensor(moments: TensorMoments): TensorFit {
   let beta: Float64Array;
   // The estimating set: its solution (for identifiability and covariance), its residual and size.
   let estimate: { solution: NormalEquationsSolution; rss: number; n: number };
+  // Without standard errors (`full` false) the estimating set's residual is not needed:
+  // no elements leave no degrees of freedom, and blendWeights then gives every error as
+  // null and the same weights (which exist by identifiability alone).
   const informativeEstimate = (): typeof estimate => ({
     solution: informative,
-    rss: residualSumOfSquares(informativeGram, stride, differences, target, informative.coefficients),
-    n: informativeCount,
+    rss: full ? residualSumOfSquares(informativeGram, stride, differences, target, informative.coefficients) : 0,
+    n: full ? informativeCount : 0,
   });
   if (profileUsable) {
     weightMethod = 'exact-hit-profile';
@@ -99,7 +127,9 @@ export function fitTensor(moments: TensorMoments): TensorFit {
   } else {
     weightMethod = 'least-squares';
     beta = all.coefficients;
-    estimate = { solution: all, rss: residualSumOfSquares(gram, stride, differences, target, all.coefficients), n: used };
+    estimate = full
+      ? { solution: all, rss: residualSumOfSquares(gram, stride, differences, target, all.coefficients), n: used }
+      : { solution: all, rss: 0, n: 0 };
   }
   // Which weights exist is decided by the elements that estimated them; the profile
   // peak is a weight of the whole tensor, identifiable as the all-element block says.
@@ -130,6 +160,14 @@ export function fitTensor(moments: TensorMoments): TensorFit {
   const rss = residualSumOfSquares(gram, stride, differences, target, beta);
   const changeNorm2 = gram[target * stride + target]!;
   const suspectNorm2 = Math.max(0, gram[0]! + 2 * gram[target]! + changeNorm2);
+  const equalShare: number[] = [];
+  for (let j = 0; j < k; j++) equalShare.push(used > 0 ? moments.equal[j]! / used : 0);
+  const noiseRatio = noiseRatioOf(rss, floor);
+  const relativeResidual = suspectNorm2 > 0 ? Math.sqrt(rss / suspectNorm2) : null;
+  const reproduced = reproducedShare(reading, weights, others);
+  if (!full) {
+    return { elements: moments.elements, nonFinite: moments.nonFinite, equalShare, relativeResidual, rss, noiseRatio, weights, identifiability, profile, reproducedShare: reproduced };
+  }
 
   const lsRss = residualSumOfSquares(gram, stride, differences, target, all.coefficients);
   const ls = blendWeights(k, moments.reference, others, all.coefficients, all, all, lsRss, used);
@@ -151,26 +189,23 @@ export function fitTensor(moments: TensorMoments): TensorFit {
     alternatives.push(noiseRatioOf(distance2, floor));
   }
 
-  const equalShare: number[] = [];
-  for (let j = 0; j < k; j++) equalShare.push(used > 0 ? moments.equal[j]! / used : 0);
-
   return {
     elements: moments.elements,
     nonFinite: moments.nonFinite,
     weights,
     weightsStdErr: stdErr,
     weightMethod,
-    noiseRatio: noiseRatioOf(rss, floor),
+    noiseRatio,
     z: zOf(rss, floor, floorVar),
     explained: changeNorm2 > 0 ? 1 - rss / changeNorm2 : null,
-    relativeResidual: suspectNorm2 > 0 ? Math.sqrt(rss / suspectNorm2) : null,
+    relativeResidual,
     alternatives,
     freeFit: freeFit(moments, others, floor),
     leastSquares,
     equalShare,
     informative: informativeCount,
     profile,
-    reproducedShare: reproducedShare(reading, weights, others),
+    reproducedShare: reproduced,
     identifiability,
     floor,
     rss,

@@ -12,7 +12,7 @@ import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan
 import { WorkerEngine, WorkerPool } from '../engine/worker-engine.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
-import { fitTensor, type TensorFit } from '../fit/tensor-fit.js';
+import { fitSlice, fitTensor, type TensorFit } from '../fit/tensor-fit.js';
 import { codesDtype, plainStored, recipeLeaves, unscaledFloat, type LogicalTensor } from '../format/logical-tensor.js';
 import { floatFormat } from '../format/dtype.js';
 import type { ModelLayout, TensorDescriptor } from '../format/model-layout.js';
@@ -272,7 +272,9 @@ function fitWithFloor(moments: TensorMoments, floor: 'suspect' | 'all' | undefin
 }
 
 function sliceReport(unit: AlignedUnit, moments: TensorMoments, options: GroupReportOptions): SliceReport {
-  const fit = fitWithFloor(moments, options.floor);
+  // --floor all refits with the parents' noise at weights that may come from the
+  // least-squares block, which only the full fit has.
+  const fit = options.floor === 'all' ? fitWithFloor(moments, options.floor) : fitSlice(moments);
   const verdict = tensorVerdict(fit, options.thresholds);
   return {
     name: unit.name,

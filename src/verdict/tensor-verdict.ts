@@ -1,5 +1,5 @@
 import { aboveChance, PEAK_MIN_SHARE } from '../fit/exact-hit-profile.js';
-import type { TensorFit } from '../fit/tensor-fit.js';
+import type { TensorEvidence } from '../fit/tensor-fit.js';
 import type { TensorKind, Thresholds } from '../report-schema.js';
 
 /** Why a tensor is inconclusive (statistics.md: "say why"). */
@@ -16,20 +16,6 @@ export interface TensorVerdict {
   reason: InconclusiveReason | null;
 }
 
-/** The facts a tensor verdict reads: a TensorFit, or a whole TensorReport. */
-export type TensorEvidence = Pick<
-  TensorFit,
-    | 'elements'
-  | 'nonFinite'
-  | 'equalShare'
-  | 'relativeResidual'
-  | 'rss'
-  | 'noiseRatio'
-  | 'weights'
-  | 'identifiability'
-  | 'profile'
-  | 'reproducedShare'
->;
 
 /**
  * One tensor's kind (statistics.md, "Verdict kinds"), decided in this order:

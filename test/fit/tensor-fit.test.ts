@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyMoments } from '../../src/engine/moments.js';
-import { fitTensor, type TensorFit } from '../../src/fit/tensor-fit.js';
+import { fitSlice, fitTensor, type TensorFit } from '../../src/fit/tensor-fit.js';
 import { FLOAT_FORMATS, type FloatFormat } from '../../src/format/dtype.js';
 import { tensorVerdict } from '../../src/verdict/tensor-verdict.js';
 import { DEFAULT_THRESHOLDS } from '../../src/verdict/thresholds.js';
@@ -251,6 +251,42 @@ describe('fitTensor: blends recover their weights (property)', () => {
         },
       ),
       { numRuns: 20, seed: 3 },
+    );
+  });
+});
+
+describe('fitSlice', () => {
+  // The slice fit leaves out what a slice's report and verdict never read; what it keeps
+  // must be fitTensor's, to the bit, on blends, trained suspects, identical and
+  // collinear parents, three parents, and empty or non-finite tensors.
+  const KEPT = ['elements', 'nonFinite', 'equalShare', 'relativeResidual', 'rss', 'noiseRatio', 'weights', 'identifiability', 'profile', 'reproducedShare'] as const;
+  const picked = (f: TensorFit): Record<string, unknown> => Object.fromEntries(KEPT.map((key) => [key, f[key]]));
+
+  it("equals fitTensor's fields, bit for bit (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(F32, BF16, F16),
+        fc.integer({ min: 2, max: 3 }),
+        fc.double({ min: -0.2, max: 1.2, noNaN: true }),
+        fc.constantFrom(0.6, 2, 100),
+        fc.constantFrom('blend', 'trained', 'identical-parents', 'empty', 'non-finite'),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        (format, k, alpha, deltaUlps, kind, seedValue) => {
+          const parents = fineTunes(format, 24, 24, k, deltaUlps, seedValue);
+          if (kind === 'identical-parents') parents[1] = parents[0]!.slice();
+          const weights = k === 2 ? [alpha, 1 - alpha] : [alpha / 2, alpha / 2, 1 - alpha];
+          let s = storedBlend(format, parents, weights);
+          if (kind === 'trained') s = s.map((v, i) => v + 0.01 * Math.sin(i * 1.7) * Math.abs(v));
+          if (kind === 'empty') {
+            s = new Float64Array(0);
+            for (let j = 0; j < k; j++) parents[j] = new Float64Array(0);
+          }
+          if (kind === 'non-finite') s = s.map(() => NaN);
+          const moments = referenceMoments(s, parents, format, 0, T.informativeUlps);
+          expect(picked(fitSlice(moments) as TensorFit)).toStrictEqual(picked(fitTensor(moments)));
+        },
+      ),
+      { numRuns: 60, seed: 4242 },
     );
   });
 });
