@@ -50,8 +50,12 @@ export interface TensorMoments {
    * interval of w with round(r + w·d) == s (in the suspect's format) is added to a
    * histogram over w; hits[b] counts the informative elements reproduced exactly by the
    * weight at the centre of bin b. Bins: [lo + b·width, lo + (b+1)·width).
+   * `[first, end)`, when given, holds every bin that is not 0 (a scan knows which bins
+   * its intervals touched: ~800 of 4,001 on the bench trios), so that adding, clearing
+   * and summarizing skip the rest; absent, any bin may hold hits. Code that writes hits
+   * itself leaves it absent or whole, as `emptyMoments` and `clearMoments` do.
    */
-  readonly profile: { readonly lo: number; readonly width: number; readonly hits: Float64Array } | null;
+  readonly profile: { readonly lo: number; readonly width: number; readonly hits: Float64Array; first?: number; end?: number } | null;
   /**
    * The element-wise evidence of TIES/DARE-style merges (elementwise-sums.ts), summed in
    * the same read: it needs no fitted weight, so it costs no second pass.
@@ -88,7 +92,7 @@ export function emptyMoments(parents: number, reference: number, withProfile = t
     informative: { count: 0, gram: new Float64Array(m * m), floor: 0, parentFloor: new Float64Array(parents) },
     profile:
       parents === 2 && withProfile
-        ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS) }
+        ? { lo: PROFILE_LO, width: PROFILE_BIN, hits: new Float64Array(PROFILE_BINS), first: 0, end: PROFILE_BINS }
         : null,
     elementwise: emptyElementwiseSums(parents, reference),
   };
@@ -99,7 +103,12 @@ export function clearMoments(moments: TensorMoments): void {
   clearFitSums(moments);
   moments.parentFloor.fill(0);
   moments.informative.parentFloor.fill(0);
-  moments.profile?.hits.fill(0);
+  const profile = moments.profile;
+  if (profile) {
+    profile.hits.fill(0, profile.first ?? 0, profile.end ?? profile.hits.length);
+    profile.first = 0;
+    profile.end = profile.hits.length;
+  }
   clearElementwiseSums(moments.elementwise);
 }
 
@@ -145,8 +154,21 @@ export function addMoments(into: TensorMoments, part: TensorMoments): void {
   addFitSums(into, part);
   addArray(into.parentFloor, part.parentFloor);
   addArray(into.informative.parentFloor, part.informative.parentFloor);
-  if (into.profile && part.profile) addArray(into.profile.hits, part.profile.hits);
+  if (into.profile && part.profile) addProfile(into.profile, part.profile);
   addElementwiseSums(into.elementwise, part.elementwise);
+}
+
+/** into += part over part's bins that may hold hits, widening into's range to cover them. */
+function addProfile(into: NonNullable<TensorMoments['profile']>, part: NonNullable<TensorMoments['profile']>): void {
+  const first = part.first ?? 0;
+  const end = part.end ?? part.hits.length;
+  const hits = into.hits;
+  const added = part.hits;
+  for (let b = first; b < end; b++) hits[b]! += added[b]!;
+  if (first < end) {
+    into.first = Math.min(into.first ?? 0, first);
+    into.end = Math.max(into.end ?? hits.length, end);
+  }
 }
 
 function addArray(into: Float64Array, part: Float64Array, scale = 1): void {

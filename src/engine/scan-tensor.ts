@@ -208,10 +208,13 @@ export class TensorScanner {
         // outside too (new, or cleared).
         let running = 0;
         const hits = moments.profile.hits;
-        for (let b = touchedFirst; b < Math.min(touchedEnd, PROFILE_BINS); b++) {
+        const end = Math.min(touchedEnd, PROFILE_BINS);
+        for (let b = touchedFirst; b < end; b++) {
           running += this.profileDiff[b]!;
           hits[b] = running;
         }
+        moments.profile.first = Math.min(touchedFirst, end);
+        moments.profile.end = end;
       }
     } finally {
       // Left as found, all 0, for the next scan (also after a failed read).
