@@ -52,7 +52,7 @@ const bv = valuesOf(b);
 const suspect = new Uint16Array(encode(BF16, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)).buffer);
 
 const sums = emptyChunkSums(2);
-const profileDiff = new Float64Array(PROFILE_BINS + 1);
+const hits = new Float64Array(PROFILE_BINS);
 const chunk = DEFAULT_CHUNK_ELEMENTS;
 
 const kernel = codes16Kernel();
@@ -66,7 +66,7 @@ function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: n
     const started = performance.now();
     for (let first = 0; first < n; first += chunk) {
       resetChunkSums(sums);
-      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), BF16, informativeUlps, 0, profileDiff, sums);
+      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), BF16, informativeUlps, 0, hits, sums);
       informative += sums.informative;
     }
     best = Math.min(best, performance.now() - started);

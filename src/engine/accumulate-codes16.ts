@@ -52,8 +52,9 @@ export class Codes16Kernel {
   private readonly centreOffset = Math.round(-(PROFILE_LO + PROFILE_BIN / 2) * Math.round(1 / PROFILE_BIN));
 
   /**
-   * The entries of `profileDiff` the last `accumulate` added to, [touchedFirst,
-   * touchedLast] (first > last: none); outside them it left the array as it was.
+   * The bins of `hits` the last `accumulate` may have added to, [touchedFirst,
+   * touchedLast] (first > last: none; touchedLast may be PROFILE_BINS, one past the last
+   * bin); outside them it left the array as it was.
    */
   touchedFirst = 0;
   touchedLast = -1;
@@ -70,8 +71,10 @@ export class Codes16Kernel {
 
   /**
    * Adds to `out` (which the caller has reset) the sums of elements [from, to) of the three
-   * code arrays, and their exact-hit intervals to the difference array `profileDiff`
-   * (PROFILE_BINS + 1 bins; one call is synchronous, so scans may interleave).
+   * code arrays, and their exact-hit counts to the profile `hits` (PROFILE_BINS bins): the
+   * kernel's difference array, summed over the entries the chunk touched, in the same
+   * pass that clears them (counts are whole numbers: the order of adding changes
+   * nothing). One call is synchronous, so scans may interleave.
    * `informativeUlps` is T of the informative test |d| ≥ T·ulp(s).
    */
   accumulate(
@@ -83,7 +86,7 @@ export class Codes16Kernel {
     format: FloatFormat,
     informativeUlps: number,
     reference: number,
-    profileDiff: Float64Array,
+    hits: Float64Array,
     out: ChunkSums,
   ): void {
     const count = to - from;
@@ -137,13 +140,16 @@ export class Codes16Kernel {
     out.keptBaseInformative = f64[at + 22]!;
     out.keptBaseInformativeDd = f64[at + 23]!;
     // Only the entries the chunk's intervals touched (a small tensor's touch a few of 4,002).
+    // Past the last one the running sum is back to 0 (every interval's +1 has its −1).
     const diff = this.profileDiffAt >> 3;
     const touchedLast = f64[at + 25]!;
     this.touchedFirst = f64[at + 24]!;
     this.touchedLast = touchedLast;
+    let running = 0;
     for (let b = this.touchedFirst; b <= touchedLast; b++) {
-      profileDiff[b]! += f64[diff + b]!;
+      running += f64[diff + b]!;
       f64[diff + b] = 0;
+      if (b < PROFILE_BINS) hits[b]! += running;
     }
   }
 

@@ -110,6 +110,7 @@ export class TensorScanner {
   private readonly sums: ChunkSums;
   private readonly vector: Float64Array;
   private readonly elementwiseVector: Float64Array;
+  /** The generic path's exact-hit difference array (the 16-bit kernel keeps its own). */
   private readonly profileDiff = new Float64Array(PROFILE_BINS + 1);
   private readonly readBytes: number;
 
@@ -167,15 +168,17 @@ export class TensorScanner {
     moments.elements = to - from;
     const { reference, informativeUlps, chunkElements } = this.options;
     const fused = this.fusedInputs(tensor);
-    // The difference array's entries written, [touchedFirst, touchedEnd): hits outside
-    // them are 0. The 16-bit kernel says which; the generic path may write any.
+    // The bins that may hold hits, [touchedFirst, touchedEnd): the 16-bit kernel adds to
+    // the moments' hits itself and says which; the generic path fills this scanner's
+    // difference array, any entry of it.
     let touchedFirst = fused ? PROFILE_BINS + 1 : 0;
     let touchedEnd = fused ? 0 : PROFILE_BINS + 1;
     try {
       if (fused) {
         const { formats, descriptors } = fused;
         const kernel = codes16Kernel();
-        const profileDiff = this.profileDiff;
+        // Two parents: the moments have a profile (0 everywhere: new, or cleared).
+        const hits = moments.profile!.hits;
         const kept = { base: 0, informative: 0, informativeDd: 0 };
         await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
           const codes = slot.views.map(codesOf);
@@ -185,7 +188,7 @@ export class TensorScanner {
           for (let first = 0; first < count; first += chunkElements) {
             const last = Math.min(first + chunkElements, count);
             resetChunkSums(this.sums);
-            kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, formats[0]!, informativeUlps, reference, profileDiff, this.sums);
+            kernel.accumulate(suspectCodes, referenceCodes, otherCodes, first, last, formats[0]!, informativeUlps, reference, hits, this.sums);
             if (kernel.touchedFirst <= kernel.touchedLast) {
               touchedFirst = Math.min(touchedFirst, kernel.touchedFirst);
               touchedEnd = Math.max(touchedEnd, kernel.touchedLast + 1);
@@ -201,24 +204,26 @@ export class TensorScanner {
       } else {
         await this.scanGeneric(tensor, from, to, accumulator);
         accumulator.finish();
+        if (moments.profile) {
+          // Hits are the running sum of the differences (every interval's +1 has its −1);
+          // the moments' hits are 0 before (new, or cleared).
+          let running = 0;
+          const hits = moments.profile.hits;
+          for (let b = 0; b < PROFILE_BINS; b++) {
+            running += this.profileDiff[b]!;
+            hits[b] = running;
+          }
+        }
       }
       if (moments.profile) {
-        // Hits are the running sum of the differences, 0 before the first entry written
-        // and after the last (every interval's +1 has its −1); the moments' hits are 0
-        // outside too (new, or cleared).
-        let running = 0;
-        const hits = moments.profile.hits;
         const end = Math.min(touchedEnd, PROFILE_BINS);
-        for (let b = touchedFirst; b < end; b++) {
-          running += this.profileDiff[b]!;
-          hits[b] = running;
-        }
         moments.profile.first = Math.min(touchedFirst, end);
         moments.profile.end = end;
       }
     } finally {
-      // Left as found, all 0, for the next scan (also after a failed read).
-      if (touchedFirst < touchedEnd) this.profileDiff.fill(0, touchedFirst, touchedEnd);
+      // The generic path's difference array left as found, all 0, for the next scan (also
+      // after a failed read).
+      if (!fused) this.profileDiff.fill(0);
     }
     return moments;
   }
