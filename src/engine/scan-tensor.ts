@@ -146,9 +146,9 @@ export class TensorScanner {
   }
 
   /** The stored 16-bit tensors (or contiguous slices of them) of every input when the fused kernel can read them raw; else null. */
-  private fusedInputs(tensor: ScanTensor): { descriptors: TensorDescriptor[]; formats: FloatFormat[] } | null {
+  private fusedInputs(tensor: ScanTensor): { descriptors: RawInput[]; formats: FloatFormat[] } | null {
     if (this.parents !== 2 || this.options.parentCells || tensor.suspectGrid) return null;
-    const descriptors: TensorDescriptor[] = [];
+    const descriptors: RawInput[] = [];
     for (const input of [tensor.suspect, ...tensor.parents]) {
       const descriptor = plainStored(input) ?? plainSlice(input);
       if (!descriptor) return null;
@@ -291,7 +291,7 @@ export class TensorScanner {
    * double-buffered: the next block's reads are in flight while `visit` computes.
    */
   private stream(
-    inputs: readonly TensorDescriptor[],
+    inputs: readonly RawInput[],
     formats: FloatFormat[],
     from: number,
     to: number,
@@ -453,12 +453,18 @@ function codesOf(view: Uint8Array): Uint16Array {
 }
 
 /**
+ * What the fused kernel's reads need of a stored tensor or a contiguous run of one: its
+ * codes' dtype, its file and where its first code is.
+ */
+type RawInput = Pick<TensorDescriptor, 'dtype' | 'shard' | 'start'>;
+
+/**
  * One expert of a fused expert tensor stored plainly is a contiguous run of the stored
- * codes: as a descriptor of its own (start moved to the slice), the fused 16-bit kernel
- * can read it raw. Fused experts are most of a MoE checkpoint's bytes, so without this
+ * codes: as a raw input of its own (start moved to the slice), the fused 16-bit kernel
+ * can read it raw (three fields, not a copy of the descriptor: one per input and slice). Fused experts are most of a MoE checkpoint's bytes, so without this
  * they all took the generic decode-then-accumulate path.
  */
-function plainSlice(input: LogicalTensor): TensorDescriptor | null {
+function plainSlice(input: LogicalTensor): RawInput | null {
   const recipe = input.recipe;
   if (recipe.kind !== 'slice') return null;
   const inner = recipe.inner;
@@ -466,11 +472,5 @@ function plainSlice(input: LogicalTensor): TensorDescriptor | null {
   const format = floatFormat(inner.codes);
   if (!format) return null;
   const leaf = inner.leaf;
-  return {
-    ...leaf,
-    shape: [...recipe.shape],
-    elements: input.elements,
-    start: leaf.start + recipe.offset * format.bytes,
-    byteLength: input.elements * format.bytes,
-  };
+  return { dtype: leaf.dtype, shard: leaf.shard, start: leaf.start + recipe.offset * format.bytes };
 }
