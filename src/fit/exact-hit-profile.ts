@@ -105,11 +105,12 @@ export function summarizeProfile(moments: TensorMoments): ExactHitProfile | null
   // the bench trios' 4,001, ~800 are not: intervals gather around the weight). The
   // passes below run over [first, end), from the first bin that is not 0 to the last;
   // the zeros outside enter by their number.
-  // A scan's profile says which bins may hold hits (TensorMoments.profile): the walk
-  // starts there.
+  // A scan's profile says which bins may hold hits (TensorMoments.profile): the walks
+  // start there. With none in it (an empty range, or only zeros) first passes its end,
+  // and end starts from first: no hit anywhere, as for a profile of zeros.
   let first = profile.first ?? 0;
   while (first < bins && hits[first] === 0) first++;
-  let end = profile.end ?? bins;
+  let end = Math.max(first, profile.end ?? bins);
   while (end > first && hits[end - 1] === 0) end--;
   // Only if none is below 0 are the zeros outside among the smallest: a profile with a
   // negative value (never a scan's; a weighted sum's test can make one) is taken whole.

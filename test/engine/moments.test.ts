@@ -7,7 +7,7 @@ function withHits(bins: Record<number, number>, range?: [number, number]): Retur
   const moments = emptyMoments(2, 0);
   for (const [bin, count] of Object.entries(bins)) moments.profile!.hits[Number(bin)] = count;
   if (range) [moments.profile!.first, moments.profile!.end] = range;
-  moments.informative.count = Object.values(bins).reduce((a, b) => a + b, 0);
+  moments.informative.count = Math.max(1, Object.values(bins).reduce((a, b) => a + b, 0));
   return moments;
 }
 
@@ -39,6 +39,14 @@ describe('the exact-hit profile range', () => {
     clearMoments(moments);
     expect(moments.profile!.hits.every((h) => h === 0)).toBe(true);
     expect([moments.profile!.first, moments.profile!.end]).toEqual([0, PROFILE_BINS]);
+  });
+
+  it('gives the summary of a profile of zeros for an empty range, or one holding only zeros', () => {
+    const zeros = summarizeProfile(withHits({}));
+    expect(zeros!.hitShare).toBe(0);
+    for (const range of [[0, 0], [PROFILE_BINS, PROFILE_BINS], [1000, 1200]] as [number, number][]) {
+      expect(summarizeProfile(withHits({}, range))).toEqual(zeros);
+    }
   });
 
   it('gives the summary of the whole profile', () => {

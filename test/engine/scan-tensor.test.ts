@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AlignedTensor } from '../../src/align/align-tensors.js';
 import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from '../../src/engine/scan-tensor.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../../src/engine/moments.js';
+import { fitTensor } from '../../src/fit/tensor-fit.js';
 import { encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import { MemorySource } from '../../src/source/memory-source.js';
@@ -158,6 +159,26 @@ describe('TensorScanner', () => {
       expect(expected.informative.count).toBeLessThan(codes.length);
       expectMomentsClose(actual, expected);
     }
+  });
+
+  it('fits a scan whose profile range is empty as it fits the same moments taken whole', async () => {
+    // s = 2·B − A lies outside the parents: no informative element's interval reaches a
+    // bin of [−0.5, 1.5], so the kernel touches no bin and the scan's range is empty.
+    const n = 200;
+    const a = Array.from({ length: n }, (_, i) => 0.02 * Math.sin(i + 1));
+    const b = a.map((v, i) => v + 0.004 * Math.cos(7 * i));
+    const tensor: AlignedTensor = {
+      name: 't',
+      suspect: await tensorOf('s', 'BF16', b.map((v, i) => 2 * v - a[i]!)),
+      parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
+    };
+    const scanned = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 64 }).scan(tensor);
+    expect(scanned.informative.count).toBeGreaterThan(0);
+    expect(scanned.profile!.first).toBe(scanned.profile!.end);
+    const whole = emptyMoments(2, 0);
+    addMoments(whole, scanned);
+    expect(fitTensor(scanned)).toEqual(fitTensor(whole));
+    expect(fitTensor(scanned).profile!.hitShare).toBe(0);
   });
 
   it('gives the same moments from recycled moments as from fresh ones', async () => {
