@@ -166,10 +166,10 @@ export function twoParentsBf16(
       const p4 = i32x4.shl(cp, 16);
       const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, 7), exponentMask), one32), ulpBias);
       for (let pair = 0; pair < 2; pair++) {
-        const sv = f64x2.promote_low_f32x4(pair == 0 ? s4 : i64x2.shuffle(s4, s4, 1, 0));
-        const r = f64x2.promote_low_f32x4(pair == 0 ? r4 : i64x2.shuffle(r4, r4, 1, 0));
-        const pv = f64x2.promote_low_f32x4(pair == 0 ? p4 : i64x2.shuffle(p4, p4, 1, 0));
-        const ulp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(exponent) : i64x2.extend_high_i32x4_s(exponent), 52);
+        const sv = widenedPair(s4, pair);
+        const r = widenedPair(r4, pair);
+        const pv = widenedPair(p4, pair);
+        const ulp = powerOfTwoPair(exponent, pair);
         const d = f64x2.sub(pv, r);
         const e = f64x2.sub(sv, r);
         rr = f64x2.add(rr, f64x2.mul(r, r));
@@ -298,11 +298,11 @@ export function twoParentsBf16(
       const kept32 = i32x4.eq(cs, cr);
       keptCount = i32x4.sub(keptCount, kept32);
       for (let pair = 0; pair < 2; pair++) {
-        const sv = f64x2.promote_low_f32x4(pair == 0 ? s4 : i64x2.shuffle(s4, s4, 1, 0));
-        const r = f64x2.promote_low_f32x4(pair == 0 ? r4 : i64x2.shuffle(r4, r4, 1, 0));
-        const pv = f64x2.promote_low_f32x4(pair == 0 ? p4 : i64x2.shuffle(p4, p4, 1, 0));
-        const ulp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(ulpExponent) : i64x2.extend_high_i32x4_s(ulpExponent), 52);
-        const perUlp = i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(perUlpExponent) : i64x2.extend_high_i32x4_s(perUlpExponent), 52);
+        const sv = widenedPair(s4, pair);
+        const r = widenedPair(r4, pair);
+        const pv = widenedPair(p4, pair);
+        const ulp = powerOfTwoPair(ulpExponent, pair);
+        const perUlp = powerOfTwoPair(perUlpExponent, pair);
         const kept = pair == 0 ? i64x2.extend_low_i32x4_s(kept32) : i64x2.extend_high_i32x4_s(kept32);
         const d = f64x2.sub(pv, r);
         const e = f64x2.sub(sv, r);
@@ -391,6 +391,21 @@ export function twoParentsBf16(
     scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, <f64>lastBin);
   }
   putInformativeSums(outAt, irrSum, irdSum, ireSum, iddSum, ideSum, ieeSum, count, floorSum, keptBaseInformative, keptDdSum);
+}
+
+/**
+ * Float32 lanes 2·pair and 2·pair + 1 of `x4` (bf16 codes shifted into float32 bits)
+ * as float64: the BF16 loops' values, two at a time.
+ */
+// @ts-ignore: decorator
+@inline function widenedPair(x4: v128, pair: i32): v128 {
+  return f64x2.promote_low_f32x4(pair == 0 ? x4 : i64x2.shuffle(x4, x4, 1, 0));
+}
+
+/** 2^(e − 1023) for the biased float64 exponents e in i32 lanes 2·pair and 2·pair + 1 of `exponents`. */
+// @ts-ignore: decorator
+@inline function powerOfTwoPair(exponents: v128, pair: i32): v128 {
+  return i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(exponents) : i64x2.extend_high_i32x4_s(exponents), 52);
 }
 
 // @ts-ignore: decorator
