@@ -17,8 +17,9 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  * which appends to a list whether or not it counts (the count only advances when it
  * does): for F16 the element's position, for BF16 the codes of each group of eight's
  * informative elements, moved to the front by one shuffle per input. The second runs
- * over that list alone: the informative Gram and the exact-hit intervals. Informative elements are about half of a fine-tune's
- * and fall at random, so a branch on the test mispredicts half the time. No
+ * over that list alone: the informative Gram and the exact-hit intervals. Informative
+ * elements are about half of a fine-tune's and fall at random, so a branch on the test
+ * mispredicts half the time. No
  * per-element finiteness test in the first loop either: a non-finite input makes rr, dd
  * or ee non-finite, and that chunk is then summed again by the checked kernel, which
  * tests each element and leaves the non-finite ones out.
@@ -28,8 +29,9 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  * SIMD); this kernel runs at 7.3–7.6.
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
- * per input, the position list, the compact code lists (BF16), one chunk's profile difference array, the sums, and the
- * tables of each format and threshold that needed them.
+ * per input, the position list, the compact code lists (BF16), one chunk's profile
+ * difference array, the sums, and the tables of each format and threshold that needed
+ * them.
  */
 export class Codes16Kernel {
   private readonly wasm: WasmKernels;
