@@ -54,6 +54,14 @@ const MTP_EXPERT = /^mtp\.layers\.\d+\.mlp\.experts\.(\d+)\./;
 /** Tensors whose first axis counts routed experts: the fused experts and the router. */
 const EXPERT_AXIS = /\.mlp\.(experts\.(gate_up_proj|down_proj)|gate\.weight)$/;
 const NORM = /norm[^.]*\.weight$/;
+/**
+ * A fused gate_up_proj stacks the gate and up projections: its axis 1 is twice the
+ * experts' intermediate size, and is scaled as such (the half, then doubled) so that it
+ * stays even and equal to twice down_proj's last axis, as in every real checkpoint.
+ * Scaled on its own it could come out odd (2048 × 0.067 = 137), and a tensor whose
+ * halves cannot be told apart is compared whole, not gate and up expert by expert.
+ */
+const FUSED_GATE_UP = /\.mlp\.experts\.gate_up_proj$/;
 
 export function readRealLayout(path: string): RealLayout {
   return JSON.parse(readFileSync(path, 'utf8')) as RealLayout;
@@ -78,9 +86,11 @@ function scaleTensor(tensor: RealTensor, widthScale: number, experts: number): S
   if (tensor.dtype !== 'BF16' && tensor.dtype !== 'F32') {
     throw new Error(`scaled layout: ${tensor.name} has dtype ${tensor.dtype}; the generator writes BF16 and F32 only`);
   }
-  const shape = tensor.shape.map((dim, axis) =>
-    axis === 0 && EXPERT_AXIS.test(tensor.name) ? experts : scaleDim(dim, widthScale),
-  );
+  const shape = tensor.shape.map((dim, axis) => {
+    if (axis === 0 && EXPERT_AXIS.test(tensor.name)) return experts;
+    if (axis === 1 && FUSED_GATE_UP.test(tensor.name)) return 2 * scaleDim(dim / 2, widthScale);
+    return scaleDim(dim, widthScale);
+  });
   const elements = shape.reduce((product, dim) => product * dim, 1);
   const bytes = elements * (tensor.dtype === 'F32' ? 4 : 2);
   return { name: tensor.name, dtype: tensor.dtype, shape, elements, bytes, isNorm: NORM.test(tensor.name) };
