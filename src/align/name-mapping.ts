@@ -72,9 +72,8 @@ export function canonicalName(stored: string, rules: readonly NameRule[]): Canon
  * `.weight` suffix. Returns the per-expert tensors each one holds.
  */
 export function fusedExpertParts(name: string, shape: readonly number[]): { name: string; offset: number; shape: number[] }[] | null {
-  const match = /^(.*\.experts)\.(gate_up_proj|down_proj)(\.weight)?$/.exec(name);
-  if (!match || shape.length !== 3) return null;
-  const [, experts, kind] = match as unknown as [string, string, string];
+  if (!hasFusedExpertParts(name, shape)) return null;
+  const [, experts, kind] = FUSED_EXPERTS.exec(name) as unknown as [string, string, string];
   const [count, rows, cols] = shape as [number, number, number];
   const matrix = rows * cols;
   const parts: { name: string; offset: number; shape: number[] }[] = [];
@@ -82,13 +81,24 @@ export function fusedExpertParts(name: string, shape: readonly number[]): { name
     if (kind === 'down_proj') {
       parts.push({ name: `${experts}.${e}.down_proj.weight`, offset: e * matrix, shape: [rows, cols] });
     } else {
-      if (rows % 2 !== 0) return null;
       const half = rows / 2;
       parts.push({ name: `${experts}.${e}.gate_proj.weight`, offset: e * matrix, shape: [half, cols] });
       parts.push({ name: `${experts}.${e}.up_proj.weight`, offset: e * matrix + half * cols, shape: [half, cols] });
     }
   }
   return parts;
+}
+
+const FUSED_EXPERTS = /^(.*\.experts)\.(gate_up_proj|down_proj)(\.weight)?$/;
+
+/**
+ * Whether `fusedExpertParts` finds parts, without making them: a 3-D fused expert
+ * tensor whose gate_up_proj rows split into equal gate and up halves.
+ */
+export function hasFusedExpertParts(name: string, shape: readonly number[]): boolean {
+  const match = FUSED_EXPERTS.exec(name);
+  if (!match || shape.length !== 3) return false;
+  return match[2] === 'down_proj' || shape[1]! % 2 === 0;
 }
 
 /** The per-expert name's expert index, or null: "expert 17 of layer 40" in reports. */
