@@ -89,15 +89,17 @@ function slicesOf(entry: Entry): Map<string, LogicalTensor> {
   return out;
 }
 
-/** Slices along the first dimension of an expert-batched tensor [E, …], one per expert. */
-function perExpert(name: string, tensor: LogicalTensor): { name: string; tensor: LogicalTensor }[] {
-  const [count, ...rest] = tensor.shape as number[];
-  const matrix = rest.reduce((a, b) => a * b, 1);
+/** The per-expert names of the fused expert tensor `name` with `count` experts. */
+function expertNames(name: string, count: number): string[] {
   const match = /^(.*\.experts)\.([^.]+)(\.weight)?$/.exec(name)!;
-  return Array.from({ length: count! }, (_, e) => {
-    const sliceName = `${match[1]}.${e}.${match[2]}`;
-    return { name: sliceName, tensor: sliceTensor(tensor, e * matrix, rest, sliceName) };
-  });
+  return Array.from({ length: count }, (_, e) => `${match[1]}.${e}.${match[2]}`);
+}
+
+/** Slices along the first dimension of an expert-batched tensor [E, …], one per expert, named by `names` (expertNames). */
+function perExpert(names: readonly string[], tensor: LogicalTensor): LogicalTensor[] {
+  const [, ...rest] = tensor.shape as number[];
+  const matrix = rest.reduce((a, b) => a * b, 1);
+  return names.map((name, e) => sliceTensor(tensor, e * matrix, rest, name));
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -163,8 +165,10 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
       const tensors = [entry.tensor, ...whole.map((e) => e!.tensor)];
       if (entry.fused && tensors.every((t) => t.shape.length === 3 && sameShape(t.shape, entry.tensor.shape))) {
         // Fused on every side: compare expert by expert, whatever the inner layout.
-        const slices = tensors.map((t) => perExpert(name, t));
-        slices[0]!.forEach((part, e) => addUnit(part.name, name, slices.map((list) => list[e]!.tensor), entry.tensor.shape));
+        // One list of names for every side (their shapes are equal).
+        const names = expertNames(name, entry.tensor.shape[0]!);
+        const slices = tensors.map((t) => perExpert(names, t));
+        names.forEach((part, e) => addUnit(part, name, slices.map((list) => list[e]!), entry.tensor.shape));
       } else {
         addUnit(name, name, tensors);
       }
