@@ -143,55 +143,69 @@ export function twoParentsBf16(
   let equalRef = i32x4.splat(0), equalOther = i32x4.splat(0), parentsEqual = i32x4.splat(0), keptBase = i32x4.splat(0);
   let informative = 0;
   let i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const vs = v128.load(suspectAt + (<usize>i << 1));
-    const vr = v128.load(referenceAt + (<usize>i << 1));
-    const vp = v128.load(otherAt + (<usize>i << 1));
-    // Equal values: equal codes, or +0 and −0. Masks are −1 per lane; the sums subtract.
-    const sameBitsAsReference = i16x8.eq(vs, vr);
-    const sameAsReference = v128.or(sameBitsAsReference, i16x8.eq(v128.and(v128.or(vs, vr), magnitude), zero16));
-    const sameAsOther = v128.or(i16x8.eq(vs, vp), i16x8.eq(v128.and(v128.or(vs, vp), magnitude), zero16));
-    const parentsSame = v128.or(i16x8.eq(vr, vp), i16x8.eq(v128.and(v128.or(vr, vp), magnitude), zero16));
-    equalRef = i32x4.add(equalRef, i32x4.extadd_pairwise_i16x8_s(sameAsReference));
-    equalOther = i32x4.add(equalOther, i32x4.extadd_pairwise_i16x8_s(sameAsOther));
-    parentsEqual = i32x4.add(parentsEqual, i32x4.extadd_pairwise_i16x8_s(parentsSame));
-    keptBase = i32x4.add(keptBase, i32x4.extadd_pairwise_i16x8_s(v128.andnot(sameBitsAsReference, parentsSame)));
-    let mask = 0;
-    for (let half = 0; half < 2; half++) {
-      const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
-      const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
-      const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
-      const s4 = i32x4.shl(cs, 16);
-      const r4 = i32x4.shl(cr, 16);
-      const p4 = i32x4.shl(cp, 16);
-      const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, 7), exponentMask), one32), ulpBias);
-      for (let pair = 0; pair < 2; pair++) {
-        const sv = widenedPair(s4, pair);
-        const r = widenedPair(r4, pair);
-        const pv = widenedPair(p4, pair);
-        const ulp = powerOfTwoPair(exponent, pair);
-        const d = f64x2.sub(pv, r);
-        const e = f64x2.sub(sv, r);
-        rr = f64x2.add(rr, f64x2.mul(r, r));
-        rd = f64x2.add(rd, f64x2.mul(r, d));
-        re = f64x2.add(re, f64x2.mul(r, e));
-        dd = f64x2.add(dd, f64x2.mul(d, d));
-        de = f64x2.add(de, f64x2.mul(d, e));
-        ee = f64x2.add(ee, f64x2.mul(e, e));
-        const ulp2 = f64x2.mul(ulp, ulp);
-        floor = f64x2.add(floor, ulp2);
-        floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
-        mask |= i64x2.bitmask(v128.and(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp)), f64x2.ne(d, zero))) << (half * 4 + pair * 2);
+  const whole = count & ~7;
+  while (i < whole) {
+    // The counts run on i16 lanes (one −1 per equal element) for at most COUNT_BLOCK groups
+    // of eight, less than 32,768 per lane, then widen into the i32 sums.
+    const blockEnd = min(whole, i + COUNT_BLOCK * 8);
+    let equalRef16 = zero16, equalOther16 = zero16, parentsEqual16 = zero16, keptBase16 = zero16;
+    for (; i < blockEnd; i += 8) {
+      const vs = v128.load(suspectAt + (<usize>i << 1));
+      const vr = v128.load(referenceAt + (<usize>i << 1));
+      const vp = v128.load(otherAt + (<usize>i << 1));
+      // Equal values: equal codes, or +0 and −0. Masks are −1 per lane; the sums subtract.
+      const sameBitsAsReference = i16x8.eq(vs, vr);
+      const sameAsReference = v128.or(sameBitsAsReference, i16x8.eq(v128.and(v128.or(vs, vr), magnitude), zero16));
+      const sameAsOther = v128.or(i16x8.eq(vs, vp), i16x8.eq(v128.and(v128.or(vs, vp), magnitude), zero16));
+      const parentsSame = v128.or(i16x8.eq(vr, vp), i16x8.eq(v128.and(v128.or(vr, vp), magnitude), zero16));
+      equalRef16 = i16x8.add(equalRef16, sameAsReference);
+      equalOther16 = i16x8.add(equalOther16, sameAsOther);
+      parentsEqual16 = i16x8.add(parentsEqual16, parentsSame);
+      keptBase16 = i16x8.add(keptBase16, v128.andnot(sameBitsAsReference, parentsSame));
+      let mask = 0;
+      for (let half = 0; half < 2; half++) {
+        const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
+        const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
+        const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+        const s4 = i32x4.shl(cs, 16);
+        const r4 = i32x4.shl(cr, 16);
+        const p4 = i32x4.shl(cp, 16);
+        const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, 7), exponentMask), one32), ulpBias);
+        for (let pair = 0; pair < 2; pair++) {
+          const sv = widenedPair(s4, pair);
+          const r = widenedPair(r4, pair);
+          const pv = widenedPair(p4, pair);
+          const ulp = powerOfTwoPair(exponent, pair);
+          const d = f64x2.sub(pv, r);
+          const e = f64x2.sub(sv, r);
+          rr = f64x2.add(rr, f64x2.mul(r, r));
+          rd = f64x2.add(rd, f64x2.mul(r, d));
+          re = f64x2.add(re, f64x2.mul(r, e));
+          dd = f64x2.add(dd, f64x2.mul(d, d));
+          de = f64x2.add(de, f64x2.mul(d, e));
+          ee = f64x2.add(ee, f64x2.mul(e, e));
+          const ulp2 = f64x2.mul(ulp, ulp);
+          floor = f64x2.add(floor, ulp2);
+          floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
+          mask |= i64x2.bitmask(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp))) << (half * 4 + pair * 2);
+        }
       }
+      // d ≠ 0 exactly when the parents' values differ: their codes differ, and are not +0
+      // and −0 (for a finite chunk; a non-finite one is redone by the checked kernel).
+      mask &= ~i16x8.bitmask(parentsSame);
+      // The informative lanes' codes, moved to the front and appended to the compact lists
+      // (16 bytes written, the count advancing by the informative lanes' number).
+      const pattern = v128.load(compactTableAt + (<usize>mask << 4));
+      const to = <usize>informative << 1;
+      v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
+      v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
+      v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
+      informative += popcnt<i32>(mask);
     }
-    // The informative lanes' codes, moved to the front and appended to the compact lists
-    // (16 bytes written, the count advancing by the informative lanes' number).
-    const pattern = v128.load(compactTableAt + (<usize>mask << 4));
-    const to = <usize>informative << 1;
-    v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
-    v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
-    v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
-    informative += popcnt<i32>(mask);
+    equalRef = i32x4.add(equalRef, i32x4.extadd_pairwise_i16x8_s(equalRef16));
+    equalOther = i32x4.add(equalOther, i32x4.extadd_pairwise_i16x8_s(equalOther16));
+    parentsEqual = i32x4.add(parentsEqual, i32x4.extadd_pairwise_i16x8_s(parentsEqual16));
+    keptBase = i32x4.add(keptBase, i32x4.extadd_pairwise_i16x8_s(keptBase16));
   }
   let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
   let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
@@ -535,6 +549,9 @@ export function buildCompactTable(tableAt: usize): void {
     for (let byte = 2 * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
   }
 }
+
+/** Groups of eight the BF16 first loop counts on i16 lanes before widening: 8,192 (a default chunk) < 32,768. */
+const COUNT_BLOCK: i32 = 8192;
 
 // @ts-ignore: decorator
 @inline function laneSum(v: v128): i32 {

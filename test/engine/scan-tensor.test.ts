@@ -161,6 +161,26 @@ describe('TensorScanner', () => {
     }
   });
 
+  it('counts equal values exactly in a BF16 chunk longer than the kernel counts on 16-bit lanes', async () => {
+    // 400,000 elements in one chunk: 50,000 per count lane, past an i16's 32,767. Most
+    // elements are equal somewhere (parents equal, suspect equal to A, +0 against −0),
+    // so every count is large; one element in 5 is informative.
+    const n = 400_000;
+    const a = Array.from({ length: n }, (_, i) => (i % 97 === 0 ? (i % 2 === 0 ? 0 : -0) : 0.02 * Math.sin(i)));
+    const b = a.map((v, i) => (i % 5 === 0 ? v * (1 + 2 ** -5) : i % 97 === 0 ? 0 : v));
+    const s = a.map((v, i) => (i % 3 === 0 ? b[i]! : v));
+    const tensor: AlignedTensor = {
+      name: 't',
+      suspect: await tensorOf('s', 'BF16', s),
+      parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
+    };
+    const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 1 << 19, readBytes: 1 << 21 }).scan(tensor);
+    const expected = referenceMoments(stored('BF16', s), [stored('BF16', a), stored('BF16', b)], FLOAT_FORMATS.BF16, 0, 4);
+    expect(expected.equal[0]).toBeGreaterThan(8 * 32_768);
+    expect(expected.parentsEqual).toBeGreaterThan(8 * 32_768);
+    expectMomentsClose(actual, expected);
+  });
+
   it('fits a scan whose profile range is empty as it fits the same moments taken whole', async () => {
     // s = 2·B − A lies outside the parents: no informative element's interval reaches a
     // bin of [−0.5, 1.5], so the kernel touches no bin and the scan's range is empty.
