@@ -207,8 +207,9 @@ function evidence(
           p90: ratios[Math.max(0, Math.ceil(0.9 * ratios.length) - 1)]!,
           max: ratios[ratios.length - 1]!,
         };
+  const elements = tensors.map((t) => t.elements);
   const alternatives = Array.from({ length: tensors.length > 0 ? parentsCount : 0 }, (_, j) =>
-    weightedMedian(tensors.map((t) => ({ value: t.alternatives[j]!, weight: t.elements }))),
+    weightedMedian(tensors.map((t) => t.alternatives[j]!), elements),
   );
   let reproducedElements = 0;
   let informativeElements = 0;
@@ -224,34 +225,58 @@ function evidence(
   };
 }
 
+/*
+ * weightSummary and weightedMedian read a model's tensors in parallel arrays of numbers,
+ * not an object per tensor: over 100,000 tensors those objects (~0.1 KB each, made four
+ * times per parent) were held by arrays too large for the young generation, so promoted
+ * to the old one, whose garbage is not collected before the report is written.
+ */
 function weightSummary(tensors: readonly TensorReport[], parent: number): WeightSummary | null {
-  const estimates = tensors.flatMap((t) => {
+  const weights: number[] = [];
+  const stdErrs: number[] = [];
+  const ns: number[] = [];
+  for (const t of tensors) {
     const weight = t.weights[parent];
     const stdErr = t.weightsStdErr[parent];
-    return weight === null || weight === undefined || stdErr === null || stdErr === undefined || t.elements <= 0
-      ? []
-      : [{ weight, stdErr, n: t.elements }];
-  });
-  if (estimates.length === 0) return null;
-  const total = sum(estimates.map((e) => e.n));
-  const mean = sum(estimates.map((e) => e.n * e.weight)) / total;
-  const variance = sum(estimates.map((e) => e.n * (e.weight - mean) ** 2)) / total;
+    if (weight === null || weight === undefined || stdErr === null || stdErr === undefined || t.elements <= 0) continue;
+    weights.push(weight);
+    stdErrs.push(stdErr);
+    ns.push(t.elements);
+  }
+  if (weights.length === 0) return null;
+  // Each sum in the estimates' order, as one pass over them adds it.
+  const total = sum(ns);
+  let weighted = 0;
+  for (let i = 0; i < ns.length; i++) weighted += ns[i]! * weights[i]!;
+  const mean = weighted / total;
+  let squares = 0;
+  for (let i = 0; i < ns.length; i++) squares += ns[i]! * (weights[i]! - mean) ** 2;
+  let errors = 0;
+  for (let i = 0; i < ns.length; i++) errors += (ns[i]! * stdErrs[i]!) ** 2;
   return {
     mean,
-    median: weightedMedian(estimates.map((e) => ({ value: e.weight, weight: e.n }))),
-    spread: Math.sqrt(variance),
-    stdErr: Math.sqrt(sum(estimates.map((e) => (e.n * e.stdErr) ** 2))) / total,
+    median: weightedMedian(weights, ns),
+    spread: Math.sqrt(squares / total),
+    stdErr: Math.sqrt(errors) / total,
   };
 }
 
-/** The smallest value at which the cumulative weight reaches half the total. */
-function weightedMedian(items: { value: number; weight: number }[]): number {
-  const sorted = items.filter((item) => item.weight > 0).sort((a, b) => a.value - b.value);
-  const total = sum(sorted.map((item) => item.weight));
+/**
+ * The smallest value at which the cumulative weight reaches half the total (`values[i]`
+ * weighs `weights[i]`; weights of 0 or less are left out). The positions are sorted
+ * by value with the comparator an array of { value, weight } would be sorted with, so
+ * ties keep the same order and the running sums add in the same order.
+ */
+function weightedMedian(values: readonly number[], weights: readonly number[]): number {
+  const order: number[] = [];
+  for (let i = 0; i < values.length; i++) if (weights[i]! > 0) order.push(i);
+  order.sort((a, b) => values[a]! - values[b]!);
+  let total = 0;
+  for (const i of order) total += weights[i]!;
   let cumulative = 0;
-  for (const item of sorted) {
-    cumulative += item.weight;
-    if (cumulative >= total / 2) return item.value;
+  for (const i of order) {
+    cumulative += weights[i]!;
+    if (cumulative >= total / 2) return values[i]!;
   }
   return 0;
 }

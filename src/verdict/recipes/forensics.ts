@@ -112,22 +112,33 @@ function reconstructionReport(found: Reconstruction, tensors: readonly TensorRep
   };
 }
 
-function weightedMedian(values: readonly { value: number; weight: number }[]): number {
-  const sorted = values.slice().sort((a, b) => a.value - b.value);
-  const total = sorted.reduce((s, v) => s + v.weight, 0);
+/**
+ * The smallest value at which the cumulative weight reaches half the total; NaN when none
+ * does. Parallel arrays, not an object per tensor (model-verdict.ts says why); the
+ * positions sort as { value, weight } objects would, so the sums add in the same order.
+ */
+function weightedMedian(values: readonly number[], weights: readonly number[]): number {
+  const order = Array.from(values, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  const total = order.reduce((s, i) => s + weights[i]!, 0);
   let running = 0;
-  for (const v of sorted) {
-    running += v.weight;
-    if (running >= total / 2) return v.value;
+  for (const i of order) {
+    running += weights[i]!;
+    if (running >= total / 2) return values[i]!;
   }
   return NaN;
 }
 
 function interpolationReport(tensors: readonly TensorReport[], readings: readonly (SlerpReading | null)[]): InterpolationReport | null {
-  const read = readings.flatMap((r, i) => (r === null ? [] : [{ reading: r, elements: tensors[i]!.elements }]));
+  const read: SlerpReading[] = [];
+  const elements: number[] = [];
+  readings.forEach((r, i) => {
+    if (r === null) return;
+    read.push(r);
+    elements.push(tensors[i]!.elements);
+  });
   if (read.length === 0) return null;
-  const median = (pick: (r: SlerpReading) => number): number => weightedMedian(read.map(({ reading, elements }) => ({ value: pick(reading), weight: elements })));
-  const count = (hypothesis: SlerpReading['consistent'][number]): number => read.filter(({ reading }) => reading.consistent.includes(hypothesis)).length;
+  const median = (pick: (r: SlerpReading) => number): number => weightedMedian(read.map(pick), elements);
+  const count = (hypothesis: SlerpReading['consistent'][number]): number => read.filter((reading) => reading.consistent.includes(hypothesis)).length;
   const consistentTensors = { linear: count('linear'), linearFormatWeights: count('linear-format-weights'), slerp: count('slerp') };
   const half = read.length / 2;
   const consistent: InterpolationReport['consistent'] = [];
@@ -141,7 +152,7 @@ function interpolationReport(tensors: readonly TensorReport[], readings: readonl
     coefficientSum: median((r) => r.sum),
     slerpSum: median((r) => r.slerpSum),
     consistentTensors,
-    separableTensors: read.filter(({ reading }) => reading.separation > 2).length,
+    separableTensors: read.filter((reading) => reading.separation > 2).length,
     consistent,
   };
 }
