@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   formatBytes,
@@ -11,6 +12,18 @@ import {
 } from '../../src/report/format-numbers.js';
 
 describe('number formatting', () => {
+  it('groups thousands exactly as Intl.NumberFormat en-US with no fraction digits', () => {
+    const intl = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    const edges = [0, -0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, -0.4, 999.5, 1000, 999_999.5, 2 ** 53, 2 ** 53 + 2, 1e21, -1e21, 1.7976931348623157e308, 5e-324];
+    for (const value of edges) expect(formatCount(value)).toBe(intl.format(value));
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.double({ min: -1e7, max: 1e7, noNaN: true })), (value) => {
+        expect(formatCount(value)).toBe(intl.format(value));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('groups thousands', () => {
     expect(formatCount(3812)).toBe('3,812');
     expect(formatCount(4_157_632)).toBe('4,157,632');
