@@ -66,6 +66,8 @@ export function canonicalName(stored: string, rules: readonly NameRule[]): Canon
   return { name, prefix: null, mapped };
 }
 
+const FUSED_EXPERTS = /^(.*\.experts)\.(gate_up_proj|down_proj)(\.weight)?$/;
+
 /**
  * Fused expert tensors (transformers v5, Qwen3.5): `….experts.gate_up_proj` [E, 2I, H]
  * (gate rows first, then up) and `….experts.down_proj` [E, H, I], with or without a
@@ -88,8 +90,6 @@ export function fusedExpertParts(name: string, shape: readonly number[]): { name
   }
   return parts;
 }
-
-const FUSED_EXPERTS = /^(.*\.experts)\.(gate_up_proj|down_proj)(\.weight)?$/;
 
 /**
  * Whether `fusedExpertParts` finds parts, without making them: a 3-D fused expert
