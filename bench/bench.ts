@@ -5,7 +5,7 @@
  * memory at two model sizes. Exits non-zero when provcheck's verdict is wrong: a
  * benchmark of a wrong answer measures nothing.
  *
- *   npm run bench -- [--size 1GB] [--repeats 3] [--keep]
+ *   npm run bench -- [--size 2GB] [--repeats 3] [--keep]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -207,7 +207,9 @@ function rangeOf(runs: readonly { seconds: number }[]): string {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      size: { type: 'string', default: '1GB' },
+      // Issue 4 asks for "a few GB per model": at 2 GB the trio is 6 GB of input, and
+      // with its 0.5 GB companion still fits a 24 GB machine's page cache.
+      size: { type: 'string', default: '2GB' },
       repeats: { type: 'string', default: String(DEFAULT_REPEATS) },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -215,8 +217,8 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log(
-      'usage: npm run bench -- [--size 1GB] [--repeats 3] [--keep]\n' +
-        '  --size     bytes per model (default 1GB); a second run uses a quarter of it\n' +
+      'usage: npm run bench -- [--size 2GB] [--repeats 3] [--keep]\n' +
+        '  --size     bytes per model (default 2GB); a second run uses a quarter of it\n' +
         `  --repeats  runs of provcheck and of the NumPy baseline, alternating; the fastest of each is compared (default ${DEFAULT_REPEATS})\n` +
         '  --keep     keep the generated models',
     );
