@@ -93,12 +93,13 @@ export function fusedExpertParts(name: string, shape: readonly number[]): { name
 
 /**
  * Whether `fusedExpertParts` finds parts, without making them: a 3-D fused expert
- * tensor whose gate_up_proj rows split into equal gate and up halves.
+ * tensor whose gate_up_proj rows split into equal gate and up halves, or that holds no
+ * experts at all (an empty list of parts, as the parts were always found).
  */
 export function hasFusedExpertParts(name: string, shape: readonly number[]): boolean {
   const match = FUSED_EXPERTS.exec(name);
   if (!match || shape.length !== 3) return false;
-  return match[2] === 'down_proj' || shape[1]! % 2 === 0;
+  return match[2] === 'down_proj' || shape[0] === 0 || shape[1]! % 2 === 0;
 }
 
 /** The per-expert name's expert index, or null: "expert 17 of layer 40" in reports. */

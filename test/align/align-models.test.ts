@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignModels } from '../../src/align/align-models.js';
-import { canonicalName, expertOf, fusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
+import { canonicalName, expertOf, fusedExpertParts, hasFusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
 import type { LogicalTensor } from '../../src/format/logical-tensor.js';
 import type { LogicalModel } from '../../src/format/quantization/schemes.js';
 import type { ModelLayout, TensorDescriptor } from '../../src/format/model-layout.js';
@@ -74,6 +74,20 @@ describe('name mapping', () => {
     ]);
     expect(fusedExpertParts('model.layers.1.mlp.up_proj.weight', [2, 4, 3])).toBeNull();
     expect(expertOf('model.layers.40.mlp.experts.17.up_proj.weight')).toBe(17);
+  });
+
+  it('says a tensor has fused expert parts exactly when fusedExpertParts makes them', () => {
+    // The alignment asks hasFusedExpertParts and makes the parts only when needed, so the
+    // two must agree on every shape: odd gate_up rows (no parts), no experts at all (an
+    // empty list of parts, odd rows or not), other ranks and names.
+    const names = ['m.layers.0.mlp.experts.gate_up_proj', 'm.layers.0.mlp.experts.down_proj.weight', 'm.layers.0.mlp.gate_up_proj', 'm.layers.0.mlp.experts.up_proj'];
+    const shapes = [[0, 7, 3], [0, 6, 3], [1, 7, 3], [2, 6, 3], [3, 5, 4], [2, 6], [2, 2, 2, 2], [0, 0, 0]];
+    for (const name of names) {
+      for (const shape of shapes) expect([name, shape, hasFusedExpertParts(name, shape)]).toEqual([name, shape, fusedExpertParts(name, shape) !== null]);
+    }
+    // As before the parts were made lazily: no experts is an empty list whatever the rows.
+    expect(fusedExpertParts(names[0]!, [0, 7, 3])).toEqual([]);
+    expect(fusedExpertParts(names[0]!, [1, 7, 3])).toBeNull();
   });
 });
 
