@@ -140,8 +140,8 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   /**
    * The per-expert slices of one parent's fused tensors, by the per-expert names they
    * stand for: made on first need, since a suspect fused like its parents never asks
-   * (the bench trios' parents would make 7,920 slices each at 1 GB, 23,760 at 0.25 GB,
-   * for nothing).
+   * (each parent of the 1 GB bench trio would make 23,760 of them, for nothing: gate and
+   * up for each expert of 60 gate_up_proj, one for each of 60 down_proj).
    */
   const slicedCache = ps.map((): Map<string, { tensor: LogicalTensor; fused: string }> | null => null);
   const sliced = (j: number): Map<string, { tensor: LogicalTensor; fused: string }> => {

@@ -26,7 +26,7 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  *
  * Why WebAssembly: the same two loops in JavaScript ran at 27.5 ns per element on
  * `npm run bench:kernel`'s codes (commit 891cf20: bounds checks on every table load, no
- * SIMD); this kernel runs at 7.3–7.6.
+ * SIMD); this kernel runs at 7.0–7.6 (pinned to one CPU; docs/performance.md).
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
  * per input, the position list, the compact code lists (BF16), one chunk's profile

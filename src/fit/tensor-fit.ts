@@ -51,21 +51,19 @@ export function fitTensor(moments: TensorMoments): TensorFit {
  * block, the alternatives and the free fit. A fused tensor has hundreds of slices, each
  * fitted on its own, and those parts were about a third of a slice's fit.
  */
-export type SliceFit = TensorEvidence;
-
-export function fitSlice(moments: TensorMoments): SliceFit {
+export function fitSlice(moments: TensorMoments): TensorEvidence {
   return fitMoments(moments, false);
 }
 
-/** The facts a tensor verdict reads (verdict/tensor-verdict.ts): a TensorFit, a SliceFit or a whole TensorReport. */
+/** The facts a tensor verdict reads (verdict/tensor-verdict.ts): a TensorFit, a slice's fit or a whole TensorReport. */
 export type TensorEvidence = Pick<
   TensorFit,
   'elements' | 'nonFinite' | 'equalShare' | 'relativeResidual' | 'rss' | 'noiseRatio' | 'weights' | 'identifiability' | 'profile' | 'reproducedShare'
 >;
 
 function fitMoments(moments: TensorMoments, full: true): TensorFit;
-function fitMoments(moments: TensorMoments, full: false): SliceFit;
-function fitMoments(moments: TensorMoments, full: boolean): TensorFit | SliceFit {
+function fitMoments(moments: TensorMoments, full: false): TensorEvidence;
+function fitMoments(moments: TensorMoments, full: boolean): TensorFit | TensorEvidence {
   const k = moments.parents;
   const stride = k + 1;
   const target = k;

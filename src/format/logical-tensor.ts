@@ -474,8 +474,8 @@ export function sliceTensor(inner: LogicalTensor, offset: number, shape: readonl
 
 /**
  * A class, not an object literal with a closure, and its recipe made on first use: the
- * alignment makes one slice per expert and input (47,520 for the bench trios' fused
- * experts) on the main thread before any worker has a task, and each closure and recipe
+ * alignment makes one slice per expert and input (47,520 for the 1 GB bench trio's
+ * fused experts) on the main thread before any worker has a task, and each closure and recipe
  * was one more object for the young generation to copy.
  */
 class SliceTensor implements LogicalTensor {

@@ -5,23 +5,21 @@
  */
 
 /**
- * What `new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format` gives for a
- * finite number, without the formatter: making one takes ~20 ms (ICU's start), on the
- * main thread of every run before anything else. Rounded half away from zero (Intl's
+ * What `new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(value)` gives
+ * for a finite number, without the formatter: making one takes ~20 ms (ICU's start), on
+ * the main thread of every run before anything else. Rounded half away from zero (Intl's
  * default; Math.round on the magnitude does that), the rounded number's shortest
  * round-trip digits (as String writes them, its exponent form from 1e21 on written out
  * with zeros, as Intl does), commas every three digits, and "-" for any negative value,
  * -0 and what rounds to it included ("-0", as Intl writes it).
  * test/report/format-numbers.test.ts holds it to the Intl formatter.
  */
-const grouped = {
-  format(value: number): string {
-    const digits = plainDigits(Math.round(Math.abs(value)));
-    let text = '';
-    for (let end = digits.length; end > 0; end -= 3) text = (end > 3 ? ',' : '') + digits.slice(Math.max(0, end - 3), end) + text;
-    return value < 0 || Object.is(value, -0) ? `-${text}` : text;
-  },
-};
+function grouped(value: number): string {
+  const digits = plainDigits(Math.round(Math.abs(value)));
+  let text = '';
+  for (let end = digits.length; end > 0; end -= 3) text = (end > 3 ? ',' : '') + digits.slice(Math.max(0, end - 3), end) + text;
+  return value < 0 || Object.is(value, -0) ? `-${text}` : text;
+}
 
 /** A whole number ≥ 0's digits: String's, with its exponent form ("1.5e+21") written out. */
 function plainDigits(whole: number): string {
@@ -35,7 +33,7 @@ function plainDigits(whole: number): string {
 /** An integer count with thousands separators: 3812 → "3,812". */
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return formatNonFinite(value);
-  return grouped.format(value);
+  return grouped(value);
 }
 
 /**
@@ -47,7 +45,7 @@ export function formatSigma(value: number): string {
   if (!Number.isFinite(value)) return formatNonFinite(value);
   if (value === 0) return '0';
   const magnitude = Math.abs(value);
-  if (magnitude >= 100) return grouped.format(Number(value.toPrecision(3)));
+  if (magnitude >= 100) return grouped(Number(value.toPrecision(3)));
   if (magnitude < 1e-3) return value.toExponential(2);
   return value.toPrecision(3);
 }
@@ -106,7 +104,7 @@ export function formatCompact(value: number): string {
     unit += 1;
   }
   const sign = value < 0 ? '-' : '';
-  return unit === 0 ? `${sign}${grouped.format(scaled)}` : `${sign}${scaled.toFixed(1)}${SI_UNITS[unit]}`;
+  return unit === 0 ? `${sign}${grouped(scaled)}` : `${sign}${scaled.toFixed(1)}${SI_UNITS[unit]}`;
 }
 
 /** Bytes in decimal units, as the Hugging Face Hub shows file sizes: "16.1 GB". */

@@ -16,7 +16,6 @@ export interface TensorVerdict {
   reason: InconclusiveReason | null;
 }
 
-
 /**
  * One tensor's kind (statistics.md, "Verdict kinds"), decided in this order:
  *
