@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: generates a scaled Qwen3.5-397B-A17B trio (suspect = 0.6·B + 0.4·A
  * rounded to bf16) in a temporary folder, runs the built CLI on it as a user would, and
- * prints wall time, throughput, the time of merely reading the same bytes, and peak
- * memory at two model sizes. Exits non-zero when provcheck's verdict is wrong: a
+ * prints wall time, throughput, the time of merely reading the same bytes (warm, then
+ * with the files dropped from the page cache), and peak memory at two model sizes. Exits non-zero when provcheck's verdict is wrong: a
  * benchmark of a wrong answer measures nothing.
  *
  *   npm run bench -- [--size 2GB] [--repeats 3] [--keep]
@@ -24,6 +24,7 @@ const LAYOUT = join(REPO, 'data', 'qwen3_5_397b_a17b_layout.json');
 const CLI = join(REPO, 'bin', 'provcheck.js');
 const CHILD_ANALYZE = join(REPO, 'bench', 'child-analyze.ts');
 const NUMPY_BASELINE = join(REPO, 'bench', 'numpy_baseline.py');
+const DROP_CACHE = join(REPO, 'bench', 'drop_cache.py');
 const GNU_TIME = '/usr/bin/time';
 /** Peak RSS in KiB, user and system CPU seconds. */
 const GNU_TIME_FORMAT = '%M %U %S';
@@ -33,6 +34,8 @@ const WEIGHT_TOLERANCE = 0.01;
 /** The second run, for the memory bound, is this many times smaller. */
 const SMALL_RUN_DIVISOR = 4;
 const RAW_READ_REPEATS = 3;
+/** Cold-cache runs of cat and of provcheck, alternating, the trio's pages dropped before each. */
+const COLD_REPEATS = 2;
 /**
  * provcheck and the NumPy baseline run this many times each, alternating, and the
  * fastest of each is compared: on a shared machine one run of either can be twice as
@@ -98,6 +101,39 @@ async function rawReadSeconds(files: string[]): Promise<number> {
   let best = Infinity;
   for (let i = 0; i < RAW_READ_REPEATS; i++) best = Math.min(best, (await seconds(cat))[0]);
   return best;
+}
+
+/** Drops the files' pages from the page cache (bench/drop_cache.py); a message when it cannot. */
+async function dropCache(files: string[]): Promise<string | null> {
+  const { code, stderr } = await run('python3', [DROP_CACHE, ...files]);
+  return code === 0 ? null : `python3 bench/drop_cache.py failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`;
+}
+
+interface ColdRuns {
+  /** The fastest cold `cat` of the trio's files. */
+  raw: number;
+  runs: ProvcheckRun[];
+}
+
+/**
+ * What a full scan of a checkpoint on disk costs: cat and provcheck alternating, the
+ * trio's pages dropped from the page cache before each run. Against the warm runs it
+ * shows how long provcheck waits on the disk; against cat, how far it is from reading alone.
+ */
+async function coldRuns(trio: Trio, dir: string, measure: (trio: Trio, reportPath: string) => Promise<ProvcheckRun>): Promise<ColdRuns | string> {
+  let raw = Infinity;
+  const runs: ProvcheckRun[] = [];
+  for (let r = 0; r < COLD_REPEATS; r++) {
+    const catProblem = await dropCache(trio.files);
+    if (catProblem !== null) return catProblem;
+    const [catSeconds, { code, stderr }] = await seconds(() => run('cat', trio.files, 'ignore'));
+    if (code !== 0) throw new Error(`cat failed (exit ${code}): ${stderr}`);
+    raw = Math.min(raw, catSeconds);
+    const runProblem = await dropCache(trio.files);
+    if (runProblem !== null) return runProblem;
+    runs.push(await measure(trio, join(dir, `report-cold-${r + 1}.json`)));
+  }
+  return { raw, runs };
 }
 
 /** The CLI as a user runs it, under GNU time for its peak RSS. */
@@ -284,6 +320,20 @@ async function main(): Promise<number> {
       );
       line('provcheck / numpy', `${(fullRun.seconds / numpy.seconds).toFixed(2)} × fastest against fastest (below 1: provcheck is faster)`);
     }
+    // Every run's verdict is checked, and its peak RSS counts.
+    const checked = [...runs];
+    const cold = await coldRuns(full.trio, full.dir, measure);
+    if (typeof cold === 'string') {
+      line('cold cache', cold);
+    } else {
+      const coldRun = fastest(cold.runs);
+      line('raw read (cat, cold cache)', `${cold.raw.toFixed(2)} s, ${(full.trio.bytes / cold.raw / 1e9).toFixed(2)} GB/s (page cache dropped before each run; fastest of ${COLD_REPEATS})`);
+      line('provcheck (CLI, cold cache)', `${coldRun.seconds.toFixed(2)} s wall${rangeOf(cold.runs)}, ${coldRun.cpuSeconds.toFixed(2)} s CPU`);
+      line('cold − warm', `${(coldRun.seconds - fullRun.seconds).toFixed(2)} s: the time provcheck waits on the disk`);
+      line('provcheck / raw read, cold', `${(coldRun.seconds / cold.raw).toFixed(1)} ×`);
+      if (cold.raw < 1.5 * raw) console.log('  note: dropping the cache hardly slowed cat, so these runs read mostly from memory');
+      checked.push(...cold.runs);
+    }
     if (!values.keep) rmSync(full.dir, { recursive: true, force: true });
 
     const small = await generate(root, `size-${values.size}-div${SMALL_RUN_DIVISOR}`, sizeBytes / SMALL_RUN_DIVISOR, full.model.experts);
@@ -291,10 +341,10 @@ async function main(): Promise<number> {
     printRun(smallRun);
 
     console.log(
-      `\npeak RSS: ${mb(Math.max(...runs.map((r) => r.peakRssBytes)))} at ${gb(full.model.fileBytes)} per model, ` +
+      `\npeak RSS: ${mb(Math.max(...checked.map((r) => r.peakRssBytes)))} at ${gb(full.model.fileBytes)} per model, ` +
         `${mb(smallRun.peakRssBytes)} at ${gb(small.model.fileBytes)} per model`,
     );
-    const problems = [...runs, smallRun].flatMap((r) => verdictProblem(r) ?? []);
+    const problems = [...checked, smallRun].flatMap((r) => verdictProblem(r) ?? []);
     if (problems.length > 0) {
       console.error(`\nWRONG ANSWER: ${problems.join('; ')}`);
       return 1;
