@@ -22,6 +22,8 @@ const WINDOW_BYTES = 256 * 1024;
 /** A small read starting at most this far after the previous one's end continues a run. */
 const SEQUENTIAL_GAP_BYTES = 64 * 1024;
 const MAX_WINDOWS = 8;
+/** A file's first reads, continuing each other from its start, that are exact and asynchronous: a header's two. */
+const HEAD_READS = 2;
 
 interface FileWindow {
   start: number;
@@ -55,6 +57,9 @@ function dropWindow(source: LocalFileSource): void {
 export class LocalFileSource implements ByteSource {
   /** Where the last small read ended (-1: none yet), to tell runs of small reads from lone ones. */
   private lastSmallEnd = -1;
+  /** Reads so far that continued the file from its start, and where they ended (see `read`). */
+  private headReads = 0;
+  private headEnd = 0;
 
   private constructor(
     readonly name: string,
@@ -84,6 +89,16 @@ export class LocalFileSource implements ByteSource {
   async read(start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
     const length = checkedRange(this, start, end, into);
     const target = into ? into.subarray(0, length) : new Uint8Array(length);
+    if (start === this.headEnd && this.headReads < HEAD_READS) {
+      // A shard's header: its length prefix, then the JSON. Read exactly, on the thread
+      // pool, so that the headers of the shards opened together (eight at a time, ~100
+      // shards per model) are read from the disk together, not in turn as synchronous
+      // reads would be (a cold open of the 1 GB bench trio's 282 shards: ~0.45 -> ~0.35 s).
+      this.headReads++;
+      this.headEnd = end;
+      this.lastSmallEnd = end;
+      return this.readLater(start, end, target);
+    }
     if (length > 0 && length <= SMALL_READ_BYTES) {
       // A window only pays when small reads come in file order; a lone read (a block
       // somewhere in a large tensor) is read exactly.

@@ -129,6 +129,30 @@ describe('LocalFileSource', () => {
       await source.close();
     }
   });
+  it("reads a file's header, its first two reads from byte 0, exactly and on the thread pool", async () => {
+    const source = await LocalFileSource.open(join(dir, 'data.bin'), 'data');
+    const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+    const reads = vi.spyOn(fs, 'readSync');
+    syncBuiltinESMExports();
+    try {
+      // The length prefix, then the JSON it announces: no synchronous read, so that the
+      // shards opened together wait on the disk together.
+      const prefix = source.read(0, 8);
+      expect([...(await prefix)]).toEqual([...bytes.subarray(0, 8)]);
+      expect([...(await source.read(8, 300))]).toEqual([...bytes.subarray(8, 300)]);
+      expect(reads).not.toHaveBeenCalled();
+      // Then the next small reads in file order come from a window again, read synchronously.
+      expect([...(await source.read(300, 400))]).toEqual([...bytes.subarray(300, 400)]);
+      expect([...(await source.read(400, 450))]).toEqual([...bytes.subarray(400, 450)]);
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect((reads.mock.calls[0] as unknown[])[3]).toBe(700);
+    } finally {
+      reads.mockRestore();
+      syncBuiltinESMExports();
+      await source.close();
+    }
+  });
+
   it('windows of many files read at once, in any order, each serve their own bytes', async () => {
     // More files than the thread keeps windows for, so windows are dropped and their
     // buffers handed to other files while reads of every file are in flight.
