@@ -219,22 +219,28 @@ function checkCoverage(entries: Entry[], dataSize: number, fail: (problem: strin
 
 /**
  * The first key that some object in `text` (valid JSON) repeats, or null. JSON.parse
- * keeps the last of duplicate keys silently; other readers keep the first.
+ * keeps the last of duplicate keys silently; other readers keep the first. A header has
+ * one entry object per tensor (100,000 in a per-expert checkpoint's file), so the walk
+ * makes no set per object (see ObjectKeys) and parses only keys that hold an escape.
  */
 function firstDuplicateKey(text: string): string | null {
-  // One set of keys per open object; null for an open array.
-  const open: (Set<string> | null)[] = [];
+  // The keys of each open object; null for an open array.
+  const open: (ObjectKeys | null)[] = [];
+  const spare: ObjectKeys[] = [];
   let i = 0;
   const n = text.length;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       const stringStart = i;
+      let escaped = false;
       i++;
       while (i < n) {
         const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i += 2;
-        else if (d === 0x22) break;
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          i += 2;
+        } else if (d === 0x22) break;
         else i++;
       }
       i++;
@@ -243,19 +249,50 @@ function firstDuplicateKey(text: string): string | null {
         let j = i;
         while (j < n && isJsonSpace(text.charCodeAt(j))) j++;
         if (text.charCodeAt(j) === 0x3a /* : */) {
-          const key = JSON.parse(text.slice(stringStart, i)) as string;
-          if (keys.has(key)) return key;
-          keys.add(key);
+          const key = escaped ? (JSON.parse(text.slice(stringStart, i)) as string) : text.slice(stringStart + 1, i - 1);
+          if (!keys.add(key)) return key;
         }
       }
       continue;
     }
-    if (c === 0x7b /* { */) open.push(new Set());
+    if (c === 0x7b /* { */) open.push(spare.pop() ?? new ObjectKeys());
     else if (c === 0x5b /* [ */) open.push(null);
-    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) open.pop();
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      const closed = open.pop();
+      if (closed) spare.push(closed.cleared());
+    }
     i++;
   }
   return null;
+}
+
+/**
+ * The keys of one JSON object: a list searched in turn while short (an entry has three),
+ * a set once longer (the header's top level has one per tensor). Reused once cleared.
+ */
+class ObjectKeys {
+  private static readonly LIST_KEYS = 16;
+  private readonly list: string[] = [];
+  private set: Set<string> | null = null;
+
+  /** Adds `key`; false when the object already had it. */
+  add(key: string): boolean {
+    if (this.set !== null) {
+      if (this.set.has(key)) return false;
+      this.set.add(key);
+      return true;
+    }
+    for (const known of this.list) if (known === key) return false;
+    this.list.push(key);
+    if (this.list.length > ObjectKeys.LIST_KEYS) this.set = new Set(this.list);
+    return true;
+  }
+
+  cleared(): this {
+    this.list.length = 0;
+    this.set = null;
+    return this;
+  }
 }
 
 function isJsonSpace(c: number): boolean {

@@ -187,6 +187,13 @@ describe('parseSafetensorsHeader: malformed files', () => {
     expect(await problemWith(withHeader('{"w":{"dtype":"F32","shape":[2],"dtype":"F16","data_offsets":[0,8]}}', [w]))).toBe(
       'header JSON repeats the key "dtype"',
     );
+    // Spelled with an escape, the key is the same key.
+    expect(await problemWith(withHeader(`{"w":${entry},"\\u0077":${entry}}`, [w]))).toBe('header JSON repeats the key "w"');
+    // In an object of more keys than are searched one by one (then a set is).
+    const many = Array.from({ length: 40 }, (_, k) => `"k${k}":"v"`);
+    expect(await problemWith(withHeader(`{"__metadata__":{${[...many, '"k3":"again"'].join(',')}}}`))).toBe('header JSON repeats the key "k3"');
+    expect(await problemWith(withHeader(`{"__metadata__":{${[...many.slice(0, 5), '"k3":"again"'].join(',')}}}`))).toBe('header JSON repeats the key "k3"');
+    expect((await parse(withHeader(`{"__metadata__":{${many.join(',')}}}`))).shard.metadata.k39).toBe('v');
     // The same key in different objects, and key-like strings inside arrays, are fine.
     const fine = '{"__metadata__":{"w":"[\\"w\\",\\"dtype\\"]"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
     expect((await parse(withHeader(fine, [w]))).tensors.map((t) => t.name)).toEqual(['w']);
