@@ -115,27 +115,59 @@ export function twoParents(
   return 1;
 }
 
-/**
- * `twoParents` for BF16, eight elements at a time in SIMD: a bf16 code is the top half
- * of a float32, so values come from the codes by a shift (no table), and ulp(s) from
- * the exponent field (2^(E − 134), E ≥ 1; the subnormals' 2^−133 for E = 0). Equality
- * and kept-base counts run on all eight codes at once; the float sums on pairs
- * (f64x2: lane 0 sums the even elements, lane 1 the odd, added at the end). The
- * threshold T·ulp(s) equals the table's T·ulp (the cell's larger side) exactly. For
- * codes with E = 255 (NaN, ±Infinity) the value is not finite and the caller redoes
- * the chunk with the checked kernel, as with `twoParents`.
- */
+/** `twoParents` for BF16, eight elements at a time in SIMD (`twoParentsSimd`). */
 export function twoParentsBf16(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
   compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
   intervalTableAt: usize, compactTableAt: usize,
 ): i32 {
+  return twoParentsSimd(
+    suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
+    intervalTableAt, compactTableAt, false,
+  );
+}
+
+/** `twoParents` for F16, eight elements at a time in SIMD (`twoParentsSimd`). */
+export function twoParentsF16(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
+  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize, compactTableAt: usize,
+): i32 {
+  return twoParentsSimd(
+    suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
+    intervalTableAt, compactTableAt, true,
+  );
+}
+
+/**
+ * `twoParents` for BF16 or F16 (`f16`, a constant in each caller, so each gets a loop of
+ * its own), eight elements at a time in SIMD. Values and ulps come from the bits, with no
+ * table (`floatBits`): a bf16 code is the top half of a float32; an f16 code's bits, moved
+ * under a float32's exponent field, are its value times 2^−112, subnormals included. The
+ * F16 loops work on values so scaled, exactly (a power of two, with no product or sum
+ * near float64's subnormals), and scale the sums back at the end (`F16_SUM_SCALE`).
+ * ulp(s) is 2^(max(E, 1) − ULP_BIAS) for the exponent field E in the loops' scale
+ * (BF16: 134; F16: 137 = 25 + 112). Equality and kept-base counts run on all eight codes at once; the float sums
+ * on pairs (f64x2: lane 0 sums the even elements, lane 1 the odd, added at the end). The
+ * threshold T·ulp(s) equals the table's T·ulp (the cell's larger side) exactly. A code
+ * with every exponent bit set (NaN, ±Infinity) sends the chunk back to the caller, which
+ * redoes it with the checked kernel, as with `twoParents`: a bf16 one makes a sum not
+ * finite; an f16 one is looked for (its bits so moved would be a finite float32).
+ */
+// @ts-ignore: decorator
+@inline function twoParentsSimd(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
+  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize, compactTableAt: usize, f16: bool,
+): i32 {
   const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
   const zero16 = i16x8.splat(0);
   const magnitude = i16x8.splat(0x7fff);
-  const exponentMask = i32x4.splat(0xff);
+  const exponentBits16 = i16x8.splat(<i16>F16_EXPONENT_BITS);
+  const exponentMask = i32x4.splat(f16 ? 0x1f : 0xff);
   const one32 = i32x4.splat(1);
-  const ulpBias = i32x4.splat(1023 - 134);
+  const ulpBias = i32x4.splat(1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
+  let notFinite16 = zero16;
   const zero = f64x2.splat(0);
   const threshold = f64x2.splat(informativeUlps);
   let rr = zero, rd = zero, re = zero, dd = zero, de = zero, ee = zero;
@@ -162,15 +194,21 @@ export function twoParentsBf16(
       equalOther16 = i16x8.add(equalOther16, sameAsOther);
       parentsEqual16 = i16x8.add(parentsEqual16, parentsSame);
       keptBase16 = i16x8.add(keptBase16, v128.andnot(sameBitsAsReference, parentsSame));
+      if (f16) {
+        notFinite16 = v128.or(notFinite16, v128.or(
+          i16x8.eq(v128.and(vs, exponentBits16), exponentBits16),
+          v128.or(i16x8.eq(v128.and(vr, exponentBits16), exponentBits16), i16x8.eq(v128.and(vp, exponentBits16), exponentBits16)),
+        ));
+      }
       let mask = 0;
       for (let half = 0; half < 2; half++) {
         const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
         const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
         const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
-        const s4 = i32x4.shl(cs, 16);
-        const r4 = i32x4.shl(cr, 16);
-        const p4 = i32x4.shl(cp, 16);
-        const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, 7), exponentMask), one32), ulpBias);
+        const s4 = floatBits(cs, f16);
+        const r4 = floatBits(cr, f16);
+        const p4 = floatBits(cp, f16);
+        const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, f16 ? F16_FRACTION_BITS : BF16_FRACTION_BITS), exponentMask), one32), ulpBias);
         for (let pair = 0; pair < 2; pair++) {
           const sv = widenedPair(s4, pair);
           const r = widenedPair(r4, pair);
@@ -217,21 +255,23 @@ export function twoParentsBf16(
   let floorVarSum = f64x2.extract_lane(floorVar, 0) + f64x2.extract_lane(floorVar, 1);
   let equalRefSum = -laneSum(equalRef), equalOtherSum = -laneSum(equalOther);
   let parentsEqualSum = -laneSum(parentsEqual), keptBaseSum = -laneSum(keptBase);
+  if (f16 && v128.any_true(notFinite16)) return 0;
   // The last count % 8 elements, one at a time, with the same arithmetic.
   for (; i < count; i++) {
     const cs = code(suspectAt, i);
     const cr = code(referenceAt, i);
     const cp = code(otherAt, i);
-    const r = bf16Value(cr);
-    const d = bf16Value(cp) - r;
-    const e = bf16Value(cs) - r;
+    if (f16 && (notFiniteF16(cs) | notFiniteF16(cr) | notFiniteF16(cp))) return 0;
+    const r = codeValue(cr, f16);
+    const d = codeValue(cp, f16) - r;
+    const e = codeValue(cs, f16) - r;
     rrSum += r * r;
     rdSum += r * d;
     reSum += r * e;
     ddSum += d * d;
     deSum += d * e;
     eeSum += e * e;
-    const ulp = bf16Ulp(cs);
+    const ulp = codeUlp(cs, f16);
     const ulp2 = ulp * ulp;
     floorSum += ulp2;
     floorVarSum += ulp2 * ulp2;
@@ -248,16 +288,21 @@ export function twoParentsBf16(
     informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
   }
   if (!isFinite(rrSum + ddSum + eeSum)) return 0;
-  putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
-  informativePassBf16(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt);
+  // F16: back from the loops' scale (squares scale by F16_SUM_SCALE, fourth powers by its square).
+  const scale = f16 ? F16_SUM_SCALE : 1.0;
+  putAllElementSums(
+    outAt, rrSum * scale, rdSum * scale, reSum * scale, ddSum * scale, deSum * scale, eeSum * scale, count, 0,
+    floorSum * scale, floorVarSum * scale * scale, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum,
+  );
+  informativePassSimd(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt, f16);
   return 1;
 }
 
 /**
- * `informativePass` for BF16, over the informative elements' codes as the first loop
+ * `informativePass` for BF16 or F16 (`f16`), over the informative elements' codes as the first loop
  * compacted them (`sAt`, `rAt`, `pAt`: the suspect's, reference's and other parent's,
  * in element order): eight at a time, loaded and widened like the first loop's, the
- * float sums on pairs (f64x2), values and cells from the bits: ulp = 2^(max(E, 1) − 134);
+ * float sums on pairs (f64x2), values and cells from the bits: ulp = 2^(max(E, 1) − ULP_BIAS);
  * an exact power of two (fraction 0, E > 1) has a grid twice as fine on its side nearer
  * zero. Each exact-hit interval comes from the interval table (`buildIntervalTable`)
  * when both elements of a pair have e and d small integers in ulps of s, else from the
@@ -265,10 +310,10 @@ export function twoParentsBf16(
  * down when the second would not step up). The last count % 8 elements go one by one.
  */
 // @ts-ignore: decorator
-@inline function informativePassBf16(
+@inline function informativePassSimd(
   sAt: usize, rAt: usize, pAt: usize, count: i32,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize,
+  intervalTableAt: usize, f16: bool,
 ): void {
   clearTouched();
   const keyLimit = f64x2.splat(<f64>INTERVAL_KEY_LIMIT);
@@ -281,10 +326,10 @@ export function twoParentsBf16(
   const lastBinV = f64x2.splat(<f64>lastBin);
   const zero32 = i32x4.splat(0);
   const one32 = i32x4.splat(1);
-  const exponentMask = i32x4.splat(0xff);
-  const fractionMask = i32x4.splat(0x7f);
-  const ulpBias = i32x4.splat(1023 - 134);
-  const perUlpBias = i32x4.splat(1023 + 134);
+  const exponentMask = i32x4.splat(f16 ? 0x1f : 0xff);
+  const fractionMask = i32x4.splat(f16 ? 0x3ff : 0x7f);
+  const ulpBias = i32x4.splat(1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
+  const perUlpBias = i32x4.splat(1023 + (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
   let irr = zero, ird = zero, ire = zero, idd = zero, ide = zero, iee = zero;
   let informativeFloor = zero, keptBaseInformativeDd = zero;
   let keptCount = zero32;
@@ -297,10 +342,10 @@ export function twoParentsBf16(
       const cs = quad == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
       const cr = quad == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
       const cp = quad == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
-      const s4 = i32x4.shl(cs, 16);
-      const r4 = i32x4.shl(cr, 16);
-      const p4 = i32x4.shl(cp, 16);
-      const field = v128.and(i32x4.shr_u(cs, 7), exponentMask);
+      const s4 = floatBits(cs, f16);
+      const r4 = floatBits(cr, f16);
+      const p4 = floatBits(cp, f16);
+      const field = v128.and(i32x4.shr_u(cs, f16 ? F16_FRACTION_BITS : BF16_FRACTION_BITS), exponentMask);
       const normalField = i32x4.max_s(field, one32);
       const ulpExponent = i32x4.add(normalField, ulpBias);
       const perUlpExponent = i32x4.sub(perUlpBias, normalField);
@@ -387,11 +432,11 @@ export function twoParentsBf16(
   for (; k < count; k++) {
     const cs = <i32>load<u16>(sAt + (<usize>k << 1));
     const cr = <i32>load<u16>(rAt + (<usize>k << 1));
-    const r = bf16Value(cr);
-    const d = bf16Value(<i32>load<u16>(pAt + (<usize>k << 1))) - r;
-    const e = bf16Value(cs) - r;
-    const ulp = bf16Ulp(cs);
-    const nearZeroStep = ulp * bf16FineSide(cs);
+    const r = codeValue(cr, f16);
+    const d = codeValue(<i32>load<u16>(pAt + (<usize>k << 1)), f16) - r;
+    const e = codeValue(cs, f16) - r;
+    const ulp = codeUlp(cs, f16);
+    const nearZeroStep = ulp * fineSide(cs, f16);
     const negativeSuspect = (cs >> 15) != 0;
     floorSum += ulp * ulp;
     irrSum += r * r;
@@ -404,13 +449,38 @@ export function twoParentsBf16(
     keptDdSum += select<f64>(d * d, 0, cs == cr);
     scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, <f64>lastBin);
   }
-  putInformativeSums(outAt, irrSum, irdSum, ireSum, iddSum, ideSum, ieeSum, count, floorSum, keptBaseInformative, keptDdSum);
+  const scale = f16 ? F16_SUM_SCALE : 1.0;
+  putInformativeSums(
+    outAt, irrSum * scale, irdSum * scale, ireSum * scale, iddSum * scale, ideSum * scale, ieeSum * scale, count,
+    floorSum * scale, keptBaseInformative, keptDdSum * scale,
+  );
 }
 
+/** The exponent field's bits of an F16 code. */
+const F16_EXPONENT_BITS = 0x7c00;
+/** Fraction bits below the exponent field. */
+const BF16_FRACTION_BITS = 7;
+const F16_FRACTION_BITS = 10;
+/** ulp = 2^(max(E, 1) − ULP_BIAS) for the exponent field E, F16's in the loops' scale (2^−112). */
+const BF16_ULP_BIAS = 134;
+const F16_ULP_BIAS = 25 + 112;
+/** 2^224: an F16 loop's sums of squares over the true ones (its values are the true ones × 2^−112). */
+const F16_SUM_SCALE: f64 = reinterpret<f64>(<i64>(1023 + 224) << 52);
+
 /**
- * Float32 lanes 2·pair and 2·pair + 1 of `x4` (bf16 codes shifted into float32 bits)
- * as float64: the BF16 loops' values, two at a time.
+ * The codes in the i32 lanes of `c4` (zero-extended) as float32 bits: a bf16 code is the
+ * top half of a float32. An f16 code shifted to the top and back by 3 (arithmetic) has
+ * its exponent field under the float32's lowest five exponent bits and its fraction
+ * under the float32's; masking the sign's copies leaves the f16 value × 2^−112 for every
+ * finite code (a normal f16 a normal float32, a subnormal a subnormal).
  */
+// @ts-ignore: decorator
+@inline function floatBits(c4: v128, f16: bool): v128 {
+  if (!f16) return i32x4.shl(c4, 16);
+  return v128.and(i32x4.shr_s(i32x4.shl(c4, 16), 3), i32x4.splat(0x8fffffff));
+}
+
+/** Float32 lanes 2·pair and 2·pair + 1 of `x4` (`floatBits`) as float64: the loops' values, two at a time. */
 // @ts-ignore: decorator
 @inline function widenedPair(x4: v128, pair: i32): v128 {
   return f64x2.promote_low_f32x4(pair == 0 ? x4 : i64x2.shuffle(x4, x4, 1, 0));
@@ -422,26 +492,41 @@ export function twoParentsBf16(
   return i64x2.shl(pair == 0 ? i64x2.extend_low_i32x4_s(exponents) : i64x2.extend_high_i32x4_s(exponents), 52);
 }
 
+/** The exponent field of a code. */
 // @ts-ignore: decorator
-@inline function bf16Value(c: i32): f64 {
-  return <f64>reinterpret<f32>(c << 16);
+@inline function exponentField(c: i32, f16: bool): i32 {
+  return f16 ? (c >> F16_FRACTION_BITS) & 0x1f : (c >> BF16_FRACTION_BITS) & 0xff;
 }
 
+/** The value of a code as the SIMD loops take it (`floatBits`; F16's × 2^−112). */
 // @ts-ignore: decorator
-@inline function bf16Ulp(c: i32): f64 {
-  return reinterpret<f64>(<i64>(max((c >> 7) & 0xff, 1) + 1023 - 134) << 52);
+@inline function codeValue(c: i32, f16: bool): f64 {
+  if (!f16) return <f64>reinterpret<f32>(c << 16);
+  return <f64>reinterpret<f32>(((c << 16) >> 3) & 0x8fffffff);
+}
+
+/** 1 for an F16 NaN or ±Infinity. */
+// @ts-ignore: decorator
+@inline function notFiniteF16(c: i32): i32 {
+  return <i32>((c & F16_EXPONENT_BITS) == F16_EXPONENT_BITS);
+}
+
+/** ulp(s) in the loops' scale: 2^(max(E, 1) − ULP_BIAS). */
+// @ts-ignore: decorator
+@inline function codeUlp(c: i32, f16: bool): f64 {
+  return reinterpret<f64>(<i64>(max(exponentField(c, f16), 1) + 1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS)) << 52);
 }
 
 /** An exact power of two above the first normal binade: its grid is twice as fine on the side nearer zero. */
 // @ts-ignore: decorator
-@inline function bf16PowerOfTwo(c: i32): bool {
-  return (c & 0x7f) == 0 && ((c >> 7) & 0xff) > 1;
+@inline function powerOfTwoCode(c: i32, f16: bool): bool {
+  return (c & (f16 ? 0x3ff : 0x7f)) == 0 && exponentField(c, f16) > 1;
 }
 
 /** 0.5 when the grid is twice as fine on the side nearer zero, else 1. */
 // @ts-ignore: decorator
-@inline function bf16FineSide(c: i32): f64 {
-  return select<f64>(0.5, 1, bf16PowerOfTwo(c));
+@inline function fineSide(c: i32, f16: bool): f64 {
+  return select<f64>(0.5, 1, powerOfTwoCode(c, f16));
 }
 
 /** Bins [first, last] (already clamped to the profile) into the difference array, when not empty. */
@@ -484,18 +569,6 @@ const INTERVAL_KEY_SPAN = 2 * INTERVAL_KEY_LIMIT + 1;
 const CELL_CASES = 3;
 /** Bytes of the interval table: one u32 (first bin, last bin + 1, 16 bits each) per key and case. */
 export const INTERVAL_TABLE_BYTES = INTERVAL_KEY_SPAN * INTERVAL_KEY_SPAN * CELL_CASES * 4;
-
-/** 1/ulp(s) for a bf16 code: 2^(134 − max(E, 1)). */
-// @ts-ignore: decorator
-@inline function bf16PerUlp(c: i32): f64 {
-  return reinterpret<f64>(<i64>(1023 + 134 - max((c >> 7) & 0xff, 1)) << 52);
-}
-
-/** The cell's case of a bf16 code (see CELL_CASES). */
-// @ts-ignore: decorator
-@inline function bf16CellCase(c: i32): i32 {
-  return select<i32>(1 + (c >>> 15), 0, bf16PowerOfTwo(c));
-}
 
 /** Adds the tabulated interval of key = e·span + d (ulps) in `cellCase` to the difference array. */
 // @ts-ignore: decorator

@@ -6,7 +6,7 @@
  * Then the recipe replay alone (src/engine/recipes/replay-wasm.ts) on 8,192 of those
  * elements, as a full scan replays per tensor: ns per element and candidate.
  *
- *   npm run bench:kernel [-- --elements 8388608] [--informative-ulps 4]
+ *   npm run bench:kernel [-- --elements 8388608] [--informative-ulps 4] [--dtype BF16|F16]
  *
  * A huge --informative-ulps (1e9) leaves no element informative: the first loop alone.
  */
@@ -22,10 +22,17 @@ import { decode, encode, FLOAT_FORMATS } from '../src/format/dtype.js';
 import { ULP_STEPS } from './make-trio.js';
 
 const { values } = parseArgs({
-  options: { elements: { type: 'string', default: String(1 << 23) }, 'informative-ulps': { type: 'string', default: '4' } },
+  options: {
+    elements: { type: 'string', default: String(1 << 23) },
+    'informative-ulps': { type: 'string', default: '4' },
+    dtype: { type: 'string', default: 'BF16' },
+  },
 });
+if (values.dtype !== 'BF16' && values.dtype !== 'F16') throw new Error(`--dtype: BF16 or F16 (got ${values.dtype})`);
 const informativeUlps = Number(values['informative-ulps']);
 const n = Number(values.elements);
+/** The codes' format: BF16 unless --dtype F16 (the replay below is timed in BF16 alone). */
+const FORMAT = FLOAT_FORMATS[values.dtype];
 const BF16 = FLOAT_FORMATS.BF16;
 
 // A seeded xorshift: the same codes every run.
@@ -38,18 +45,22 @@ const next = (): number => {
 };
 const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 
-const base = new Uint16Array(encode(BF16, Float64Array.from({ length: n }, () => 0.02 * gaussian())).buffer);
-const changed = (): Uint16Array => base.map((code) => code + ULP_STEPS[Math.floor(next() * ULP_STEPS.length)]!);
+const base = new Uint16Array(encode(FORMAT, Float64Array.from({ length: n }, () => 0.02 * gaussian())).buffer);
+// Steps move the magnitude, kept within the finite codes: an f16 code near zero stepped
+// below it would wrap around to a NaN code (bf16's never come near zero at σ 0.02).
+const largestFinite = FORMAT.dtype === 'F16' ? 0x7bff : 0x7f7f;
+const changed = (): Uint16Array =>
+  base.map((code) => (code & 0x8000) | Math.min(largestFinite, Math.max(0, (code & 0x7fff) + ULP_STEPS[Math.floor(next() * ULP_STEPS.length)]!)));
 const a = changed();
 const b = changed();
 const valuesOf = (codes: Uint16Array): Float64Array => {
   const out = new Float64Array(n);
-  decode(BF16, new Uint8Array(codes.buffer), out, n);
+  decode(FORMAT, new Uint8Array(codes.buffer), out, n);
   return out;
 };
 const av = valuesOf(a);
 const bv = valuesOf(b);
-const suspect = new Uint16Array(encode(BF16, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)).buffer);
+const suspect = new Uint16Array(encode(FORMAT, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)).buffer);
 
 const sums = emptyChunkSums(2);
 const hits = new Float64Array(PROFILE_BINS);
@@ -66,7 +77,7 @@ function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: n
     const started = performance.now();
     for (let first = 0; first < n; first += chunk) {
       resetChunkSums(sums);
-      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), BF16, informativeUlps, 0, hits, sums);
+      kernel.accumulate(suspectCodes, a, b, first, Math.min(n, first + chunk), FORMAT, informativeUlps, 0, hits, sums);
       informative += sums.informative;
     }
     best = Math.min(best, performance.now() - started);
@@ -75,10 +86,10 @@ function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: n
 }
 
 const withNaN = suspect.slice();
-for (let first = 0; first < n; first += chunk) withNaN[first] = 0x7fc0;
+for (let first = 0; first < n; first += chunk) withNaN[first] = FORMAT.dtype === 'F16' ? 0x7e00 : 0x7fc0;
 const fast = time(suspect);
 const checked = time(withNaN);
-console.log(`fused bf16 kernel (WebAssembly), ${n.toLocaleString('en-US')} elements in chunks of ${chunk.toLocaleString('en-US')}, fastest of 3`);
+console.log(`fused ${FORMAT.dtype} kernel (WebAssembly), ${n.toLocaleString('en-US')} elements in chunks of ${chunk.toLocaleString('en-US')}, fastest of 3`);
 console.log(`  informative elements     ${(fast.informative * 100).toFixed(1)}%`);
 console.log(`  kernel                   ${fast.nsPerElement.toFixed(1)} ns/element (${(1e3 / fast.nsPerElement).toFixed(0)} M elements/s)`);
 console.log(`  a NaN in every chunk     ${checked.nsPerElement.toFixed(1)} ns/element (the first loop, then the checked kernel)`);

@@ -93,10 +93,10 @@ export class Codes16Kernel {
   ): void {
     const count = to - from;
     this.ensureCapacity(count);
-    // BF16's SIMD kernel needs no table: values and ulps come from the bits. The tables
-    // are copied in for F16, and for a BF16 chunk that the checked kernel must redo.
-    const bf16 = format.dtype === 'BF16';
-    let tablesAt = bf16 ? -1 : this.tablesAt(format, informativeUlps);
+    // The SIMD kernels (BF16, F16) need no table: values and ulps come from the bits. The
+    // tables are made for any other 16-bit format, and for a chunk the checked kernel must redo.
+    const simd = format.dtype === 'BF16' || format.dtype === 'F16';
+    let tablesAt = simd ? -1 : this.tablesAt(format, informativeUlps);
     const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
     const { u16 } = this.wasm.views;
     u16.set(suspectCodes.subarray(from, to), suspectAt >> 1);
@@ -104,8 +104,8 @@ export class Codes16Kernel {
     u16.set(otherCodes.subarray(from, to), otherAt >> 1);
     const kernels = this.wasm.exports;
     const lastBin = PROFILE_BINS - 1;
-    const fast = bf16
-      ? kernels.twoParentsBf16(
+    const fast = simd
+      ? (format.dtype === 'BF16' ? kernels.twoParentsBf16 : kernels.twoParentsF16)(
           suspectAt, referenceAt, otherAt, count, informativeUlps,
           this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
           this.intervalTableAt, this.compactTableAt,

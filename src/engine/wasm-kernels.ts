@@ -12,6 +12,7 @@ export interface KernelExports {
   readonly memory: WebAssembly.Memory;
   twoParents(...args: number[]): number;
   twoParentsBf16(...args: number[]): number;
+  twoParentsF16(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
   replayTwoBf16(...args: number[]): void;
   roundPairsBf16(fromAt: number, toAt: number, count: number): void;

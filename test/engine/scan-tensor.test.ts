@@ -4,7 +4,7 @@ import type { AlignedTensor } from '../../src/align/align-tensors.js';
 import { DEFAULT_CHUNK_ELEMENTS, TensorScanner } from '../../src/engine/scan-tensor.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../../src/engine/moments.js';
 import { fitTensor } from '../../src/fit/tensor-fit.js';
-import { encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
+import { decode, encode, FLOAT_FORMATS, roundTo, type SupportedFloatDType } from '../../src/format/dtype.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import { MemorySource } from '../../src/source/memory-source.js';
 import { cellOf, referenceMoments, scaled } from '../helpers/reference-moments.js';
@@ -157,6 +157,57 @@ describe('TensorScanner', () => {
       const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS.BF16, 0, 4);
       expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
       expect(expected.informative.count).toBeLessThan(codes.length);
+      expectMomentsClose(actual, expected);
+    }
+  });
+
+  it('reads every finite F16 code as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
+    // As for BF16: every finite f16 value as the suspect, in code order (zeros, the
+    // subnormals, the smallest normal binade, powers of two, 65504), parents a few codes away.
+    const codes: number[] = [];
+    for (let c = 0; c < 0x10000; c++) if ((c & 0x7c00) !== 0x7c00) codes.push(c);
+    const f16 = FLOAT_FORMATS.F16;
+    const valueOf = (c: number) => {
+      const out = new Float64Array(1);
+      decode(f16, new Uint8Array(new Uint16Array([c]).buffer), out, 1);
+      return out[0]!;
+    };
+    const near = (c: number, k: number) => valueOf((c & 0x8000) | Math.max(0, Math.min(0x7bff, (c & 0x7fff) + k)));
+    const s = codes.map(valueOf);
+    const a = codes.map((c, i) => near(c, (i % 7) - 3));
+    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
+    for (const chunkElements of [61, DEFAULT_CHUNK_ELEMENTS]) {
+      const tensor: AlignedTensor = {
+        name: 't',
+        suspect: await tensorOf('s', 'F16', s),
+        parents: [await tensorOf('a', 'F16', a), await tensorOf('b', 'F16', b)],
+      };
+      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements }).scan(tensor);
+      const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], f16, 0, 4);
+      expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
+      expect(expected.informative.count).toBeLessThan(codes.length);
+      expectMomentsClose(actual, expected);
+    }
+  });
+
+  it('sends an F16 chunk holding NaN or ±Infinity anywhere to the checked kernel', async () => {
+    // The SIMD kernel's f16 values are finite whatever the code, so it must find these
+    // itself: one per chunk, in the suspect or either parent, in the groups of eight or the tail.
+    const n = 1000;
+    const a = Array.from({ length: n }, (_, i) => 0.02 * Math.sin(i + 1));
+    const b = a.map((v, i) => v + 0.0004 * Math.cos(7 * i));
+    const s = a.map((v, i) => 0.4 * v + 0.6 * b[i]!);
+    for (const [input, at, value] of [[0, 5, NaN], [1, 130, Infinity], [2, 250, -Infinity], [0, 999, NaN]] as const) {
+      const values = [s.slice(), a.slice(), b.slice()];
+      values[input]![at] = value;
+      const tensor: AlignedTensor = {
+        name: 't',
+        suspect: await tensorOf('s', 'F16', values[0]!),
+        parents: [await tensorOf('a', 'F16', values[1]!), await tensorOf('b', 'F16', values[2]!)],
+      };
+      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 128 }).scan(tensor);
+      const expected = referenceMoments(stored('F16', values[0]!), [stored('F16', values[1]!), stored('F16', values[2]!)], FLOAT_FORMATS.F16, 0, 4);
+      expect(actual.nonFinite).toBe(1);
       expectMomentsClose(actual, expected);
     }
   });
