@@ -1,32 +1,45 @@
 // Candidate recipes replayed bit for bit (src/engine/recipes/merge-arithmetic.ts says what
 // each arithmetic is) for the usual case: two parents, a weighted sum (or SLERP, which is
-// one with its own coefficients), a BF16 suspect. The same operations in the same order
+// one with its own coefficients), a BF16 or F16 suspect. The same operations in the same order
 // as the JavaScript replay, which stays the definition for every other case; a test
 // compares the two on every arithmetic. Memory is addressed raw: ...At are byte offsets.
 
 /** Arithmetics, as src/engine/recipes/replay-wasm.ts numbers them. */
 const EXACT_ONCE = 0, FLOAT32 = 1, TORCH_IN_DTYPE = 2, FORMAT_STEPS = 3;
 
-/** The largest finite bf16, (2 − 2⁻⁷)·2¹²⁷. */
+/** The largest finite bf16, (2 − 2⁻⁷)·2¹²⁷, and f16, (2 − 2⁻¹⁰)·2¹⁵. */
 const BF16_MAX: f64 = 3.3895313892515355e38;
+const F16_MAX: f64 = 65504;
+/** Float64 fraction bits a bf16 (f16) result drops: 52 − 7 (52 − 10). */
+const BF16_DROPPED = 45;
+const F16_DROPPED = 42;
+/** Biased float64 exponents of the smallest and the largest normal binade: bf16 2⁻¹²⁶ … 2¹²⁷, f16 2⁻¹⁴ … 2¹⁵. */
+const BF16_LOWEST = 1023 - 126, BF16_HIGHEST = 1023 + 127;
+const F16_LOWEST = 1023 - 14, F16_HIGHEST = 1023 + 15;
+/** The subnormal step: bf16 2⁻¹³³, f16 2⁻²⁴; and its inverse. */
+const BF16_TINY: f64 = 9.183549615799121e-41, BF16_PER_TINY: f64 = 1.0889035741470031e40;
+const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
 
 /**
- * x rounded to bf16, ties to even. Normal results: on the float64's bits, by the classic
- * add-then-truncate (adding half a step less one, plus the kept last bit, carries exactly
- * when the dropped 45 bits are above half, or at half with an odd last bit; a carry moves
- * to the next binade). Subnormal results and zero: scaled by 2^133 (exact), rounded to an
+ * x rounded to bf16, or to f16 when `f16` (a constant where it is inlined), ties to even.
+ * Normal results: on the float64's bits, by the classic add-then-truncate (adding half a
+ * step less one, plus the kept last bit, carries exactly when the dropped bits are above
+ * half, or at half with an odd last bit; a carry moves to the next binade). Subnormal
+ * results and zero: scaled by the inverse of the subnormal step (exact), rounded to an
  * integer by f64.nearest (ties to even), scaled back. Beyond the largest finite:
  * ±Infinity; NaN stays NaN.
  */
 // @ts-ignore: decorator
-@inline function bf16(x: f64): f64 {
+@inline function round16(x: f64, f16: bool): f64 {
+  const dropped: u64 = f16 ? F16_DROPPED : BF16_DROPPED;
+  const lowest: u32 = f16 ? F16_LOWEST : BF16_LOWEST;
   const bits = reinterpret<u64>(x);
   const exponent = <u32>((bits >> 52) & 0x7ff);
-  if (exponent - (1023 - 126) <= 253) {
-    const rounded = reinterpret<f64>((bits + ((<u64>1 << 44) - 1) + ((bits >> 45) & 1)) & ~((<u64>1 << 45) - 1));
-    return select<f64>(copysign<f64>(Infinity, x), rounded, abs<f64>(rounded) > BF16_MAX);
+  if (exponent - lowest <= <u32>(f16 ? F16_HIGHEST : BF16_HIGHEST) - lowest) {
+    const rounded = reinterpret<f64>((bits + ((<u64>1 << (dropped - 1)) - 1) + ((bits >> dropped) & 1)) & ~((<u64>1 << dropped) - 1));
+    return select<f64>(copysign<f64>(Infinity, x), rounded, abs<f64>(rounded) > (f16 ? F16_MAX : BF16_MAX));
   }
-  if (exponent < 1023 - 126) return nearest<f64>(x * 1.0889035741470031e40) * 9.183549615799121e-41;
+  if (exponent < lowest) return nearest<f64>(x * (f16 ? F16_PER_TINY : BF16_PER_TINY)) * (f16 ? F16_TINY : BF16_TINY);
   return exponent == 0x7ff ? x : copysign<f64>(Infinity, x);
 }
 
@@ -36,20 +49,24 @@ const BF16_MAX: f64 = 3.3895313892515355e38;
 }
 
 /**
- * `bf16` on two lanes: the add-then-truncate on i64x2 when both results are normal,
+ * `round16` on two lanes: the add-then-truncate on i64x2 when both results are normal,
  * else lane by lane (subnormal results, zero, overflow, NaN: rare).
  */
 // @ts-ignore: decorator
-@inline function bf16x2(x: v128): v128 {
+@inline function round16x2(x: v128, f16: bool): v128 {
+  const dropped: i64 = f16 ? F16_DROPPED : BF16_DROPPED;
   const exponent = v128.and(i64x2.shr_u(x, 52), i64x2.splat(0x7ff));
-  const normal = v128.and(i64x2.ge_s(exponent, i64x2.splat(1023 - 126)), i64x2.le_s(exponent, i64x2.splat(1023 + 127)));
+  const normal = v128.and(
+    i64x2.ge_s(exponent, i64x2.splat(f16 ? F16_LOWEST : BF16_LOWEST)),
+    i64x2.le_s(exponent, i64x2.splat(f16 ? F16_HIGHEST : BF16_HIGHEST)),
+  );
   if (!i64x2.all_true(normal)) {
-    return f64x2.replace_lane(f64x2.splat(bf16(f64x2.extract_lane(x, 0))), 1, bf16(f64x2.extract_lane(x, 1)));
+    return f64x2.replace_lane(f64x2.splat(round16(f64x2.extract_lane(x, 0), f16)), 1, round16(f64x2.extract_lane(x, 1), f16));
   }
-  const carried = i64x2.add(i64x2.add(x, i64x2.splat((<i64>1 << 44) - 1)), v128.and(i64x2.shr_u(x, 45), i64x2.splat(1)));
-  const rounded = v128.and(carried, i64x2.splat(~((<i64>1 << 45) - 1)));
+  const carried = i64x2.add(i64x2.add(x, i64x2.splat((<i64>1 << (dropped - 1)) - 1)), v128.and(i64x2.shr_u(x, <i32>dropped), i64x2.splat(1)));
+  const rounded = v128.and(carried, i64x2.splat(~((<i64>1 << dropped) - 1)));
   const infinity = v128.or(i64x2.splat(0x7ff0000000000000), v128.and(x, i64x2.splat(<i64>0x8000000000000000)));
-  return v128.bitselect(infinity, rounded, f64x2.gt(f64x2.abs(rounded), f64x2.splat(BF16_MAX)));
+  return v128.bitselect(infinity, rounded, f64x2.gt(f64x2.abs(rounded), f64x2.splat(f16 ? F16_MAX : BF16_MAX)));
 }
 
 // @ts-ignore: decorator
@@ -73,19 +90,24 @@ const BF16_MAX: f64 = 3.3895313892515355e38;
 }
 
 /**
- * `bf16` on `count` values at fromAt into toAt, an even number of them (a pair loop's
- * last pair may hold the padding element): the parents as the torch-in-dtype and
+ * `count` values at fromAt rounded to bf16 into toAt, an even number of them (a pair
+ * loop's last pair may hold the padding element): the parents as the torch-in-dtype and
  * format-steps arithmetics read them, rounded once per chunk rather than per recipe.
  */
 export function roundPairsBf16(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), bf16x2(pair(fromAt, i)));
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), round16x2(pair(fromAt, i), false));
+}
+
+/** `roundPairsBf16` to f16. */
+export function roundPairsF16(fromAt: usize, toAt: usize, count: i32): void {
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), round16x2(pair(fromAt, i), true));
 }
 
 /**
  * Replays one recipe with weights w0, w1 (as the arithmetic uses them) on `count`
  * elements of decoded values (float64 at suspectAt, firstAt, secondAt; the parents
  * rounded to bf16 at firstRoundedAt, secondRoundedAt for the arithmetics that round
- * them) and counts, among the elements whose class (u8 at classAt: 0 skip, 1 parents
+ * them; `replayTwo` with a BF16 suspect) and counts, among the elements whose class (u8 at classAt: 0 skip, 1 parents
  * equal, 2 parents differ) is not 0, those it reproduces bit for bit: written as two
  * float64 at outAt (all, where the parents differ). Elements go in pairs: with an odd
  * count the caller pads one element of class 0, which never counts.
@@ -94,6 +116,25 @@ export function replayTwoBf16(
   arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
   suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
   classAt: usize, count: i32, outAt: usize,
+): void {
+  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, false);
+}
+
+/** `replayTwoBf16` with an F16 suspect (the parents rounded to f16 for the arithmetics that round them). */
+export function replayTwoF16(
+  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
+  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
+  classAt: usize, count: i32, outAt: usize,
+): void {
+  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, true);
+}
+
+/** The replay, rounding to bf16 or to f16 (`f16`, a constant in each caller). */
+// @ts-ignore: decorator
+@inline function replayTwo(
+  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
+  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
+  classAt: usize, count: i32, outAt: usize, f16: bool,
 ): void {
   // One loop per arithmetic, so that none tests the arithmetic per element; pairs of
   // elements on f64x2 (`tallyPair` packs their counts in bytes).
@@ -104,7 +145,7 @@ export function replayTwoBf16(
     for (let i = 0; i < count; i += 2) {
       let sum = f64x2.add(f64x2.add(zero, f64x2.mul(w0v, pair(firstAt, i))), f64x2.mul(w1v, pair(secondAt, i)));
       if (normalised) sum = f64x2.div(sum, normaliserV);
-      const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
+      const t = tallyPair(round16x2(sum, f16), suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
@@ -112,23 +153,23 @@ export function replayTwoBf16(
     for (let i = 0; i < count; i += 2) {
       let sum = float32x2(f64x2.add(float32x2(f64x2.mul(w0v, pair(firstAt, i))), float32x2(f64x2.mul(w1v, pair(secondAt, i)))));
       if (normalised) sum = float32x2(f64x2.div(sum, normaliserV));
-      const t = tallyPair(bf16x2(sum), suspectAt, classAt, i);
+      const t = tallyPair(round16x2(sum, f16), suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else if (arithmetic == TORCH_IN_DTYPE) {
     for (let i = 0; i < count; i += 2) {
-      const first = bf16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)));
-      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), bf16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)))));
-      let rounded = bf16x2(sum);
-      if (normalised) rounded = bf16x2(float32x2(f64x2.div(rounded, normaliserV)));
+      const first = round16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)), f16);
+      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), round16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)), f16)));
+      let rounded = round16x2(sum, f16);
+      if (normalised) rounded = round16x2(float32x2(f64x2.div(rounded, normaliserV)), f16);
       const t = tallyPair(rounded, suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else {
     for (let i = 0; i < count; i += 2) {
-      const out = bf16x2(f64x2.add(bf16x2(f64x2.mul(w0v, pair(firstRoundedAt, i))), bf16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)))));
+      const out = round16x2(f64x2.add(round16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)), f16), round16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)), f16)), f16);
       const t = tallyPair(out, suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;

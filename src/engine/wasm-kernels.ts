@@ -15,7 +15,9 @@ export interface KernelExports {
   twoParentsF16(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
   replayTwoBf16(...args: number[]): void;
+  replayTwoF16(...args: number[]): void;
   roundPairsBf16(fromAt: number, toAt: number, count: number): void;
+  roundPairsF16(fromAt: number, toAt: number, count: number): void;
   buildIntervalTable(tableAt: number, binsPerUnit: number, centreOffset: number, lastBin: number): void;
   /** Bytes `buildIntervalTable` fills. */
   readonly INTERVAL_TABLE_BYTES: { readonly value: number };

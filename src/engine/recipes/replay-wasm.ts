@@ -6,12 +6,14 @@ import type { CompiledRecipe, MergeArithmetic } from './merge-arithmetic.js';
 const ARITHMETIC_CODES: Record<MergeArithmetic, number> = { 'exact-once': 0, float32: 1, 'torch-in-dtype': 2, 'format-steps': 3 };
 
 /**
- * Whether `replayTwoBf16` (assembly/replay.ts) replays this recipe: two parents, a weighted
- * sum or SLERP (a weighted sum with its own coefficients), a BF16 suspect — the usual
- * candidate. Everything else is replayed by `replayRecipe`, which defines them all.
+ * Whether `replayTwoBf16` or `replayTwoF16` (assembly/replay.ts) replays this recipe: two
+ * parents, a weighted sum or SLERP (a weighted sum with its own coefficients), a BF16 or
+ * F16 suspect — the usual candidate. Everything else is replayed by `replayRecipe`,
+ * which defines them all.
  */
 export function replaysInWasm(compiled: CompiledRecipe): boolean {
-  return compiled.format.dtype === 'BF16' && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
+  const dtype = compiled.format.dtype;
+  return (dtype === 'BF16' || dtype === 'F16') && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
 }
 
 /**
@@ -29,8 +31,8 @@ class ReplayKernel {
   private secondRoundedAt = 0;
   private classAt = 0;
   private count = 0;
-  /** The parents rounded to bf16 for this chunk yet (the first recipe that needs them does it). */
-  private rounded = false;
+  /** The format the parents are rounded to for this chunk yet (the first recipe that needs them does it), or null. */
+  private rounded: string | null = null;
   private readonly outAt: number;
 
   constructor(private readonly wasm: WasmKernels) {
@@ -57,7 +59,7 @@ class ReplayKernel {
     // The padding element's class: 0, never counted (its values are whatever was there).
     u8[this.classAt + count] = 0;
     this.count = count;
-    this.rounded = false;
+    this.rounded = null;
   }
 
   /**
@@ -68,12 +70,15 @@ class ReplayKernel {
     const w = compiled.effective;
     const arithmetic = ARITHMETIC_CODES[compiled.recipe.arithmetic];
     const pairs = this.count + (this.count & 1);
-    if (!this.rounded && (arithmetic === ARITHMETIC_CODES['torch-in-dtype'] || arithmetic === ARITHMETIC_CODES['format-steps'])) {
-      this.wasm.exports.roundPairsBf16(this.firstAt, this.firstRoundedAt, pairs);
-      this.wasm.exports.roundPairsBf16(this.secondAt, this.secondRoundedAt, pairs);
-      this.rounded = true;
+    const exports = this.wasm.exports;
+    const f16 = compiled.format.dtype === 'F16';
+    if (this.rounded !== compiled.format.dtype && (arithmetic === ARITHMETIC_CODES['torch-in-dtype'] || arithmetic === ARITHMETIC_CODES['format-steps'])) {
+      const roundPairs = f16 ? exports.roundPairsF16 : exports.roundPairsBf16;
+      roundPairs(this.firstAt, this.firstRoundedAt, pairs);
+      roundPairs(this.secondAt, this.secondRoundedAt, pairs);
+      this.rounded = compiled.format.dtype;
     }
-    this.wasm.exports.replayTwoBf16(
+    (f16 ? exports.replayTwoF16 : exports.replayTwoBf16)(
       arithmetic, w[0]!, w[1]!, compiled.normaliser,
       this.suspectAt, this.firstAt, this.secondAt, this.firstRoundedAt, this.secondRoundedAt, this.classAt, pairs, this.outAt,
     );

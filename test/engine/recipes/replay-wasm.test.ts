@@ -3,9 +3,38 @@ import { describe, expect, it } from 'vitest';
 import { emptyExactMatches, ExactMatchScratch, countExactMatches } from '../../../src/engine/recipes/exact-match-count.js';
 import { compileRecipe, MERGE_ARITHMETICS, replayRecipe, sameBits, type CompiledRecipe, type MergeRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { replaysInWasm } from '../../../src/engine/recipes/replay-wasm.js';
-import { FLOAT_FORMATS, roundTo } from '../../../src/format/dtype.js';
+import { decode, encode, FLOAT_FORMATS, roundTo, type FloatFormat } from '../../../src/format/dtype.js';
 
 const BF16 = FLOAT_FORMATS.BF16;
+const F16 = FLOAT_FORMATS.F16;
+
+/**
+ * Per suspect format: values across its magnitudes (zeros of both signs, subnormals,
+ * values near the largest finite, where sums overflow), and a value moved by a few of
+ * the format's steps: through its codes when on the grid, else (float32 parents) by
+ * that many of its ulps, staying off the grid.
+ */
+const FORMATS: { format: FloatFormat; largest: number; specials: number[] }[] = [
+  { format: BF16, largest: 3.3e38, specials: [0, -0, 2 ** -133, -(2 ** -130), 3.3895313892515355e38, Infinity, NaN] },
+  { format: F16, largest: 65504, specials: [0, -0, 2 ** -24, -(2 ** -20), 2 ** -14, 65504, -65488, Infinity, NaN] },
+];
+
+function moved(format: FloatFormat, v: number, steps: number): number {
+  if (!Number.isFinite(v)) return v;
+  if (format === BF16) {
+    // Through the float32's bits, keeping its low bits.
+    const bits = new Float32Array([v]);
+    const word = new Uint32Array(bits.buffer);
+    word[0] = (word[0]! + steps * 0x10000) >>> 0;
+    return bits[0]!;
+  }
+  const onGrid = roundTo(format, v) === v;
+  const code = new Uint16Array(encode(format, [v]).buffer)[0]!;
+  const magnitude = Math.min(0x7bff, Math.max(0, (code & 0x7fff) + steps));
+  const out = new Float64Array(1);
+  decode(format, new Uint8Array(new Uint16Array([(code & 0x8000) | magnitude]).buffer), out, 1);
+  return onGrid ? out[0]! : Math.fround(v + (out[0]! - roundTo(format, v)));
+}
 
 /** Counts by the JavaScript replay, the definition: elements finite everywhere that the recipe reproduces bit for bit. */
 function countsByDefinition(compiled: CompiledRecipe, suspect: Float64Array, parents: Float64Array[]): [number, number] {
@@ -22,7 +51,7 @@ function countsByDefinition(compiled: CompiledRecipe, suspect: Float64Array, par
   return [all, differing];
 }
 
-describe('the WebAssembly replay (assembly/replay.ts)', () => {
+describe.each(FORMATS)('the WebAssembly replay (assembly/replay.ts), $format.dtype suspect', ({ format, largest, specials }) => {
   it('counts what the JavaScript replay counts, for every arithmetic, normalised or not, SLERP included', () => {
     // Parents as bf16 values across magnitudes, with zeros of both signs, subnormals,
     // values near the largest finite (sums overflow), and neighbours a few steps apart
@@ -30,8 +59,8 @@ describe('the WebAssembly replay (assembly/replay.ts)', () => {
     // with some elements changed, so that both the hits and the misses are counted.
     const value = fc.oneof(
       fc.double({ min: -0.1, max: 0.1, noNaN: true }),
-      fc.double({ min: -3.3e38, max: 3.3e38, noNaN: true }),
-      fc.constantFrom(0, -0, 2 ** -133, -(2 ** -130), 3.3895313892515355e38, Infinity, NaN),
+      fc.double({ min: -largest, max: largest, noNaN: true }),
+      fc.constantFrom(...specials),
     );
     const input = fc.record({
       // Up to 600 elements, odd counts included: the WebAssembly loop takes pairs, and pads an odd count.
@@ -51,24 +80,17 @@ describe('the WebAssembly replay (assembly/replay.ts)', () => {
     });
     fc.assert(
       fc.property(input, ({ pairs, weight, other, arithmetic, normalise, slerp, cosine, changed, float32Parents }) => {
-        const a = Float64Array.from(pairs, ([v]) => (float32Parents ? Math.fround(v) : roundTo(BF16, v)));
-        // b: a moved by a few bf16 steps (through the bits, keeping a float32's low bits), or a itself.
-        const bits = new Float32Array(1);
-        const word = new Uint32Array(bits.buffer);
-        const b = Float64Array.from(pairs, ([, steps], i) => {
-          bits[0] = a[i]!;
-          if (!Number.isFinite(a[i]!)) return a[i]!;
-          word[0] = (word[0]! + steps * 0x10000) >>> 0;
-          return bits[0]!;
-        });
+        const a = Float64Array.from(pairs, ([v]) => (float32Parents ? Math.fround(v) : roundTo(format, v)));
+        // b: a moved by a few of the format's steps, or a itself.
+        const b = Float64Array.from(pairs, ([, steps], i) => moved(format, a[i]!, steps));
         const recipe: MergeRecipe = slerp
           ? { weights: [1 - weight, weight], arithmetic: arithmetic === 'exact-once' ? 'exact-once' : 'float32', normalise: false, method: 'slerp', t: weight, cosine }
           : { weights: [other ?? 1 - weight, weight], arithmetic, normalise };
-        const compiled = compileRecipe(recipe, BF16);
+        const compiled = compileRecipe(recipe, format);
         expect(replaysInWasm(compiled)).toBe(true);
         const suspect = new Float64Array(a.length);
         replayRecipe(compiled, [a, b], a.length, suspect);
-        for (let i = 0; i < suspect.length; i += 8) if (changed > 0) suspect[i] = roundTo(BF16, suspect[i]! * (1 + changed * 2 ** -7));
+        for (let i = 0; i < suspect.length; i += 8) if (changed > 0) suspect[i] = roundTo(format, suspect[i]! * (1 + changed * 2 ** -7));
         const counts = emptyExactMatches(1);
         countExactMatches(suspect, [a, b], a.length, [compiled], new ExactMatchScratch(a.length), counts);
         const [all, differing] = countsByDefinition(compiled, suspect, [a, b]);
