@@ -73,6 +73,44 @@ describe('storedTensor', () => {
     await fc.assert(fc.asyncProperty(ranges(300), ([first, count]) => expectRange(tensor, expected, first, count)), { numRuns: 40 });
   });
 
+  it('reads many tensors at once, each into its own scratch, when the bytes arrive late and out of order', async () => {
+    // Readers share one pool of scratch buffers: a buffer is lent for a read and taken
+    // back only once it has decoded. This source writes the bytes into the buffer after a
+    // delay and resolves after another, both differing per read, as a thread pool read
+    // may: another read's bytes land in a buffer lent twice before its reader decodes.
+    const n = 40;
+    const tensors = Array.from({ length: n }, (_, t) => ({ name: `w${t}`, values: normals(`late-${t}`, 50 + 37 * t, 0.02) }));
+    const serialized = serializeSafetensors(tensors.map((t) => ({ name: t.name, dtype: 'F32', shape: [t.values.length], data: encode(FLOAT_FORMATS.F32, t.values) })));
+    const memory = new MemorySource(serialized, 'late.safetensors');
+    let reads = 0;
+    const late = {
+      name: memory.name,
+      size: memory.size,
+      read: async (start: number, end: number, into?: Uint8Array): Promise<Uint8Array> => {
+        const bytes = await memory.read(start, end);
+        const read = reads++;
+        await new Promise((resolve) => setTimeout(resolve, (read * 7) % 13));
+        const target = into ? into.subarray(0, end - start) : new Uint8Array(end - start);
+        target.set(bytes);
+        await new Promise((resolve) => setTimeout(resolve, (read * 5) % 11));
+        return target;
+      },
+      close: () => Promise.resolve(),
+    };
+    const parsed = await parseSafetensorsHeader(late, 'late.safetensors');
+    const outs = await Promise.all(
+      parsed.tensors.map(async (descriptor) => {
+        const out = new Float64Array(descriptor.elements);
+        await storedTensor(descriptor).read(0, descriptor.elements, out);
+        return [descriptor.name, out] as const;
+      }),
+    );
+    for (const [name, out] of outs) {
+      const expected = tensors.find((t) => t.name === name)!.values.map((v) => Math.fround(v));
+      expect([...out]).toEqual([...expected]);
+    }
+  });
+
   it('reads F8_E4M3 codes through the table', async () => {
     const codes = Uint8Array.from([0x00, 0x38, 0x7e, 0xb8, 0x7f]);
     const d = (await descriptors([{ name: 'w', dtype: 'F8_E4M3', shape: [5], data: codes }])).get('w')!;
