@@ -1,11 +1,14 @@
 // Candidate recipes replayed bit for bit (src/engine/recipes/merge-arithmetic.ts says what
 // each arithmetic is) for the usual case: two parents, a weighted sum (or SLERP, which is
-// one with its own coefficients), a BF16 or F16 suspect. The same operations in the same order
+// one with its own coefficients), a BF16, F16 or F32 suspect. The same operations in the same order
 // as the JavaScript replay, which stays the definition for every other case; a test
 // compares the two on every arithmetic. Memory is addressed raw: ...At are byte offsets.
 
 /** Arithmetics, as src/engine/recipes/replay-wasm.ts numbers them. */
 const EXACT_ONCE = 0, FLOAT32 = 1, TORCH_IN_DTYPE = 2, FORMAT_STEPS = 3;
+
+/** The suspect's format, a constant wherever the functions taking it are inlined. */
+const BF16 = 0, F16 = 1, F32 = 2;
 
 /** The largest finite bf16, (2 − 2⁻⁷)·2¹²⁷, and f16, (2 − 2⁻¹⁰)·2¹⁵. */
 const BF16_MAX: f64 = 3.3895313892515355e38;
@@ -21,8 +24,9 @@ const BF16_TINY: f64 = 9.183549615799121e-41, BF16_PER_TINY: f64 = 1.08890357414
 const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
 
 /**
- * x rounded to bf16, or to f16 when `f16` (a constant where it is inlined), ties to even.
- * Normal results: on the float64's bits, by the classic add-then-truncate (adding half a
+ * x rounded to the suspect's format (a constant where this is inlined), ties to even.
+ * F32: through a float32, the hardware's rounding. BF16, F16: normal results on the
+ * float64's bits, by the classic add-then-truncate (adding half a
  * step less one, plus the kept last bit, carries exactly when the dropped bits are above
  * half, or at half with an odd last bit; a carry moves to the next binade). Subnormal
  * results and zero: scaled by the inverse of the subnormal step (exact), rounded to an
@@ -30,16 +34,17 @@ const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
  * ±Infinity; NaN stays NaN.
  */
 // @ts-ignore: decorator
-@inline function round16(x: f64, f16: bool): f64 {
-  const dropped: u64 = f16 ? F16_DROPPED : BF16_DROPPED;
-  const lowest: u32 = f16 ? F16_LOWEST : BF16_LOWEST;
+@inline function roundOne(x: f64, format: i32): f64 {
+  if (format == F32) return <f64><f32>x;
+  const dropped: u64 = format == F16 ? F16_DROPPED : BF16_DROPPED;
+  const lowest: u32 = format == F16 ? F16_LOWEST : BF16_LOWEST;
   const bits = reinterpret<u64>(x);
   const exponent = <u32>((bits >> 52) & 0x7ff);
-  if (exponent - lowest <= <u32>(f16 ? F16_HIGHEST : BF16_HIGHEST) - lowest) {
+  if (exponent - lowest <= <u32>(format == F16 ? F16_HIGHEST : BF16_HIGHEST) - lowest) {
     const rounded = reinterpret<f64>((bits + ((<u64>1 << (dropped - 1)) - 1) + ((bits >> dropped) & 1)) & ~((<u64>1 << dropped) - 1));
-    return select<f64>(copysign<f64>(Infinity, x), rounded, abs<f64>(rounded) > (f16 ? F16_MAX : BF16_MAX));
+    return select<f64>(copysign<f64>(Infinity, x), rounded, abs<f64>(rounded) > (format == F16 ? F16_MAX : BF16_MAX));
   }
-  if (exponent < lowest) return nearest<f64>(x * (f16 ? F16_PER_TINY : BF16_PER_TINY)) * (f16 ? F16_TINY : BF16_TINY);
+  if (exponent < lowest) return nearest<f64>(x * (format == F16 ? F16_PER_TINY : BF16_PER_TINY)) * (format == F16 ? F16_TINY : BF16_TINY);
   return exponent == 0x7ff ? x : copysign<f64>(Infinity, x);
 }
 
@@ -53,20 +58,21 @@ const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
  * else lane by lane (subnormal results, zero, overflow, NaN: rare).
  */
 // @ts-ignore: decorator
-@inline function round16x2(x: v128, f16: bool): v128 {
-  const dropped: i64 = f16 ? F16_DROPPED : BF16_DROPPED;
+@inline function roundPair(x: v128, format: i32): v128 {
+  if (format == F32) return float32x2(x);
+  const dropped: i64 = format == F16 ? F16_DROPPED : BF16_DROPPED;
   const exponent = v128.and(i64x2.shr_u(x, 52), i64x2.splat(0x7ff));
   const normal = v128.and(
-    i64x2.ge_s(exponent, i64x2.splat(f16 ? F16_LOWEST : BF16_LOWEST)),
-    i64x2.le_s(exponent, i64x2.splat(f16 ? F16_HIGHEST : BF16_HIGHEST)),
+    i64x2.ge_s(exponent, i64x2.splat(format == F16 ? F16_LOWEST : BF16_LOWEST)),
+    i64x2.le_s(exponent, i64x2.splat(format == F16 ? F16_HIGHEST : BF16_HIGHEST)),
   );
   if (!i64x2.all_true(normal)) {
-    return f64x2.replace_lane(f64x2.splat(round16(f64x2.extract_lane(x, 0), f16)), 1, round16(f64x2.extract_lane(x, 1), f16));
+    return f64x2.replace_lane(f64x2.splat(roundOne(f64x2.extract_lane(x, 0), format)), 1, roundOne(f64x2.extract_lane(x, 1), format));
   }
   const carried = i64x2.add(i64x2.add(x, i64x2.splat((<i64>1 << (dropped - 1)) - 1)), v128.and(i64x2.shr_u(x, <i32>dropped), i64x2.splat(1)));
   const rounded = v128.and(carried, i64x2.splat(~((<i64>1 << dropped) - 1)));
   const infinity = v128.or(i64x2.splat(0x7ff0000000000000), v128.and(x, i64x2.splat(<i64>0x8000000000000000)));
-  return v128.bitselect(infinity, rounded, f64x2.gt(f64x2.abs(rounded), f64x2.splat(f16 ? F16_MAX : BF16_MAX)));
+  return v128.bitselect(infinity, rounded, f64x2.gt(f64x2.abs(rounded), f64x2.splat(format == F16 ? F16_MAX : BF16_MAX)));
 }
 
 // @ts-ignore: decorator
@@ -95,12 +101,17 @@ const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
  * format-steps arithmetics read them, rounded once per chunk rather than per recipe.
  */
 export function roundPairsBf16(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), round16x2(pair(fromAt, i), false));
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), BF16));
 }
 
 /** `roundPairsBf16` to f16. */
 export function roundPairsF16(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), round16x2(pair(fromAt, i), true));
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), F16));
+}
+
+/** `roundPairsBf16` to f32. */
+export function roundPairsF32(fromAt: usize, toAt: usize, count: i32): void {
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), F32));
 }
 
 /**
@@ -117,7 +128,7 @@ export function replayTwoBf16(
   suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
   classAt: usize, count: i32, outAt: usize,
 ): void {
-  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, false);
+  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, BF16);
 }
 
 /** `replayTwoBf16` with an F16 suspect (the parents rounded to f16 for the arithmetics that round them). */
@@ -126,15 +137,24 @@ export function replayTwoF16(
   suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
   classAt: usize, count: i32, outAt: usize,
 ): void {
-  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, true);
+  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F16);
 }
 
-/** The replay, rounding to bf16 or to f16 (`f16`, a constant in each caller). */
+/** `replayTwoBf16` with an F32 suspect. */
+export function replayTwoF32(
+  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
+  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
+  classAt: usize, count: i32, outAt: usize,
+): void {
+  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F32);
+}
+
+/** The replay, rounding to the suspect's `format` (a constant in each caller). */
 // @ts-ignore: decorator
 @inline function replayTwo(
   arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
   suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
-  classAt: usize, count: i32, outAt: usize, f16: bool,
+  classAt: usize, count: i32, outAt: usize, format: i32,
 ): void {
   // One loop per arithmetic, so that none tests the arithmetic per element; pairs of
   // elements on f64x2 (`tallyPair` packs their counts in bytes).
@@ -145,7 +165,7 @@ export function replayTwoF16(
     for (let i = 0; i < count; i += 2) {
       let sum = f64x2.add(f64x2.add(zero, f64x2.mul(w0v, pair(firstAt, i))), f64x2.mul(w1v, pair(secondAt, i)));
       if (normalised) sum = f64x2.div(sum, normaliserV);
-      const t = tallyPair(round16x2(sum, f16), suspectAt, classAt, i);
+      const t = tallyPair(roundPair(sum, format), suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
@@ -153,23 +173,23 @@ export function replayTwoF16(
     for (let i = 0; i < count; i += 2) {
       let sum = float32x2(f64x2.add(float32x2(f64x2.mul(w0v, pair(firstAt, i))), float32x2(f64x2.mul(w1v, pair(secondAt, i)))));
       if (normalised) sum = float32x2(f64x2.div(sum, normaliserV));
-      const t = tallyPair(round16x2(sum, f16), suspectAt, classAt, i);
+      const t = tallyPair(roundPair(sum, format), suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else if (arithmetic == TORCH_IN_DTYPE) {
     for (let i = 0; i < count; i += 2) {
-      const first = round16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)), f16);
-      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), round16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)), f16)));
-      let rounded = round16x2(sum, f16);
-      if (normalised) rounded = round16x2(float32x2(f64x2.div(rounded, normaliserV)), f16);
+      const first = roundPair(f64x2.mul(w0v, pair(firstRoundedAt, i)), format);
+      const sum = float32x2(f64x2.add(float32x2(f64x2.add(zero, first)), roundPair(f64x2.mul(w1v, pair(secondRoundedAt, i)), format)));
+      let rounded = roundPair(sum, format);
+      if (normalised) rounded = roundPair(float32x2(f64x2.div(rounded, normaliserV)), format);
       const t = tallyPair(rounded, suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;
     }
   } else {
     for (let i = 0; i < count; i += 2) {
-      const out = round16x2(f64x2.add(round16x2(f64x2.mul(w0v, pair(firstRoundedAt, i)), f16), round16x2(f64x2.mul(w1v, pair(secondRoundedAt, i)), f16)), f16);
+      const out = roundPair(f64x2.add(roundPair(f64x2.mul(w0v, pair(firstRoundedAt, i)), format), roundPair(f64x2.mul(w1v, pair(secondRoundedAt, i)), format)), format);
       const t = tallyPair(out, suspectAt, classAt, i);
       reproduced += t & 0xff;
       differing += t >> 8;

@@ -16,8 +16,10 @@ export interface KernelExports {
   twoParentsChecked(...args: number[]): void;
   replayTwoBf16(...args: number[]): void;
   replayTwoF16(...args: number[]): void;
+  replayTwoF32(...args: number[]): void;
   roundPairsBf16(fromAt: number, toAt: number, count: number): void;
   roundPairsF16(fromAt: number, toAt: number, count: number): void;
+  roundPairsF32(fromAt: number, toAt: number, count: number): void;
   buildIntervalTable(tableAt: number, binsPerUnit: number, centreOffset: number, lastBin: number): void;
   /** Bytes `buildIntervalTable` fills. */
   readonly INTERVAL_TABLE_BYTES: { readonly value: number };

@@ -5,15 +5,25 @@ import type { CompiledRecipe, MergeArithmetic } from './merge-arithmetic.js';
 /** The arithmetics' numbers in assembly/replay.ts. */
 const ARITHMETIC_CODES: Record<MergeArithmetic, number> = { 'exact-once': 0, float32: 1, 'torch-in-dtype': 2, 'format-steps': 3 };
 
+/** The WebAssembly replay of each suspect format it takes (assembly/replay.ts). */
+const WASM_REPLAYS = {
+  BF16: { replay: 'replayTwoBf16', roundPairs: 'roundPairsBf16' },
+  F16: { replay: 'replayTwoF16', roundPairs: 'roundPairsF16' },
+  F32: { replay: 'replayTwoF32', roundPairs: 'roundPairsF32' },
+} as const;
+
+function wasmReplayOf(compiled: CompiledRecipe): (typeof WASM_REPLAYS)[keyof typeof WASM_REPLAYS] | null {
+  const dtype = compiled.format.dtype;
+  return dtype === 'BF16' || dtype === 'F16' || dtype === 'F32' ? WASM_REPLAYS[dtype] : null;
+}
+
 /**
- * Whether `replayTwoBf16` or `replayTwoF16` (assembly/replay.ts) replays this recipe: two
- * parents, a weighted sum or SLERP (a weighted sum with its own coefficients), a BF16 or
- * F16 suspect — the usual candidate. Everything else is replayed by `replayRecipe`,
- * which defines them all.
+ * Whether assembly/replay.ts replays this recipe: two parents, a weighted sum or SLERP (a
+ * weighted sum with its own coefficients), a BF16, F16 or F32 suspect — the usual
+ * candidate. Everything else is replayed by `replayRecipe`, which defines them all.
  */
 export function replaysInWasm(compiled: CompiledRecipe): boolean {
-  const dtype = compiled.format.dtype;
-  return (dtype === 'BF16' || dtype === 'F16') && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
+  return wasmReplayOf(compiled) !== null && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
 }
 
 /**
@@ -71,14 +81,13 @@ class ReplayKernel {
     const arithmetic = ARITHMETIC_CODES[compiled.recipe.arithmetic];
     const pairs = this.count + (this.count & 1);
     const exports = this.wasm.exports;
-    const f16 = compiled.format.dtype === 'F16';
+    const wasmReplay = wasmReplayOf(compiled)!;
     if (this.rounded !== compiled.format.dtype && (arithmetic === ARITHMETIC_CODES['torch-in-dtype'] || arithmetic === ARITHMETIC_CODES['format-steps'])) {
-      const roundPairs = f16 ? exports.roundPairsF16 : exports.roundPairsBf16;
-      roundPairs(this.firstAt, this.firstRoundedAt, pairs);
-      roundPairs(this.secondAt, this.secondRoundedAt, pairs);
+      exports[wasmReplay.roundPairs](this.firstAt, this.firstRoundedAt, pairs);
+      exports[wasmReplay.roundPairs](this.secondAt, this.secondRoundedAt, pairs);
       this.rounded = compiled.format.dtype;
     }
-    (f16 ? exports.replayTwoF16 : exports.replayTwoBf16)(
+    exports[wasmReplay.replay](
       arithmetic, w[0]!, w[1]!, compiled.normaliser,
       this.suspectAt, this.firstAt, this.secondAt, this.firstRoundedAt, this.secondRoundedAt, this.classAt, pairs, this.outAt,
     );

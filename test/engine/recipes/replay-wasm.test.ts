@@ -7,6 +7,7 @@ import { decode, encode, FLOAT_FORMATS, roundTo, type FloatFormat } from '../../
 
 const BF16 = FLOAT_FORMATS.BF16;
 const F16 = FLOAT_FORMATS.F16;
+const F32 = FLOAT_FORMATS.F32;
 
 /**
  * Per suspect format: values across its magnitudes (zeros of both signs, subnormals,
@@ -17,15 +18,16 @@ const F16 = FLOAT_FORMATS.F16;
 const FORMATS: { format: FloatFormat; largest: number; specials: number[] }[] = [
   { format: BF16, largest: 3.3e38, specials: [0, -0, 2 ** -133, -(2 ** -130), 3.3895313892515355e38, Infinity, NaN] },
   { format: F16, largest: 65504, specials: [0, -0, 2 ** -24, -(2 ** -20), 2 ** -14, 65504, -65488, Infinity, NaN] },
+  { format: F32, largest: 3.4e38, specials: [0, -0, 2 ** -149, -(2 ** -140), 2 ** -126, 3.4028234663852886e38, Infinity, NaN] },
 ];
 
 function moved(format: FloatFormat, v: number, steps: number): number {
   if (!Number.isFinite(v)) return v;
-  if (format === BF16) {
-    // Through the float32's bits, keeping its low bits.
+  if (format === BF16 || format === F32) {
+    // Through the float32's bits (for BF16 keeping its low 16 bits).
     const bits = new Float32Array([v]);
     const word = new Uint32Array(bits.buffer);
-    word[0] = (word[0]! + steps * 0x10000) >>> 0;
+    word[0] = (word[0]! + steps * (format === BF16 ? 0x10000 : 1)) >>> 0;
     return bits[0]!;
   }
   const onGrid = roundTo(format, v) === v;
