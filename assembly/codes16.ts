@@ -2,7 +2,7 @@
 // to WebAssembly by `npm run build` (dist/kernels.wasm). src/engine/accumulate-codes16.ts
 // lays out the linear memory, copies each chunk's codes in and reads the sums out; it
 // documents what every sum means. This file is only the arithmetic, in the order the
-// float64 reference adds (the BF16 SIMD loops add even and odd elements in two lanes);
+// float64 reference adds (the BF16 and F16 SIMD loops add even and odd elements in two lanes);
 // test/engine/scan-tensor.test.ts checks it against that reference: counts and profile
 // bins exactly, sums to float64 rounding.
 //
@@ -623,7 +623,7 @@ export function buildCompactTable(tableAt: usize): void {
   }
 }
 
-/** Groups of eight the BF16 first loop counts on i16 lanes before widening: 8,192 (a default chunk) < 32,768. */
+/** Groups of eight the SIMD first loop counts on i16 lanes before widening: 8,192 (a default chunk) < 32,768. */
 const COUNT_BLOCK: i32 = 8192;
 
 // @ts-ignore: decorator

@@ -54,8 +54,9 @@ const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
 }
 
 /**
- * `round16` on two lanes: the add-then-truncate on i64x2 when both results are normal,
- * else lane by lane (subnormal results, zero, overflow, NaN: rare).
+ * `roundOne` on two lanes. F32: through a float32. BF16, F16: the add-then-truncate on
+ * i64x2 when both results are normal, else lane by lane (subnormal results, zero,
+ * overflow, NaN: rare).
  */
 // @ts-ignore: decorator
 @inline function roundPair(x: v128, format: i32): v128 {

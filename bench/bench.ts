@@ -105,7 +105,14 @@ async function rawReadSeconds(files: string[]): Promise<number> {
 
 /** Drops the files' pages from the page cache (bench/drop_cache.py); a message when it cannot. */
 async function dropCache(files: string[]): Promise<string | null> {
-  const { code, stderr } = await run('python3', [DROP_CACHE, ...files]);
+  let result: { code: number; stderr: string };
+  try {
+    result = await run('python3', [DROP_CACHE, ...files]);
+  } catch (error) {
+    // No python3 to start: the cold runs are left out, the rest of the bench goes on.
+    return `cannot run python3 bench/drop_cache.py (${error instanceof Error ? error.message : String(error)})`;
+  }
+  const { code, stderr } = result;
   return code === 0 ? null : `python3 bench/drop_cache.py failed (exit ${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`;
 }
 
@@ -331,7 +338,9 @@ async function main(): Promise<number> {
       line('provcheck (CLI, cold cache)', `${coldRun.seconds.toFixed(2)} s wall${rangeOf(cold.runs)}, ${coldRun.cpuSeconds.toFixed(2)} s CPU`);
       line('cold − warm', `${(coldRun.seconds - fullRun.seconds).toFixed(2)} s, ${(coldRun.cpuSeconds - fullRun.cpuSeconds).toFixed(2)} s CPU: what reading the disk adds (waits, and the system's reading)`);
       line('provcheck / raw read, cold', `${(coldRun.seconds / cold.raw).toFixed(1)} ×`);
-      if (cold.raw < 1.5 * raw) console.log('  note: dropping the cache hardly slowed cat, so these runs read mostly from memory');
+      if (cold.raw < 1.5 * raw) {
+        console.log('  note: dropping the cache hardly slowed cat, so these runs read mostly from memory (on a tmpfs the pages are the files: nothing can be dropped)');
+      }
       checked.push(...cold.runs);
     }
     if (!values.keep) rmSync(full.dir, { recursive: true, force: true });

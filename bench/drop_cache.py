@@ -1,8 +1,10 @@
 """Drops the given files' pages from the page cache, for the cold-cache runs of
 `npm run bench`: posix_fadvise(POSIX_FADV_DONTNEED) on each whole file. It needs no
 privileges (unlike writing to /proc/sys/vm/drop_caches): the kernel drops the clean
-pages of any file the caller can open. Dirty pages stay, so the bench syncs the files
-after writing them. Exits non-zero, naming the file, when one cannot be opened."""
+pages of a file the caller can open. Dirty pages stay, so the bench syncs the files
+after writing them; on a tmpfs the pages are the files themselves and nothing is
+dropped (the bench then notes that cold cat ran about as fast as warm). Exits non-zero,
+naming the file, when one cannot be opened."""
 
 import os
 import sys

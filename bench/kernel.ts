@@ -31,9 +31,8 @@ const { values } = parseArgs({
 if (values.dtype !== 'BF16' && values.dtype !== 'F16') throw new Error(`--dtype: BF16 or F16 (got ${values.dtype})`);
 const informativeUlps = Number(values['informative-ulps']);
 const n = Number(values.elements);
-/** The codes' format: BF16 unless --dtype F16 (the replay below is timed in BF16 alone). */
+/** The codes' format, and the replay's: BF16 unless --dtype F16. */
 const FORMAT = FLOAT_FORMATS[values.dtype];
-const BF16 = FLOAT_FORMATS.BF16;
 
 // A seeded xorshift: the same codes every run.
 let state = 0x2545f491;
@@ -98,9 +97,9 @@ console.log(`  a NaN in every chunk     ${checked.nsPerElement.toFixed(1)} ns/el
 const replayed = Math.min(n, 8192);
 const replay = replayKernel();
 replay.load(valuesOf(suspect).subarray(0, replayed), av, bv, new Uint8Array(replayed).fill(2), replayed);
-console.log(`recipe replay (WebAssembly), ${replayed.toLocaleString('en-US')} elements, weights 0.4 / 0.6, fastest of 200`);
+console.log(`recipe replay (WebAssembly, ${FORMAT.dtype}), ${replayed.toLocaleString('en-US')} elements, weights 0.4 / 0.6, fastest of 200`);
 for (const arithmetic of MERGE_ARITHMETICS) {
-  const compiled = compileRecipe({ weights: [0.4, 0.6], arithmetic, normalise: false }, BF16);
+  const compiled = compileRecipe({ weights: [0.4, 0.6], arithmetic, normalise: false }, FORMAT);
   const counts = emptyExactMatches(1);
   let best = Infinity;
   for (let rep = 0; rep < 200; rep++) {

@@ -156,7 +156,8 @@ export class Codes16Kernel {
   }
 
   /**
-   * The tables of the F16 kernel and of the checked kernel, per code: value, ulp² (the
+   * The tables of the checked kernel (a chunk holding a NaN or an infinity, or a 16-bit
+   * format with no SIMD loop), made when first needed, per code: value, ulp² (the
    * floor's term; the ulp is the larger side of the cell, as accumulateTwoParents takes
    * it), the cell's lower and upper steps (the value's rounding cell is [s − lower/2,
    * s + upper/2]) and the informative threshold T·ulp. Five tables of 65,536 float64

@@ -10,10 +10,10 @@
  * [v − below/2, v + above/2]. For a scaled code the cell is the code's cell times the
  * scale (statistics.md: "the format's step times the scale").
  *
- * Readers own scratch buffers, so one reader serves one read at a time: callers await a
- * read before starting the next on the same tensor (the engine's read-ahead works on
- * different element ranges, one read in flight per input). A second concurrent read is
- * a programming error and throws.
+ * One reader serves one read at a time (its scratch comes from a pool shared by the
+ * thread's readers, lent for the read): callers await a read before starting the next
+ * on the same tensor (the engine's read-ahead works on different element ranges, one
+ * read in flight per input). A second concurrent read is a programming error and throws.
  */
 import { extended } from '../object-shape.js';
 import { MalformedInputError } from '../errors.js';
@@ -174,7 +174,7 @@ function checkRange(tensor: LogicalTensor, first: number, count: number): void {
   }
 }
 
-/** Guards a reader's scratch buffers against overlapping reads. */
+/** Guards a reader against overlapping reads (one read's state at a time). */
 abstract class ExclusiveReader {
   private busy = false;
 

@@ -82,7 +82,8 @@ export function referenceMoments(
     }
     if (allEqual) moments.parentsEqual++;
 
-    if (largestDifference >= informativeUlps * ulp) {
+    // Parents that all agree carry no information on the weights, whatever T (even 0).
+    if (largestDifference > 0 && largestDifference >= informativeUlps * ulp) {
       moments.informative.count++;
       for (let a = 0; a < m; a++) {
         for (let b = 0; b < m; b++) informativeGram.add(a * m + b, vector[a]! * vector[b]!);

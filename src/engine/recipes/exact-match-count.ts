@@ -86,7 +86,7 @@ export function countExactMatches(
     }
   }
   const out = scratch.replayed;
-  // The usual candidates (two parents, BF16) are replayed in WebAssembly, on one copy of the chunk.
+  // The usual candidates (two parents; a BF16, F16 or F32 suspect) are replayed in WebAssembly, on one copy of the chunk.
   const wasm = k === 2 && recipes.some(replaysInWasm) ? replayKernel() : null;
   wasm?.load(suspect, parents[0]!, parents[1]!, elementClass, count);
   // The parents cast to the recipes' format (one for all of a tensor's candidates), once
