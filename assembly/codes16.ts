@@ -1,4 +1,4 @@
-// The fused two-parent kernel for 16-bit codes (BF16, F16), in AssemblyScript, compiled
+// The fused two-parent kernel for stored codes (BF16, F16, F32), in AssemblyScript, compiled
 // to WebAssembly by `npm run build` (dist/kernels.wasm). src/engine/accumulate-codes16.ts
 // lays out the linear memory, copies each chunk's codes in and reads the sums out; it
 // documents what every sum means. This file is only the arithmetic, in the order the
@@ -21,6 +21,12 @@ const TOUCHED_FIRST = 24, TOUCHED_LAST = 25;
 // @ts-ignore: decorator
 @inline function code(at: usize, i: i32): i32 {
   return <i32>load<u16>(at + (<usize>i << 1));
+}
+
+/** Code i of a list of 32-bit codes (`wide`) or of 16-bit ones. */
+// @ts-ignore: decorator
+@inline function codeOf(at: usize, i: i32, wide: bool): i32 {
+  return wide ? load<i32>(at + (<usize>i << 2)) : code(at, i);
 }
 
 // @ts-ignore: decorator
@@ -111,7 +117,7 @@ export function twoParents(
   }
   if (!isFinite(rr + dd + ee)) return 0;
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, count, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, false);
   return 1;
 }
 
@@ -160,13 +166,14 @@ export function twoParentsF16(
   compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
   intervalTableAt: usize, compactTableAt: usize, f16: bool,
 ): i32 {
+  const format = f16 ? F16_CODES : BF16_CODES;
   const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
   const zero16 = i16x8.splat(0);
   const magnitude = i16x8.splat(0x7fff);
   const exponentBits16 = i16x8.splat(<i16>F16_EXPONENT_BITS);
-  const exponentMask = i32x4.splat(f16 ? 0x1f : 0xff);
+  const exponentMask = i32x4.splat(exponentMaskOf(format));
   const one32 = i32x4.splat(1);
-  const ulpBias = i32x4.splat(1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
+  const ulpBias = i32x4.splat(1023 - ulpBiasOf(format));
   let notFinite16 = zero16;
   const zero = f64x2.splat(0);
   const threshold = f64x2.splat(informativeUlps);
@@ -205,10 +212,10 @@ export function twoParentsF16(
         const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
         const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
         const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
-        const s4 = floatBits(cs, f16);
-        const r4 = floatBits(cr, f16);
-        const p4 = floatBits(cp, f16);
-        const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, f16 ? F16_FRACTION_BITS : BF16_FRACTION_BITS), exponentMask), one32), ulpBias);
+        const s4 = floatBits(cs, format);
+        const r4 = floatBits(cr, format);
+        const p4 = floatBits(cp, format);
+        const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(cs, fractionBits(format)), exponentMask), one32), ulpBias);
         for (let pair = 0; pair < 2; pair++) {
           const sv = widenedPair(s4, pair);
           const r = widenedPair(r4, pair);
@@ -262,16 +269,16 @@ export function twoParentsF16(
     const cr = code(referenceAt, i);
     const cp = code(otherAt, i);
     if (f16 && (notFiniteF16(cs) | notFiniteF16(cr) | notFiniteF16(cp))) return 0;
-    const r = codeValue(cr, f16);
-    const d = codeValue(cp, f16) - r;
-    const e = codeValue(cs, f16) - r;
+    const r = codeValue(cr, format);
+    const d = codeValue(cp, format) - r;
+    const e = codeValue(cs, format) - r;
     rrSum += r * r;
     rdSum += r * d;
     reSum += r * e;
     ddSum += d * d;
     deSum += d * e;
     eeSum += e * e;
-    const ulp = codeUlp(cs, f16);
+    const ulp = codeUlp(cs, format);
     const ulp2 = ulp * ulp;
     floorSum += ulp2;
     floorVarSum += ulp2 * ulp2;
@@ -294,28 +301,150 @@ export function twoParentsF16(
     outAt, rrSum * scale, rdSum * scale, reSum * scale, ddSum * scale, deSum * scale, eeSum * scale, count, 0,
     floorSum * scale, floorVarSum * scale * scale, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum,
   );
-  informativePassSimd(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt, f16);
+  informativePassSimd(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt, format);
   return 1;
 }
 
 /**
- * `informativePass` for BF16 or F16 (`f16`), over the informative elements' codes as the first loop
+ * `twoParents` for F32, four elements at a time in SIMD: the 16-bit loops' arithmetic
+ * on codes that fill an i32 lane each. Values are the codes' float32 bits widened,
+ * ulp(s) 2^(max(E, 1) − 150) from the exponent field; equality and kept-base counts on
+ * i32 lanes (a chunk's counts fit them); the informative lanes' codes are appended to
+ * the compact lists by one `i8x16.swizzle` per input from a 16-entry table of 4-byte
+ * lane patterns (`buildCompactTable32`). A NaN or an infinity makes a sum not finite, and
+ * the caller redoes the chunk with `twoParentsCheckedF32`.
+ */
+export function twoParentsF32(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
+  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  intervalTableAt: usize, compactTable32At: usize,
+): i32 {
+  const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
+  const zero32 = i32x4.splat(0);
+  const magnitude = i32x4.splat(0x7fffffff);
+  const exponentMask = i32x4.splat(0xff);
+  const one32 = i32x4.splat(1);
+  const ulpBias = i32x4.splat(1023 - F32_ULP_BIAS);
+  const zero = f64x2.splat(0);
+  const threshold = f64x2.splat(informativeUlps);
+  let rr = zero, rd = zero, re = zero, dd = zero, de = zero, ee = zero;
+  let floor = zero, floorVar = zero;
+  // −1 per equal lane; the sums subtract.
+  let equalRef = zero32, equalOther = zero32, parentsEqual = zero32, keptBase = zero32;
+  let informative = 0;
+  let i = 0;
+  const whole = count & ~3;
+  for (; i < whole; i += 4) {
+    const vs = v128.load(suspectAt + (<usize>i << 2));
+    const vr = v128.load(referenceAt + (<usize>i << 2));
+    const vp = v128.load(otherAt + (<usize>i << 2));
+    // Equal values: equal codes, or +0 and −0.
+    const sameBitsAsReference = i32x4.eq(vs, vr);
+    const sameAsReference = v128.or(sameBitsAsReference, i32x4.eq(v128.and(v128.or(vs, vr), magnitude), zero32));
+    const sameAsOther = v128.or(i32x4.eq(vs, vp), i32x4.eq(v128.and(v128.or(vs, vp), magnitude), zero32));
+    const parentsSame = v128.or(i32x4.eq(vr, vp), i32x4.eq(v128.and(v128.or(vr, vp), magnitude), zero32));
+    equalRef = i32x4.add(equalRef, sameAsReference);
+    equalOther = i32x4.add(equalOther, sameAsOther);
+    parentsEqual = i32x4.add(parentsEqual, parentsSame);
+    keptBase = i32x4.add(keptBase, v128.andnot(sameBitsAsReference, parentsSame));
+    const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(vs, 23), exponentMask), one32), ulpBias);
+    let mask = 0;
+    for (let pair = 0; pair < 2; pair++) {
+      const sv = widenedPair(vs, pair);
+      const r = widenedPair(vr, pair);
+      const pv = widenedPair(vp, pair);
+      const ulp = powerOfTwoPair(exponent, pair);
+      const d = f64x2.sub(pv, r);
+      const e = f64x2.sub(sv, r);
+      rr = f64x2.add(rr, f64x2.mul(r, r));
+      rd = f64x2.add(rd, f64x2.mul(r, d));
+      re = f64x2.add(re, f64x2.mul(r, e));
+      dd = f64x2.add(dd, f64x2.mul(d, d));
+      de = f64x2.add(de, f64x2.mul(d, e));
+      ee = f64x2.add(ee, f64x2.mul(e, e));
+      const ulp2 = f64x2.mul(ulp, ulp);
+      floor = f64x2.add(floor, ulp2);
+      floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
+      mask |= i64x2.bitmask(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp))) << (pair * 2);
+    }
+    // d ≠ 0 exactly when the parents' values differ (for a finite chunk).
+    mask &= ~i32x4.bitmask(parentsSame);
+    const pattern = v128.load(compactTable32At + (<usize>mask << 4));
+    const to = <usize>informative << 2;
+    v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
+    v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
+    v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
+    informative += popcnt<i32>(mask);
+  }
+  let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
+  let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
+  let reSum = f64x2.extract_lane(re, 0) + f64x2.extract_lane(re, 1);
+  let ddSum = f64x2.extract_lane(dd, 0) + f64x2.extract_lane(dd, 1);
+  let deSum = f64x2.extract_lane(de, 0) + f64x2.extract_lane(de, 1);
+  let eeSum = f64x2.extract_lane(ee, 0) + f64x2.extract_lane(ee, 1);
+  let floorSum = f64x2.extract_lane(floor, 0) + f64x2.extract_lane(floor, 1);
+  let floorVarSum = f64x2.extract_lane(floorVar, 0) + f64x2.extract_lane(floorVar, 1);
+  let equalRefSum = -laneSum(equalRef), equalOtherSum = -laneSum(equalOther);
+  let parentsEqualSum = -laneSum(parentsEqual), keptBaseSum = -laneSum(keptBase);
+  // The last count % 4 elements, one at a time, with the same arithmetic.
+  for (; i < count; i++) {
+    const cs = codeOf(suspectAt, i, true);
+    const cr = codeOf(referenceAt, i, true);
+    const cp = codeOf(otherAt, i, true);
+    const r = codeValue(cr, F32_CODES);
+    const d = codeValue(cp, F32_CODES) - r;
+    const e = codeValue(cs, F32_CODES) - r;
+    rrSum += r * r;
+    rdSum += r * d;
+    reSum += r * e;
+    ddSum += d * d;
+    deSum += d * e;
+    eeSum += e * e;
+    const ulp = codeUlp(cs, F32_CODES);
+    const ulp2 = ulp * ulp;
+    floorSum += ulp2;
+    floorVarSum += ulp2 * ulp2;
+    const sameBitsAsReference = <i32>(cs == cr);
+    equalRefSum += sameBitsAsReference | <i32>(((cs | cr) & 0x7fffffff) == 0);
+    equalOtherSum += <i32>(cs == cp || ((cs | cp) & 0x7fffffff) == 0);
+    const parentsSame = <i32>(cr == cp || ((cr | cp) & 0x7fffffff) == 0);
+    parentsEqualSum += parentsSame;
+    keptBaseSum += sameBitsAsReference & (parentsSame ^ 1);
+    const to = <usize>informative << 2;
+    store<i32>(compactSAt + to, cs);
+    store<i32>(compactRAt + to, cr);
+    store<i32>(compactPAt + to, cp);
+    informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
+  }
+  if (!isFinite(rrSum + ddSum + eeSum)) return 0;
+  putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
+  informativePassSimd(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt, F32_CODES);
+  return 1;
+}
+
+/**
+ * `informativePass` for BF16, F16 or F32 codes (`format`), over the informative elements' codes as the first loop
  * compacted them (`sAt`, `rAt`, `pAt`: the suspect's, reference's and other parent's,
- * in element order): eight at a time, loaded and widened like the first loop's, the
+ * in element order): eight at a time (F32: four), loaded and widened like the first loop's, the
  * float sums on pairs (f64x2), values and cells from the bits: ulp = 2^(max(E, 1) − ULP_BIAS);
  * an exact power of two (fraction 0, E > 1) has a grid twice as fine on its side nearer
  * zero. Each exact-hit interval comes from the interval table (`buildIntervalTable`)
  * when both elements of a pair have e and d small integers in ulps of s, else from the
  * scalar pass's arithmetic, with selects for its corrections (the first can only step
- * down when the second would not step up). The last count % 8 elements go one by one.
+ * down when the second would not step up). The last count % 8 (F32: % 4) elements go one by one.
  */
 // @ts-ignore: decorator
 @inline function informativePassSimd(
   sAt: usize, rAt: usize, pAt: usize, count: i32,
   profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize, f16: bool,
+  intervalTableAt: usize, format: i32,
 ): void {
   clearTouched();
+  // F32 codes fill an i32 lane each: four per load, one quad; 16-bit codes eight, two quads.
+  const wide = format == F32_CODES;
+  const step = wide ? 4 : 8;
+  const quads = wide ? 1 : 2;
+  const codeShift: usize = wide ? 2 : 1;
   const keyLimit = f64x2.splat(<f64>INTERVAL_KEY_LIMIT);
   const keySpan = f64x2.splat(<f64>INTERVAL_KEY_SPAN);
   const zero = f64x2.splat(0);
@@ -326,34 +455,34 @@ export function twoParentsF16(
   const lastBinV = f64x2.splat(<f64>lastBin);
   const zero32 = i32x4.splat(0);
   const one32 = i32x4.splat(1);
-  const exponentMask = i32x4.splat(f16 ? 0x1f : 0xff);
-  const fractionMask = i32x4.splat(f16 ? 0x3ff : 0x7f);
-  const ulpBias = i32x4.splat(1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
-  const perUlpBias = i32x4.splat(1023 + (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS));
+  const exponentMask = i32x4.splat(exponentMaskOf(format));
+  const fractionMask = i32x4.splat((1 << fractionBits(format)) - 1);
+  const ulpBias = i32x4.splat(1023 - ulpBiasOf(format));
+  const perUlpBias = i32x4.splat(1023 + ulpBiasOf(format));
   let irr = zero, ird = zero, ire = zero, idd = zero, ide = zero, iee = zero;
   let informativeFloor = zero, keptBaseInformativeDd = zero;
   let keptCount = zero32;
   let k = 0;
-  for (; k + 8 <= count; k += 8) {
-    const vs = v128.load(sAt + (<usize>k << 1));
-    const vr = v128.load(rAt + (<usize>k << 1));
-    const vp = v128.load(pAt + (<usize>k << 1));
-    for (let quad = 0; quad < 2; quad++) {
-      const cs = quad == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
-      const cr = quad == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
-      const cp = quad == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
-      const s4 = floatBits(cs, f16);
-      const r4 = floatBits(cr, f16);
-      const p4 = floatBits(cp, f16);
-      const field = v128.and(i32x4.shr_u(cs, f16 ? F16_FRACTION_BITS : BF16_FRACTION_BITS), exponentMask);
+  for (; k + step <= count; k += step) {
+    const vs = v128.load(sAt + (<usize>k << codeShift));
+    const vr = v128.load(rAt + (<usize>k << codeShift));
+    const vp = v128.load(pAt + (<usize>k << codeShift));
+    for (let quad = 0; quad < quads; quad++) {
+      const cs = wide ? vs : quad == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
+      const cr = wide ? vr : quad == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
+      const cp = wide ? vp : quad == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+      const s4 = floatBits(cs, format);
+      const r4 = floatBits(cr, format);
+      const p4 = floatBits(cp, format);
+      const field = v128.and(i32x4.shr_u(cs, fractionBits(format)), exponentMask);
       const normalField = i32x4.max_s(field, one32);
       const ulpExponent = i32x4.add(normalField, ulpBias);
       const perUlpExponent = i32x4.sub(perUlpBias, normalField);
       // An exact power of two above the first normal binade (the finer side nearer zero).
       const powerOfTwo = v128.and(i32x4.eq(v128.and(cs, fractionMask), zero32), i32x4.gt_s(field, one32));
       // The cell's case (CELL_CASES): 0 sides equal, 1 + the sign bit at a power of two.
-      const cellCase = v128.and(i32x4.add(i32x4.shr_u(cs, 15), one32), powerOfTwo);
-      const negative32 = i32x4.ne(i32x4.shr_u(cs, 15), zero32);
+      const cellCase = v128.and(i32x4.add(i32x4.shr_u(cs, signBit(format)), one32), powerOfTwo);
+      const negative32 = i32x4.ne(i32x4.shr_u(cs, signBit(format)), zero32);
       const kept32 = i32x4.eq(cs, cr);
       keptCount = i32x4.sub(keptCount, kept32);
       for (let pair = 0; pair < 2; pair++) {
@@ -430,14 +559,14 @@ export function twoParentsF16(
   let keptDdSum = f64x2.extract_lane(keptBaseInformativeDd, 0) + f64x2.extract_lane(keptBaseInformativeDd, 1);
   let keptBaseInformative = laneSum(keptCount);
   for (; k < count; k++) {
-    const cs = <i32>load<u16>(sAt + (<usize>k << 1));
-    const cr = <i32>load<u16>(rAt + (<usize>k << 1));
-    const r = codeValue(cr, f16);
-    const d = codeValue(<i32>load<u16>(pAt + (<usize>k << 1)), f16) - r;
-    const e = codeValue(cs, f16) - r;
-    const ulp = codeUlp(cs, f16);
-    const nearZeroStep = ulp * fineSide(cs, f16);
-    const negativeSuspect = (cs >> 15) != 0;
+    const cs = codeOf(sAt, k, wide);
+    const cr = codeOf(rAt, k, wide);
+    const r = codeValue(cr, format);
+    const d = codeValue(codeOf(pAt, k, wide), format) - r;
+    const e = codeValue(cs, format) - r;
+    const ulp = codeUlp(cs, format);
+    const nearZeroStep = ulp * fineSide(cs, format);
+    const negativeSuspect = (cs >>> signBit(format)) != 0;
     floorSum += ulp * ulp;
     irrSum += r * r;
     irdSum += r * d;
@@ -449,34 +578,59 @@ export function twoParentsF16(
     keptDdSum += select<f64>(d * d, 0, cs == cr);
     scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, <f64>lastBin);
   }
-  const scale = f16 ? F16_SUM_SCALE : 1.0;
+  const scale = format == F16_CODES ? F16_SUM_SCALE : 1.0;
   putInformativeSums(
     outAt, irrSum * scale, irdSum * scale, ireSum * scale, iddSum * scale, ideSum * scale, ieeSum * scale, count,
     floorSum * scale, keptBaseInformative, keptDdSum * scale,
   );
 }
 
+/** The code formats of the SIMD loops: a constant wherever a function taking one is inlined. */
+const BF16_CODES = 0, F16_CODES = 1, F32_CODES = 2;
 /** The exponent field's bits of an F16 code. */
 const F16_EXPONENT_BITS = 0x7c00;
-/** Fraction bits below the exponent field. */
-const BF16_FRACTION_BITS = 7;
-const F16_FRACTION_BITS = 10;
 /** ulp = 2^(max(E, 1) − ULP_BIAS) for the exponent field E, F16's in the loops' scale (2^−112). */
 const BF16_ULP_BIAS = 134;
 const F16_ULP_BIAS = 25 + 112;
+const F32_ULP_BIAS = 150;
 /** 2^224: an F16 loop's sums of squares over the true ones (its values are the true ones × 2^−112). */
 const F16_SUM_SCALE: f64 = reinterpret<f64>(<i64>(1023 + 224) << 52);
 
+/** Fraction bits below the exponent field. */
+// @ts-ignore: decorator
+@inline function fractionBits(format: i32): i32 {
+  return format == F32_CODES ? 23 : format == F16_CODES ? 10 : 7;
+}
+
+/** The exponent field's mask, once shifted down. */
+// @ts-ignore: decorator
+@inline function exponentMaskOf(format: i32): i32 {
+  return format == F16_CODES ? 0x1f : 0xff;
+}
+
+// @ts-ignore: decorator
+@inline function ulpBiasOf(format: i32): i32 {
+  return format == F32_CODES ? F32_ULP_BIAS : format == F16_CODES ? F16_ULP_BIAS : BF16_ULP_BIAS;
+}
+
+/** The sign bit's place in a code. */
+// @ts-ignore: decorator
+@inline function signBit(format: i32): i32 {
+  return format == F32_CODES ? 31 : 15;
+}
+
 /**
- * The codes in the i32 lanes of `c4` (zero-extended) as float32 bits: a bf16 code is the
- * top half of a float32. An f16 code shifted to the top and back by 3 (arithmetic) has
- * its exponent field under the float32's lowest five exponent bits and its fraction
- * under the float32's; masking the sign's copies leaves the f16 value × 2^−112 for every
- * finite code (a normal f16 a normal float32, a subnormal a subnormal).
+ * The codes in the i32 lanes of `c4` (16-bit ones zero-extended) as float32 bits: an F32
+ * code is one; a bf16 code is the top half of one. An f16 code shifted to the top and
+ * back by 3 (arithmetic) has its exponent field under the float32's lowest five exponent
+ * bits and its fraction under the float32's; masking the sign's copies leaves the f16
+ * value × 2^−112 for every finite code (a normal f16 a normal float32, a subnormal a
+ * subnormal).
  */
 // @ts-ignore: decorator
-@inline function floatBits(c4: v128, f16: bool): v128 {
-  if (!f16) return i32x4.shl(c4, 16);
+@inline function floatBits(c4: v128, format: i32): v128 {
+  if (format == F32_CODES) return c4;
+  if (format == BF16_CODES) return i32x4.shl(c4, 16);
   return v128.and(i32x4.shr_s(i32x4.shl(c4, 16), 3), i32x4.splat(0x8fffffff));
 }
 
@@ -494,14 +648,15 @@ const F16_SUM_SCALE: f64 = reinterpret<f64>(<i64>(1023 + 224) << 52);
 
 /** The exponent field of a code. */
 // @ts-ignore: decorator
-@inline function exponentField(c: i32, f16: bool): i32 {
-  return f16 ? (c >> F16_FRACTION_BITS) & 0x1f : (c >> BF16_FRACTION_BITS) & 0xff;
+@inline function exponentField(c: i32, format: i32): i32 {
+  return (c >>> fractionBits(format)) & exponentMaskOf(format);
 }
 
 /** The value of a code as the SIMD loops take it (`floatBits`; F16's × 2^−112). */
 // @ts-ignore: decorator
-@inline function codeValue(c: i32, f16: bool): f64 {
-  if (!f16) return <f64>reinterpret<f32>(c << 16);
+@inline function codeValue(c: i32, format: i32): f64 {
+  if (format == F32_CODES) return <f64>reinterpret<f32>(c);
+  if (format == BF16_CODES) return <f64>reinterpret<f32>(c << 16);
   return <f64>reinterpret<f32>(((c << 16) >> 3) & 0x8fffffff);
 }
 
@@ -513,20 +668,20 @@ const F16_SUM_SCALE: f64 = reinterpret<f64>(<i64>(1023 + 224) << 52);
 
 /** ulp(s) in the loops' scale: 2^(max(E, 1) − ULP_BIAS). */
 // @ts-ignore: decorator
-@inline function codeUlp(c: i32, f16: bool): f64 {
-  return reinterpret<f64>(<i64>(max(exponentField(c, f16), 1) + 1023 - (f16 ? F16_ULP_BIAS : BF16_ULP_BIAS)) << 52);
+@inline function codeUlp(c: i32, format: i32): f64 {
+  return reinterpret<f64>(<i64>(max(exponentField(c, format), 1) + 1023 - ulpBiasOf(format)) << 52);
 }
 
 /** An exact power of two above the first normal binade: its grid is twice as fine on the side nearer zero. */
 // @ts-ignore: decorator
-@inline function powerOfTwoCode(c: i32, f16: bool): bool {
-  return (c & (f16 ? 0x3ff : 0x7f)) == 0 && exponentField(c, f16) > 1;
+@inline function powerOfTwoCode(c: i32, format: i32): bool {
+  return (c & ((1 << fractionBits(format)) - 1)) == 0 && exponentField(c, format) > 1;
 }
 
 /** 0.5 when the grid is twice as fine on the side nearer zero, else 1. */
 // @ts-ignore: decorator
-@inline function fineSide(c: i32, f16: bool): f64 {
-  return select<f64>(0.5, 1, powerOfTwoCode(c, f16));
+@inline function fineSide(c: i32, format: i32): f64 {
+  return select<f64>(0.5, 1, powerOfTwoCode(c, format));
 }
 
 /** Bins [first, last] (already clamped to the profile) into the difference array, when not empty. */
@@ -623,6 +778,28 @@ export function buildCompactTable(tableAt: usize): void {
   }
 }
 
+/** Bytes of the 32-bit compaction table: one i8x16 swizzle pattern per 4-bit mask of informative lanes. */
+export const COMPACT_TABLE32_BYTES = 16 * 16;
+
+/**
+ * Fills the 32-bit compaction table at `tableAt` (COMPACT_TABLE32_BYTES): for each mask of
+ * four 32-bit lanes, the byte pattern that moves the lanes set in it, in order, to the
+ * front (the rest of the pattern selects nothing: zeros).
+ */
+export function buildCompactTable32(tableAt: usize): void {
+  for (let mask = 0; mask < 16; mask++) {
+    const at = tableAt + (<usize>mask << 4);
+    let to = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      if ((mask >> lane) & 1) {
+        for (let byte = 0; byte < 4; byte++) store<u8>(at + <usize>(4 * to + byte), <u8>(4 * lane + byte));
+        to++;
+      }
+    }
+    for (let byte = 4 * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
+  }
+}
+
 /** Groups of eight the SIMD first loop counts on i16 lanes before widening: 8,192 (a default chunk) < 32,768. */
 const COUNT_BLOCK: i32 = 8192;
 
@@ -637,16 +814,40 @@ export function twoParentsChecked(
   valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize,
   positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
 ): void {
+  checkedTwoParents(
+    suspectAt, referenceAt, otherAt, count, valueAt, ulp2At, lowerStepAt, upperStepAt, thresholdAt, 0,
+    positionsAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, false,
+  );
+}
+
+/** `twoParentsChecked` for F32 codes: values, ulps and cells from the bits, no table. */
+export function twoParentsCheckedF32(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
+  positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+): void {
+  checkedTwoParents(
+    suspectAt, referenceAt, otherAt, count, 0, 0, 0, 0, 0, informativeUlps,
+    positionsAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, true,
+  );
+}
+
+/** The checked kernel over 16-bit codes and per-code tables, or over F32 codes (`wide`, a constant in each caller). */
+// @ts-ignore: decorator
+@inline function checkedTwoParents(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
+  valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize, informativeUlps: f64,
+  positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize, wide: bool,
+): void {
   let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
   let floor = 0.0, floorVar = 0.0;
   let used = 0, nonFinite = 0, informative = 0;
   let equalRef = 0, equalOther = 0, parentsEqual = 0, keptBase = 0;
   for (let i = 0; i < count; i++) {
-    const cs = code(suspectAt, i);
-    const cr = code(referenceAt, i);
-    const s = entry(valueAt, cs);
-    const r = entry(valueAt, cr);
-    const p = entry(valueAt, code(otherAt, i));
+    const cs = codeOf(suspectAt, i, wide);
+    const cr = codeOf(referenceAt, i, wide);
+    const s = wide ? codeValue(cs, F32_CODES) : entry(valueAt, cs);
+    const r = wide ? codeValue(cr, F32_CODES) : entry(valueAt, cr);
+    const p = wide ? codeValue(codeOf(otherAt, i, true), F32_CODES) : entry(valueAt, code(otherAt, i));
     // x − x is 0 for finite x and NaN for ±Infinity and NaN.
     if ((s - s) + (r - r) + (p - p) != 0) {
       nonFinite++;
@@ -661,7 +862,7 @@ export function twoParentsChecked(
     dd += d * d;
     de += d * e;
     ee += e * e;
-    const ulp2 = entry(ulp2At, cs);
+    const ulp2 = wide ? square(codeUlp(cs, F32_CODES)) : entry(ulp2At, cs);
     floor += ulp2;
     floorVar += ulp2 * ulp2;
     if (s == r) equalRef++;
@@ -671,13 +872,18 @@ export function twoParentsChecked(
       continue;
     }
     if (cs == cr) keptBase++;
-    if (Math.abs(d) >= entry(thresholdAt, cs)) {
+    if (Math.abs(d) >= (wide ? informativeUlps * codeUlp(cs, F32_CODES) : entry(thresholdAt, cs))) {
       store<i32>(positionsAt + (<usize>informative << 2), i);
       informative++;
     }
   }
   putAllElementSums(outAt, rr, rd, re, dd, de, ee, used, nonFinite, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt);
+  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, wide);
+}
+
+// @ts-ignore: decorator
+@inline function square(x: f64): f64 {
+  return x * x;
 }
 
 /**
@@ -690,7 +896,7 @@ export function twoParentsChecked(
 @inline function informativePass(
   suspectAt: usize, referenceAt: usize, otherAt: usize, positionsAt: usize, count: i32,
   valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize,
-  profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
+  profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize, wide: bool,
 ): void {
   clearTouched();
   let irr = 0.0, ird = 0.0, ire = 0.0, idd = 0.0, ide = 0.0, iee = 0.0;
@@ -699,12 +905,13 @@ export function twoParentsChecked(
   const last = <f64>lastBin;
   for (let k = 0; k < count; k++) {
     const i = load<i32>(positionsAt + (<usize>k << 2));
-    const cs = code(suspectAt, i);
-    const cr = code(referenceAt, i);
-    const r = entry(valueAt, cr);
-    const d = entry(valueAt, code(otherAt, i)) - r;
-    const e = entry(valueAt, cs) - r;
-    informativeFloor += entry(ulp2At, cs);
+    const cs = codeOf(suspectAt, i, wide);
+    const cr = codeOf(referenceAt, i, wide);
+    const r = wide ? codeValue(cr, F32_CODES) : entry(valueAt, cr);
+    const d = (wide ? codeValue(codeOf(otherAt, i, true), F32_CODES) : entry(valueAt, code(otherAt, i))) - r;
+    const e = (wide ? codeValue(cs, F32_CODES) : entry(valueAt, cs)) - r;
+    const ulp = wide ? codeUlp(cs, F32_CODES) : 0;
+    informativeFloor += wide ? ulp * ulp : entry(ulp2At, cs);
     irr += r * r;
     ird += r * d;
     ire += r * e;
@@ -714,7 +921,14 @@ export function twoParentsChecked(
     const keptAtBase = cs == cr;
     keptBaseInformative += <i32>keptAtBase;
     keptBaseInformativeDd += select<f64>(d * d, 0, keptAtBase);
-    scalarInterval(profileDiffAt, e, entry(lowerStepAt, cs), entry(upperStepAt, cs), d, binsPerUnit, centreOffset, last);
+    if (wide) {
+      // Positive s: below = the near-zero step, above = ulp; negative s: the other way round.
+      const nearZeroStep = ulp * fineSide(cs, F32_CODES);
+      const negativeSuspect = cs < 0;
+      scalarInterval(profileDiffAt, e, negativeSuspect ? ulp : nearZeroStep, negativeSuspect ? nearZeroStep : ulp, d, binsPerUnit, centreOffset, last);
+    } else {
+      scalarInterval(profileDiffAt, e, entry(lowerStepAt, cs), entry(upperStepAt, cs), d, binsPerUnit, centreOffset, last);
+    }
   }
   putInformativeSums(outAt, irr, ird, ire, idd, ide, iee, count, informativeFloor, keptBaseInformative, keptBaseInformativeDd);
 }

@@ -38,15 +38,16 @@ export class Codes16Kernel {
   private capacity = 0;
   private codesAt = [0, 0, 0];
   private positionsAt = 0;
-  /** The BF16 kernel's compact lists of informative codes: three of `compactStride` bytes from here. */
+  /** The SIMD kernels' compact lists of informative codes: three of `compactStride` bytes from here. */
   private compactAt = 0;
   private compactStride = 0;
   private readonly profileDiffAt: number;
   private readonly outAt: number;
   /** The exact-hit intervals of small integer (e, d) in ulps of s, built once (assembly/codes16.ts). */
   private readonly intervalTableAt: number;
-  /** The swizzle patterns that compact a group of eight codes to its informative ones (assembly/codes16.ts). */
+  /** The swizzle patterns that compact a group of eight codes (four F32 codes) to its informative ones (assembly/codes16.ts). */
   private readonly compactTableAt: number;
+  private readonly compactTable32At: number;
   /** Where the tables of each format and informative threshold are, by `${dtype} ${T}`. */
   private readonly tableSets = new Map<string, number>();
   private readonly binsPerUnit = Math.round(1 / PROFILE_BIN);
@@ -69,6 +70,8 @@ export class Codes16Kernel {
     wasm.exports.buildIntervalTable(this.intervalTableAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1);
     this.compactTableAt = wasm.reserve(wasm.exports.COMPACT_TABLE_BYTES.value);
     wasm.exports.buildCompactTable(this.compactTableAt);
+    this.compactTable32At = wasm.reserve(wasm.exports.COMPACT_TABLE32_BYTES.value);
+    wasm.exports.buildCompactTable32(this.compactTable32At);
   }
 
   /**
@@ -80,9 +83,9 @@ export class Codes16Kernel {
    * `informativeUlps` is T of the informative test |d| ≥ T·ulp(s).
    */
   accumulate(
-    suspectCodes: Uint16Array,
-    referenceCodes: Uint16Array,
-    otherCodes: Uint16Array,
+    suspectCodes: Uint16Array | Uint32Array,
+    referenceCodes: Uint16Array | Uint32Array,
+    otherCodes: Uint16Array | Uint32Array,
     from: number,
     to: number,
     format: FloatFormat,
@@ -93,17 +96,37 @@ export class Codes16Kernel {
   ): void {
     const count = to - from;
     this.ensureCapacity(count);
+    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
+    const kernels = this.wasm.exports;
+    const lastBin = PROFILE_BINS - 1;
+    if (format.dtype === 'F32') {
+      // 32-bit codes: the F32 SIMD kernel, and its checked twin, values and cells from the bits.
+      const { u32 } = this.wasm.views;
+      u32.set(suspectCodes.subarray(from, to), suspectAt >> 2);
+      u32.set(referenceCodes.subarray(from, to), referenceAt >> 2);
+      u32.set(otherCodes.subarray(from, to), otherAt >> 2);
+      const fast = kernels.twoParentsF32(
+        suspectAt, referenceAt, otherAt, count, informativeUlps,
+        this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+        this.intervalTableAt, this.compactTable32At,
+      );
+      if (fast === 0) {
+        kernels.twoParentsCheckedF32(
+          suspectAt, referenceAt, otherAt, count, informativeUlps,
+          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+        );
+      }
+      this.readSums(reference, hits, out);
+      return;
+    }
     // The SIMD kernels (BF16, F16) need no table: values and ulps come from the bits. The
     // tables are made for any other 16-bit format, and for a chunk the checked kernel must redo.
     const simd = format.dtype === 'BF16' || format.dtype === 'F16';
     let tablesAt = simd ? -1 : this.tablesAt(format, informativeUlps);
-    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
     const { u16 } = this.wasm.views;
     u16.set(suspectCodes.subarray(from, to), suspectAt >> 1);
     u16.set(referenceCodes.subarray(from, to), referenceAt >> 1);
     u16.set(otherCodes.subarray(from, to), otherAt >> 1);
-    const kernels = this.wasm.exports;
-    const lastBin = PROFILE_BINS - 1;
     const fast = simd
       ? (format.dtype === 'BF16' ? kernels.twoParentsBf16 : kernels.twoParentsF16)(
           suspectAt, referenceAt, otherAt, count, informativeUlps,
@@ -123,6 +146,11 @@ export class Codes16Kernel {
         this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
       );
     }
+    this.readSums(reference, hits, out);
+  }
+
+  /** The sums the kernel wrote, into `out`, and its difference array's touched entries added to `hits` and cleared. */
+  private readSums(reference: number, hits: Float64Array, out: ChunkSums): void {
     const { f64 } = this.wasm.views;
     const at = this.outAt >> 3;
     const g = out.gram;
@@ -188,12 +216,13 @@ export class Codes16Kernel {
   private ensureCapacity(count: number): void {
     if (count <= this.capacity) return;
     const capacity = Math.max(count, 1 << 16);
-    this.codesAt = [this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity), this.wasm.reserve(2 * capacity)];
+    // Room for 32-bit codes (F32), whatever the format.
+    this.codesAt = [this.wasm.reserve(4 * capacity), this.wasm.reserve(4 * capacity), this.wasm.reserve(4 * capacity)];
     this.positionsAt = this.wasm.reserve(4 * capacity);
-    // Each group of eight appends with one 16-byte store, which can reach past the
-    // informative count but never past 2·count bytes (before a group at element i, at
-    // most i elements are informative); the 16 spare bytes are a margin.
-    this.compactStride = 2 * capacity + 16;
+    // Each group of eight (F32: four) appends with one 16-byte store, which can reach past
+    // the informative count but never past 2·count bytes (4·count for F32: before a group
+    // at element i, at most i elements are informative); the 16 spare bytes are a margin.
+    this.compactStride = 4 * capacity + 16;
     this.compactAt = this.wasm.reserve(3 * this.compactStride);
     this.capacity = capacity;
   }

@@ -145,7 +145,7 @@ export class TensorScanner {
     return slot.chunk;
   }
 
-  /** The stored 16-bit tensors (or contiguous slices of them) of every input when the fused kernel can read them raw; else null. */
+  /** The stored BF16, F16 or F32 tensors (or contiguous slices of them) of every input, one format, when the fused kernel can read them raw; else null. */
   private fusedInputs(tensor: ScanTensor): { descriptors: RawInput[]; formats: FloatFormat[] } | null {
     if (this.parents !== 2 || this.options.parentCells || tensor.suspectGrid) return null;
     const descriptors: RawInput[] = [];
@@ -155,7 +155,8 @@ export class TensorScanner {
       descriptors.push(descriptor);
     }
     const formats = descriptors.map((d) => floatFormat(d.dtype)!);
-    return formats[0]!.bytes === 2 && formats.every((f) => f === formats[0]) ? { descriptors, formats } : null;
+    const fused = formats[0]!.bytes === 2 || formats[0]!.dtype === 'F32';
+    return fused && formats.every((f) => f === formats[0]) ? { descriptors, formats } : null;
   }
 
   async scan(input: ScanInput, range?: ElementRange): Promise<TensorMoments> {
@@ -180,8 +181,9 @@ export class TensorScanner {
         // Two parents: the moments have a profile (0 everywhere: new, or cleared).
         const hits = moments.profile!.hits;
         const kept = { base: 0, informative: 0, informativeDd: 0 };
-        await this.stream(descriptors, formats, from, to, this.readBytes / 2, (slot, count) => {
-          const codes = slot.views.map(codesOf);
+        const wide = formats[0]!.bytes === 4;
+        await this.stream(descriptors, formats, from, to, this.readBytes / formats[0]!.bytes, (slot, count) => {
+          const codes: (Uint16Array | Uint32Array)[] = slot.views.map((view) => (wide ? codes32Of(view) : codesOf(view)));
           const suspectCodes = codes[0]!;
           const referenceCodes = codes[1 + reference]!;
           const otherCodes = codes[2 - reference]!;
@@ -450,6 +452,12 @@ export function effectiveGrid(stored: string, flags: number): SuspectGrid | null
 function codesOf(view: Uint8Array): Uint16Array {
   if (view.byteOffset % 2 === 0) return new Uint16Array(view.buffer, view.byteOffset, view.byteLength >> 1);
   return new Uint16Array(view.slice().buffer);
+}
+
+/** `codesOf` for 32-bit codes (F32). */
+function codes32Of(view: Uint8Array): Uint32Array {
+  if (view.byteOffset % 4 === 0) return new Uint32Array(view.buffer, view.byteOffset, view.byteLength >> 2);
+  return new Uint32Array(view.slice().buffer);
 }
 
 /**

@@ -13,7 +13,9 @@ export interface KernelExports {
   twoParents(...args: number[]): number;
   twoParentsBf16(...args: number[]): number;
   twoParentsF16(...args: number[]): number;
+  twoParentsF32(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
+  twoParentsCheckedF32(...args: number[]): void;
   replayTwoBf16(...args: number[]): void;
   replayTwoF16(...args: number[]): void;
   replayTwoF32(...args: number[]): void;
@@ -26,12 +28,16 @@ export interface KernelExports {
   buildCompactTable(tableAt: number): void;
   /** Bytes `buildCompactTable` fills. */
   readonly COMPACT_TABLE_BYTES: { readonly value: number };
+  buildCompactTable32(tableAt: number): void;
+  /** Bytes `buildCompactTable32` fills. */
+  readonly COMPACT_TABLE32_BYTES: { readonly value: number };
 }
 
 export interface WasmViews {
   readonly buffer: ArrayBuffer;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
   readonly f64: Float64Array;
 }
 
@@ -55,7 +61,7 @@ export class WasmKernels {
   get views(): WasmViews {
     const buffer = this.exports.memory.buffer;
     if (this.cachedViews?.buffer !== buffer) {
-      this.cachedViews = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), f64: new Float64Array(buffer) };
+      this.cachedViews = { buffer, u8: new Uint8Array(buffer), u16: new Uint16Array(buffer), u32: new Uint32Array(buffer), f64: new Float64Array(buffer) };
     }
     return this.cachedViews;
   }

@@ -190,25 +190,66 @@ describe('TensorScanner', () => {
     }
   });
 
-  it('sends an F16 chunk holding NaN or ±Infinity anywhere to the checked kernel', async () => {
+  it('reads F32 codes of every binade as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
+    // Every exponent field (subnormals, the first normal binade, the largest finite), with
+    // the fraction 0 (powers of two: the finer side), 1, half, all ones and one more, of
+    // both signs; parents a few codes away, within the finite codes of the same sign.
+    const codes: number[] = [];
+    for (let exponent = 0; exponent < 255; exponent++) {
+      for (const fraction of [0, 1, 0x400000, 0x7fffff, (exponent * 2654435761) & 0x7fffff]) {
+        codes.push((exponent << 23) | fraction, (0x80000000 | (exponent << 23) | fraction) >>> 0);
+      }
+    }
+    const bits = new Uint32Array(1);
+    const float = new Float32Array(bits.buffer);
+    const valueOf = (c: number) => {
+      bits[0] = c;
+      return float[0]!;
+    };
+    const near = (c: number, k: number) => valueOf(((c & 0x80000000) | Math.max(0, Math.min(0x7f7fffff, (c & 0x7fffffff) + k))) >>> 0);
+    const finite = codes.map(valueOf);
+    const a = codes.map((c, i) => near(c, (i % 7) - 3));
+    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
+    // With a NaN every 61 elements every chunk of 61 goes to the checked kernel instead.
+    const withNaN = finite.map((v, i) => (i % 61 === 7 ? NaN : v));
+    for (const [chunkElements, s] of [[61, finite], [DEFAULT_CHUNK_ELEMENTS, finite], [61, withNaN]] as const) {
+      for (const reference of [0, 1]) {
+        const tensor: AlignedTensor = {
+          name: 't',
+          suspect: await tensorOf('s', 'F32', s),
+          parents: [await tensorOf('a', 'F32', a), await tensorOf('b', 'F32', b)],
+        };
+        const actual = await new TensorScanner(2, { reference, informativeUlps: 4, chunkElements }).scan(tensor);
+        const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS.F32, reference, 4);
+        expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
+        expect(expected.informative.count).toBeLessThan(codes.length);
+        expectMomentsClose(actual, expected);
+      }
+    }
+  });
+
+  it('sends an F16 or F32 chunk holding NaN or ±Infinity anywhere to the checked kernel', async () => {
     // The SIMD kernel's f16 values are finite whatever the code, so it must find these
     // itself: one per chunk, in the suspect or either parent, in the groups of eight or the tail.
     const n = 1000;
     const a = Array.from({ length: n }, (_, i) => 0.02 * Math.sin(i + 1));
     const b = a.map((v, i) => v + 0.0004 * Math.cos(7 * i));
     const s = a.map((v, i) => 0.4 * v + 0.6 * b[i]!);
-    for (const [input, at, value] of [[0, 5, NaN], [1, 130, Infinity], [2, 250, -Infinity], [0, 999, NaN]] as const) {
-      const values = [s.slice(), a.slice(), b.slice()];
-      values[input]![at] = value;
-      const tensor: AlignedTensor = {
-        name: 't',
-        suspect: await tensorOf('s', 'F16', values[0]!),
-        parents: [await tensorOf('a', 'F16', values[1]!), await tensorOf('b', 'F16', values[2]!)],
-      };
-      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 128 }).scan(tensor);
-      const expected = referenceMoments(stored('F16', values[0]!), [stored('F16', values[1]!), stored('F16', values[2]!)], FLOAT_FORMATS.F16, 0, 4);
-      expect(actual.nonFinite).toBe(1);
-      expectMomentsClose(actual, expected);
+    // F32 too: there a NaN or an infinity makes a sum not finite, and the F32 checked kernel redoes the chunk.
+    for (const dtype of ['F16', 'F32'] as const) {
+      for (const [input, at, value] of [[0, 5, NaN], [1, 130, Infinity], [2, 250, -Infinity], [0, 999, NaN]] as const) {
+        const values = [s.slice(), a.slice(), b.slice()];
+        values[input]![at] = value;
+        const tensor: AlignedTensor = {
+          name: 't',
+          suspect: await tensorOf('s', dtype, values[0]!),
+          parents: [await tensorOf('a', dtype, values[1]!), await tensorOf('b', dtype, values[2]!)],
+        };
+        const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 128 }).scan(tensor);
+        const expected = referenceMoments(stored(dtype, values[0]!), [stored(dtype, values[1]!), stored(dtype, values[2]!)], FLOAT_FORMATS[dtype], 0, 4);
+        expect(actual.nonFinite).toBe(1);
+        expectMomentsClose(actual, expected);
+      }
     }
   });
 
