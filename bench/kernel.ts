@@ -6,7 +6,7 @@
  * Then the recipe replay alone (src/engine/recipes/replay-wasm.ts) on 8,192 of those
  * elements, as a full scan replays per tensor: ns per element and candidate.
  *
- *   npm run bench:kernel [-- --elements 8388608] [--informative-ulps 4] [--dtype BF16|F16]
+ *   npm run bench:kernel [-- --elements 8388608] [--informative-ulps 4] [--dtype BF16|F16|F32]
  *
  * A huge --informative-ulps (1e9) leaves no element informative: the first loop alone.
  */
@@ -28,11 +28,14 @@ const { values } = parseArgs({
     dtype: { type: 'string', default: 'BF16' },
   },
 });
-if (values.dtype !== 'BF16' && values.dtype !== 'F16') throw new Error(`--dtype: BF16 or F16 (got ${values.dtype})`);
+if (values.dtype !== 'BF16' && values.dtype !== 'F16' && values.dtype !== 'F32') throw new Error(`--dtype: BF16, F16 or F32 (got ${values.dtype})`);
 const informativeUlps = Number(values['informative-ulps']);
 const n = Number(values.elements);
-/** The codes' format, and the replay's: BF16 unless --dtype F16. */
+/** The codes' format, and the replay's: BF16 unless --dtype says otherwise. */
 const FORMAT = FLOAT_FORMATS[values.dtype];
+const WIDE = FORMAT.bytes === 4;
+type Codes = Uint16Array | Uint32Array;
+const codesOf = (bytes: Uint8Array): Codes => (WIDE ? new Uint32Array(bytes.buffer) : new Uint16Array(bytes.buffer));
 
 // A seeded xorshift: the same codes every run.
 let state = 0x2545f491;
@@ -44,22 +47,25 @@ const next = (): number => {
 };
 const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 
-const base = new Uint16Array(encode(FORMAT, Float64Array.from({ length: n }, () => 0.02 * gaussian())).buffer);
+const base = codesOf(encode(FORMAT, Float64Array.from({ length: n }, () => 0.02 * gaussian())));
 // Steps move the magnitude, kept within the finite codes: an f16 code near zero stepped
-// below it would wrap around to a NaN code (bf16's never come near zero at σ 0.02).
-const largestFinite = FORMAT.dtype === 'F16' ? 0x7bff : 0x7f7f;
-const changed = (): Uint16Array =>
-  base.map((code) => (code & 0x8000) | Math.min(largestFinite, Math.max(0, (code & 0x7fff) + ULP_STEPS[Math.floor(next() * ULP_STEPS.length)]!)));
+// below it would wrap around to a NaN code (bf16's never come near zero at σ 0.02). F32
+// steps are bf16 steps (2^16 float32 codes), the size of a fine-tune's changes there.
+const largestFinite = FORMAT.dtype === 'F16' ? 0x7bff : FORMAT.dtype === 'F32' ? 0x7f7fffff : 0x7f7f;
+const sign = WIDE ? 0x80000000 : 0x8000;
+const stepScale = WIDE ? 0x10000 : 1;
+const changed = (): Codes =>
+  base.map((code) => ((code & sign) | Math.min(largestFinite, Math.max(0, (code & (sign - 1)) + stepScale * ULP_STEPS[Math.floor(next() * ULP_STEPS.length)]!))) >>> 0);
 const a = changed();
 const b = changed();
-const valuesOf = (codes: Uint16Array): Float64Array => {
+const valuesOf = (codes: Codes): Float64Array => {
   const out = new Float64Array(n);
   decode(FORMAT, new Uint8Array(codes.buffer), out, n);
   return out;
 };
 const av = valuesOf(a);
 const bv = valuesOf(b);
-const suspect = new Uint16Array(encode(FORMAT, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)).buffer);
+const suspect = codesOf(encode(FORMAT, Float64Array.from({ length: n }, (_, i) => 0.4 * av[i]! + 0.6 * bv[i]!)));
 
 const sums = emptyChunkSums(2);
 const hits = new Float64Array(PROFILE_BINS);
@@ -68,7 +74,7 @@ const chunk = DEFAULT_CHUNK_ELEMENTS;
 const kernel = codes16Kernel();
 
 /** Fastest of 3 passes over the codes; `suspectCodes` may hold a NaN per chunk (the checked path). */
-function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: number } {
+function time(suspectCodes: Codes): { nsPerElement: number; informative: number } {
   let best = Infinity;
   let informative = 0;
   for (let rep = 0; rep < 3; rep++) {
@@ -85,7 +91,7 @@ function time(suspectCodes: Uint16Array): { nsPerElement: number; informative: n
 }
 
 const withNaN = suspect.slice();
-for (let first = 0; first < n; first += chunk) withNaN[first] = FORMAT.dtype === 'F16' ? 0x7e00 : 0x7fc0;
+for (let first = 0; first < n; first += chunk) withNaN[first] = FORMAT.dtype === 'F16' ? 0x7e00 : FORMAT.dtype === 'F32' ? 0x7fc00000 : 0x7fc0;
 const fast = time(suspect);
 const checked = time(withNaN);
 console.log(`fused ${FORMAT.dtype} kernel (WebAssembly), ${n.toLocaleString('en-US')} elements in chunks of ${chunk.toLocaleString('en-US')}, fastest of 3`);
