@@ -121,97 +121,111 @@ export function twoParents(
   return 1;
 }
 
-/** `twoParents` for BF16, eight elements at a time in SIMD (`twoParentsSimd`). */
-export function twoParentsBf16(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
+/**
+ * `twoParents` in SIMD for the codes of `format` (BF16 0, F16 1, F32 2), in the suspect
+ * and both parents alike, with the compaction table for its width (`compactTableAt`:
+ * `buildCompactTable` for 2- or 4-byte lanes): one loop per
+ * format (`twoParentsSimd`). Returns 0 when the chunk must be redone by the checked kernel.
+ */
+export function twoParentsFused(
+  format: i32, suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
   compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
   intervalTableAt: usize, compactTableAt: usize,
 ): i32 {
+  if (format == F16_CODES) {
+    return twoParentsSimd(
+      suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
+      intervalTableAt, compactTableAt, F16_CODES,
+    );
+  }
+  if (format == F32_CODES) {
+    return twoParentsSimd(
+      suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
+      intervalTableAt, compactTableAt, F32_CODES,
+    );
+  }
   return twoParentsSimd(
     suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
-    intervalTableAt, compactTableAt, false,
-  );
-}
-
-/** `twoParents` for F16, eight elements at a time in SIMD (`twoParentsSimd`). */
-export function twoParentsF16(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
-  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize, compactTableAt: usize,
-): i32 {
-  return twoParentsSimd(
-    suspectAt, referenceAt, otherAt, count, informativeUlps, compactAt, compactStride, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt,
-    intervalTableAt, compactTableAt, true,
+    intervalTableAt, compactTableAt, BF16_CODES,
   );
 }
 
 /**
- * `twoParents` for BF16 or F16 (`f16`, a constant in each caller, so each gets a loop of
- * its own), eight elements at a time in SIMD. Values and ulps come from the bits, with no
- * table (`floatBits`): a bf16 code is the top half of a float32; an f16 code's bits, moved
- * under a float32's exponent field, are its value times 2^−112, subnormals included. The
- * F16 loops work on values so scaled, exactly (a power of two, with no product or sum
- * near float64's subnormals), and scale the sums back at the end (`F16_SUM_SCALE`).
- * ulp(s) is 2^(max(E, 1) − ULP_BIAS) for the exponent field E in the loops' scale
- * (BF16: 134; F16: 137 = 25 + 112). Equality and kept-base counts run on all eight codes at once; the float sums
- * on pairs (f64x2: lane 0 sums the even elements, lane 1 the odd, added at the end). The
- * threshold T·ulp(s) equals the table's T·ulp (the cell's larger side) exactly. A code
- * with every exponent bit set (NaN, ±Infinity) sends the chunk back to the caller, which
- * redoes it with the checked kernel, as with `twoParents`: a bf16 one makes a sum not
- * finite; an f16 one is looked for (its bits so moved would be a finite float32).
+ * `twoParents` for BF16, F16 or F32 codes (`format`, a constant in each caller, so each
+ * gets a loop of its own), in SIMD: eight 16-bit codes at a time, or four F32 codes.
+ * Values and ulps come from the bits, with no table (`floatBits`): an F32 code is a
+ * float32; a bf16 code is the top half of one; an f16 code's bits, moved under a
+ * float32's exponent field, are its value times 2^−112, subnormals included. The F16
+ * loops work on values so scaled, exactly (a power of two, with no product or sum near
+ * float64's subnormals), and scale the sums back at the end (`F16_SUM_SCALE`). ulp(s) is
+ * 2^(max(E, 1) − ULP_BIAS) for the exponent field E in the loops' scale (BF16: 134;
+ * F16: 137 = 25 + 112; F32: 150). Equality and kept-base counts run on all the codes
+ * of a load at once (16-bit lanes widened into i32 sums every COUNT_BLOCK groups); the
+ * float sums on pairs (f64x2: lane 0 sums the even elements, lane 1 the odd, added at
+ * the end). The threshold T·ulp(s) equals the table's T·ulp (the cell's larger side)
+ * exactly. The informative lanes' codes are appended to the compact lists: one
+ * `i8x16.swizzle` per input by the pattern of the load's informative mask, one 16-byte
+ * store, the count advancing by the mask's popcount. A code with every exponent bit set
+ * (NaN, ±Infinity) sends the chunk back to the caller, which redoes it with the checked
+ * kernel, as with `twoParents`: a bf16 or f32 one makes a sum not finite; an f16 one is
+ * looked for (its bits so moved would be a finite float32).
  */
 // @ts-ignore: decorator
 @inline function twoParentsSimd(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
   compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize, compactTableAt: usize, f16: bool,
+  intervalTableAt: usize, compactTableAt: usize, format: i32,
 ): i32 {
-  const format = f16 ? F16_CODES : BF16_CODES;
+  const wide = format == F32_CODES;
+  // Codes per load, and halves of i32 lanes they widen to.
+  const group = wide ? 4 : 8;
+  const halves = wide ? 1 : 2;
+  const codeShift: usize = wide ? 2 : 1;
   const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
-  const zero16 = i16x8.splat(0);
-  const magnitude = i16x8.splat(0x7fff);
+  const zeroLanes = i32x4.splat(0);
   const exponentBits16 = i16x8.splat(<i16>F16_EXPONENT_BITS);
   const exponentMask = i32x4.splat(exponentMaskOf(format));
   const one32 = i32x4.splat(1);
   const ulpBias = i32x4.splat(1023 - ulpBiasOf(format));
-  let notFinite16 = zero16;
+  let notFinite16 = zeroLanes;
   const zero = f64x2.splat(0);
   const threshold = f64x2.splat(informativeUlps);
   let rr = zero, rd = zero, re = zero, dd = zero, de = zero, ee = zero;
   let floor = zero, floorVar = zero;
-  let equalRef = i32x4.splat(0), equalOther = i32x4.splat(0), parentsEqual = i32x4.splat(0), keptBase = i32x4.splat(0);
+  let equalRef = zeroLanes, equalOther = zeroLanes, parentsEqual = zeroLanes, keptBase = zeroLanes;
   let informative = 0;
   let i = 0;
-  const whole = count & ~7;
+  const whole = count & ~(group - 1);
   while (i < whole) {
-    // The counts run on i16 lanes (one −1 per equal element) for at most COUNT_BLOCK groups
-    // of eight, less than 32,768 per lane, then widen into the i32 sums.
-    const blockEnd = min(whole, i + COUNT_BLOCK * 8);
-    let equalRef16 = zero16, equalOther16 = zero16, parentsEqual16 = zero16, keptBase16 = zero16;
-    for (; i < blockEnd; i += 8) {
-      const vs = v128.load(suspectAt + (<usize>i << 1));
-      const vr = v128.load(referenceAt + (<usize>i << 1));
-      const vp = v128.load(otherAt + (<usize>i << 1));
+    // 16-bit codes count on i16 lanes (one −1 per equal element) for at most COUNT_BLOCK
+    // groups of eight, less than 32,768 per lane, then widen into the i32 sums; F32 codes
+    // count on the i32 lanes themselves.
+    const blockEnd = min(whole, i + COUNT_BLOCK * group);
+    let equalRefBlock = zeroLanes, equalOtherBlock = zeroLanes, parentsEqualBlock = zeroLanes, keptBaseBlock = zeroLanes;
+    for (; i < blockEnd; i += group) {
+      const vs = v128.load(suspectAt + (<usize>i << codeShift));
+      const vr = v128.load(referenceAt + (<usize>i << codeShift));
+      const vp = v128.load(otherAt + (<usize>i << codeShift));
       // Equal values: equal codes, or +0 and −0. Masks are −1 per lane; the sums subtract.
-      const sameBitsAsReference = i16x8.eq(vs, vr);
-      const sameAsReference = v128.or(sameBitsAsReference, i16x8.eq(v128.and(v128.or(vs, vr), magnitude), zero16));
-      const sameAsOther = v128.or(i16x8.eq(vs, vp), i16x8.eq(v128.and(v128.or(vs, vp), magnitude), zero16));
-      const parentsSame = v128.or(i16x8.eq(vr, vp), i16x8.eq(v128.and(v128.or(vr, vp), magnitude), zero16));
-      equalRef16 = i16x8.add(equalRef16, sameAsReference);
-      equalOther16 = i16x8.add(equalOther16, sameAsOther);
-      parentsEqual16 = i16x8.add(parentsEqual16, parentsSame);
-      keptBase16 = i16x8.add(keptBase16, v128.andnot(sameBitsAsReference, parentsSame));
-      if (f16) {
+      const sameBitsAsReference = lanesEqual(vs, vr, wide);
+      const sameAsReference = v128.or(sameBitsAsReference, lanesZero(v128.or(vs, vr), wide));
+      const sameAsOther = v128.or(lanesEqual(vs, vp, wide), lanesZero(v128.or(vs, vp), wide));
+      const parentsSame = v128.or(lanesEqual(vr, vp, wide), lanesZero(v128.or(vr, vp), wide));
+      equalRefBlock = lanesAdd(equalRefBlock, sameAsReference, wide);
+      equalOtherBlock = lanesAdd(equalOtherBlock, sameAsOther, wide);
+      parentsEqualBlock = lanesAdd(parentsEqualBlock, parentsSame, wide);
+      keptBaseBlock = lanesAdd(keptBaseBlock, v128.andnot(sameBitsAsReference, parentsSame), wide);
+      if (format == F16_CODES) {
         notFinite16 = v128.or(notFinite16, v128.or(
           i16x8.eq(v128.and(vs, exponentBits16), exponentBits16),
           v128.or(i16x8.eq(v128.and(vr, exponentBits16), exponentBits16), i16x8.eq(v128.and(vp, exponentBits16), exponentBits16)),
         ));
       }
       let mask = 0;
-      for (let half = 0; half < 2; half++) {
-        const cs = half == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
-        const cr = half == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
-        const cp = half == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+      for (let half = 0; half < halves; half++) {
+        const cs = codesInLanes(vs, half, wide);
+        const cr = codesInLanes(vr, half, wide);
+        const cp = codesInLanes(vp, half, wide);
         const s4 = floatBits(cs, format);
         const r4 = floatBits(cr, format);
         const p4 = floatBits(cp, format);
@@ -237,20 +251,20 @@ export function twoParentsF16(
       }
       // d ≠ 0 exactly when the parents' values differ: their codes differ, and are not +0
       // and −0 (for a finite chunk; a non-finite one is redone by the checked kernel).
-      mask &= ~i16x8.bitmask(parentsSame);
+      mask &= ~(wide ? i32x4.bitmask(parentsSame) : i16x8.bitmask(parentsSame));
       // The informative lanes' codes, moved to the front and appended to the compact lists
       // (16 bytes written, the count advancing by the informative lanes' number).
       const pattern = v128.load(compactTableAt + (<usize>mask << 4));
-      const to = <usize>informative << 1;
+      const to = <usize>informative << codeShift;
       v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
       v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
       v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
       informative += popcnt<i32>(mask);
     }
-    equalRef = i32x4.add(equalRef, i32x4.extadd_pairwise_i16x8_s(equalRef16));
-    equalOther = i32x4.add(equalOther, i32x4.extadd_pairwise_i16x8_s(equalOther16));
-    parentsEqual = i32x4.add(parentsEqual, i32x4.extadd_pairwise_i16x8_s(parentsEqual16));
-    keptBase = i32x4.add(keptBase, i32x4.extadd_pairwise_i16x8_s(keptBase16));
+    equalRef = i32x4.add(equalRef, widenedCounts(equalRefBlock, wide));
+    equalOther = i32x4.add(equalOther, widenedCounts(equalOtherBlock, wide));
+    parentsEqual = i32x4.add(parentsEqual, widenedCounts(parentsEqualBlock, wide));
+    keptBase = i32x4.add(keptBase, widenedCounts(keptBaseBlock, wide));
   }
   let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
   let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
@@ -262,13 +276,13 @@ export function twoParentsF16(
   let floorVarSum = f64x2.extract_lane(floorVar, 0) + f64x2.extract_lane(floorVar, 1);
   let equalRefSum = -laneSum(equalRef), equalOtherSum = -laneSum(equalOther);
   let parentsEqualSum = -laneSum(parentsEqual), keptBaseSum = -laneSum(keptBase);
-  if (f16 && v128.any_true(notFinite16)) return 0;
-  // The last count % 8 elements, one at a time, with the same arithmetic.
+  if (format == F16_CODES && v128.any_true(notFinite16)) return 0;
+  // The last count % 8 (F32: % 4) elements, one at a time, with the same arithmetic.
   for (; i < count; i++) {
-    const cs = code(suspectAt, i);
-    const cr = code(referenceAt, i);
-    const cp = code(otherAt, i);
-    if (f16 && (notFiniteF16(cs) | notFiniteF16(cr) | notFiniteF16(cp))) return 0;
+    const cs = codeOf(suspectAt, i, wide);
+    const cr = codeOf(referenceAt, i, wide);
+    const cp = codeOf(otherAt, i, wide);
+    if (format == F16_CODES && (notFiniteF16(cs) | notFiniteF16(cr) | notFiniteF16(cp))) return 0;
     const r = codeValue(cr, format);
     const d = codeValue(cp, format) - r;
     const e = codeValue(cs, format) - r;
@@ -282,21 +296,27 @@ export function twoParentsF16(
     const ulp2 = ulp * ulp;
     floorSum += ulp2;
     floorVarSum += ulp2 * ulp2;
-    const sameBitsAsReference = <i32>(<u32>((cs ^ cr) - 1) >> 31);
-    equalRefSum += sameBitsAsReference | (<i32>(<u32>(((cs | cr) & 0x7fff) - 1) >> 31));
-    equalOtherSum += sameValue(cs, cp);
-    const parentsSame = sameValue(cr, cp);
+    const sameBitsAsReference = <i32>(cs == cr);
+    equalRefSum += sameValueOf(cs, cr, wide);
+    equalOtherSum += sameValueOf(cs, cp, wide);
+    const parentsSame = sameValueOf(cr, cp, wide);
     parentsEqualSum += parentsSame;
     keptBaseSum += sameBitsAsReference & (parentsSame ^ 1);
-    const to = <usize>informative << 1;
-    store<u16>(compactSAt + to, cs);
-    store<u16>(compactRAt + to, cr);
-    store<u16>(compactPAt + to, cp);
+    const to = <usize>informative << codeShift;
+    if (wide) {
+      store<i32>(compactSAt + to, cs);
+      store<i32>(compactRAt + to, cr);
+      store<i32>(compactPAt + to, cp);
+    } else {
+      store<u16>(compactSAt + to, cs);
+      store<u16>(compactRAt + to, cr);
+      store<u16>(compactPAt + to, cp);
+    }
     informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
   }
   if (!isFinite(rrSum + ddSum + eeSum)) return 0;
   // F16: back from the loops' scale (squares scale by F16_SUM_SCALE, fourth powers by its square).
-  const scale = f16 ? F16_SUM_SCALE : 1.0;
+  const scale = format == F16_CODES ? F16_SUM_SCALE : 1.0;
   putAllElementSums(
     outAt, rrSum * scale, rdSum * scale, reSum * scale, ddSum * scale, deSum * scale, eeSum * scale, count, 0,
     floorSum * scale, floorVarSum * scale * scale, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum,
@@ -305,121 +325,39 @@ export function twoParentsF16(
   return 1;
 }
 
-/**
- * `twoParents` for F32, four elements at a time in SIMD: the 16-bit loops' arithmetic
- * on codes that fill an i32 lane each. Values are the codes' float32 bits widened,
- * ulp(s) 2^(max(E, 1) − 150) from the exponent field; equality and kept-base counts on
- * i32 lanes (a chunk's counts fit them); the informative lanes' codes are appended to
- * the compact lists by one `i8x16.swizzle` per input from a 16-entry table of 4-byte
- * lane patterns (`buildCompactTable32`). A NaN or an infinity makes a sum not finite, and
- * the caller redoes the chunk with `twoParentsCheckedF32`.
- */
-export function twoParentsF32(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, informativeUlps: f64,
-  compactAt: usize, compactStride: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-  intervalTableAt: usize, compactTable32At: usize,
-): i32 {
-  const compactSAt = compactAt, compactRAt = compactAt + compactStride, compactPAt = compactAt + 2 * compactStride;
-  const zero32 = i32x4.splat(0);
-  const magnitude = i32x4.splat(0x7fffffff);
-  const exponentMask = i32x4.splat(0xff);
-  const one32 = i32x4.splat(1);
-  const ulpBias = i32x4.splat(1023 - F32_ULP_BIAS);
-  const zero = f64x2.splat(0);
-  const threshold = f64x2.splat(informativeUlps);
-  let rr = zero, rd = zero, re = zero, dd = zero, de = zero, ee = zero;
-  let floor = zero, floorVar = zero;
-  // −1 per equal lane; the sums subtract.
-  let equalRef = zero32, equalOther = zero32, parentsEqual = zero32, keptBase = zero32;
-  let informative = 0;
-  let i = 0;
-  const whole = count & ~3;
-  for (; i < whole; i += 4) {
-    const vs = v128.load(suspectAt + (<usize>i << 2));
-    const vr = v128.load(referenceAt + (<usize>i << 2));
-    const vp = v128.load(otherAt + (<usize>i << 2));
-    // Equal values: equal codes, or +0 and −0.
-    const sameBitsAsReference = i32x4.eq(vs, vr);
-    const sameAsReference = v128.or(sameBitsAsReference, i32x4.eq(v128.and(v128.or(vs, vr), magnitude), zero32));
-    const sameAsOther = v128.or(i32x4.eq(vs, vp), i32x4.eq(v128.and(v128.or(vs, vp), magnitude), zero32));
-    const parentsSame = v128.or(i32x4.eq(vr, vp), i32x4.eq(v128.and(v128.or(vr, vp), magnitude), zero32));
-    equalRef = i32x4.add(equalRef, sameAsReference);
-    equalOther = i32x4.add(equalOther, sameAsOther);
-    parentsEqual = i32x4.add(parentsEqual, parentsSame);
-    keptBase = i32x4.add(keptBase, v128.andnot(sameBitsAsReference, parentsSame));
-    const exponent = i32x4.add(i32x4.max_s(v128.and(i32x4.shr_u(vs, 23), exponentMask), one32), ulpBias);
-    let mask = 0;
-    for (let pair = 0; pair < 2; pair++) {
-      const sv = widenedPair(vs, pair);
-      const r = widenedPair(vr, pair);
-      const pv = widenedPair(vp, pair);
-      const ulp = powerOfTwoPair(exponent, pair);
-      const d = f64x2.sub(pv, r);
-      const e = f64x2.sub(sv, r);
-      rr = f64x2.add(rr, f64x2.mul(r, r));
-      rd = f64x2.add(rd, f64x2.mul(r, d));
-      re = f64x2.add(re, f64x2.mul(r, e));
-      dd = f64x2.add(dd, f64x2.mul(d, d));
-      de = f64x2.add(de, f64x2.mul(d, e));
-      ee = f64x2.add(ee, f64x2.mul(e, e));
-      const ulp2 = f64x2.mul(ulp, ulp);
-      floor = f64x2.add(floor, ulp2);
-      floorVar = f64x2.add(floorVar, f64x2.mul(ulp2, ulp2));
-      mask |= i64x2.bitmask(f64x2.ge(f64x2.abs(d), f64x2.mul(threshold, ulp))) << (pair * 2);
-    }
-    // d ≠ 0 exactly when the parents' values differ (for a finite chunk).
-    mask &= ~i32x4.bitmask(parentsSame);
-    const pattern = v128.load(compactTable32At + (<usize>mask << 4));
-    const to = <usize>informative << 2;
-    v128.store(compactSAt + to, i8x16.swizzle(vs, pattern));
-    v128.store(compactRAt + to, i8x16.swizzle(vr, pattern));
-    v128.store(compactPAt + to, i8x16.swizzle(vp, pattern));
-    informative += popcnt<i32>(mask);
-  }
-  let rrSum = f64x2.extract_lane(rr, 0) + f64x2.extract_lane(rr, 1);
-  let rdSum = f64x2.extract_lane(rd, 0) + f64x2.extract_lane(rd, 1);
-  let reSum = f64x2.extract_lane(re, 0) + f64x2.extract_lane(re, 1);
-  let ddSum = f64x2.extract_lane(dd, 0) + f64x2.extract_lane(dd, 1);
-  let deSum = f64x2.extract_lane(de, 0) + f64x2.extract_lane(de, 1);
-  let eeSum = f64x2.extract_lane(ee, 0) + f64x2.extract_lane(ee, 1);
-  let floorSum = f64x2.extract_lane(floor, 0) + f64x2.extract_lane(floor, 1);
-  let floorVarSum = f64x2.extract_lane(floorVar, 0) + f64x2.extract_lane(floorVar, 1);
-  let equalRefSum = -laneSum(equalRef), equalOtherSum = -laneSum(equalOther);
-  let parentsEqualSum = -laneSum(parentsEqual), keptBaseSum = -laneSum(keptBase);
-  // The last count % 4 elements, one at a time, with the same arithmetic.
-  for (; i < count; i++) {
-    const cs = codeOf(suspectAt, i, true);
-    const cr = codeOf(referenceAt, i, true);
-    const cp = codeOf(otherAt, i, true);
-    const r = codeValue(cr, F32_CODES);
-    const d = codeValue(cp, F32_CODES) - r;
-    const e = codeValue(cs, F32_CODES) - r;
-    rrSum += r * r;
-    rdSum += r * d;
-    reSum += r * e;
-    ddSum += d * d;
-    deSum += d * e;
-    eeSum += e * e;
-    const ulp = codeUlp(cs, F32_CODES);
-    const ulp2 = ulp * ulp;
-    floorSum += ulp2;
-    floorVarSum += ulp2 * ulp2;
-    const sameBitsAsReference = <i32>(cs == cr);
-    equalRefSum += sameBitsAsReference | <i32>(((cs | cr) & 0x7fffffff) == 0);
-    equalOtherSum += <i32>(cs == cp || ((cs | cp) & 0x7fffffff) == 0);
-    const parentsSame = <i32>(cr == cp || ((cr | cp) & 0x7fffffff) == 0);
-    parentsEqualSum += parentsSame;
-    keptBaseSum += sameBitsAsReference & (parentsSame ^ 1);
-    const to = <usize>informative << 2;
-    store<i32>(compactSAt + to, cs);
-    store<i32>(compactRAt + to, cr);
-    store<i32>(compactPAt + to, cp);
-    informative += (<i32>(Math.abs(d) >= informativeUlps * ulp)) & (<i32>(d != 0));
-  }
-  if (!isFinite(rrSum + ddSum + eeSum)) return 0;
-  putAllElementSums(outAt, rrSum, rdSum, reSum, ddSum, deSum, eeSum, count, 0, floorSum, floorVarSum, equalRefSum, equalOtherSum, parentsEqualSum, keptBaseSum);
-  informativePassSimd(compactSAt, compactRAt, compactPAt, informative, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, intervalTableAt, F32_CODES);
-  return 1;
+/** Half `half` of a load's 16-bit codes zero-extended to i32 lanes; a load of F32 codes (`wide`) as it is. */
+// @ts-ignore: decorator
+@inline function codesInLanes(codes: v128, half: i32, wide: bool): v128 {
+  return wide ? codes : half == 0 ? i32x4.extend_low_i16x8_u(codes) : i32x4.extend_high_i16x8_u(codes);
+}
+
+/** Lane masks (−1 where equal) of 16-bit lanes, or of 32-bit ones (`wide`). */
+// @ts-ignore: decorator
+@inline function lanesEqual(a: v128, b: v128, wide: bool): v128 {
+  return wide ? i32x4.eq(a, b) : i16x8.eq(a, b);
+}
+
+/** Lane masks of the lanes holding ±0 (no bit set but the sign). */
+// @ts-ignore: decorator
+@inline function lanesZero(x: v128, wide: bool): v128 {
+  return wide ? i32x4.eq(v128.and(x, i32x4.splat(0x7fffffff)), i32x4.splat(0)) : i16x8.eq(v128.and(x, i16x8.splat(0x7fff)), i16x8.splat(0));
+}
+
+// @ts-ignore: decorator
+@inline function lanesAdd(a: v128, b: v128, wide: bool): v128 {
+  return wide ? i32x4.add(a, b) : i16x8.add(a, b);
+}
+
+/** A block's counts on i32 lanes: 16-bit lanes added pairwise, 32-bit ones as they are. */
+// @ts-ignore: decorator
+@inline function widenedCounts(counts: v128, wide: bool): v128 {
+  return wide ? counts : i32x4.extadd_pairwise_i16x8_s(counts);
+}
+
+/** 1 when two codes hold the same value: equal bits, or +0 and −0 (16-bit codes, or F32 ones). */
+// @ts-ignore: decorator
+@inline function sameValueOf(a: i32, b: i32, wide: bool): i32 {
+  return wide ? <i32>(a == b || ((a | b) & 0x7fffffff) == 0) : sameValue(a, b);
 }
 
 /**
@@ -468,9 +406,9 @@ export function twoParentsF32(
     const vr = v128.load(rAt + (<usize>k << codeShift));
     const vp = v128.load(pAt + (<usize>k << codeShift));
     for (let quad = 0; quad < quads; quad++) {
-      const cs = wide ? vs : quad == 0 ? i32x4.extend_low_i16x8_u(vs) : i32x4.extend_high_i16x8_u(vs);
-      const cr = wide ? vr : quad == 0 ? i32x4.extend_low_i16x8_u(vr) : i32x4.extend_high_i16x8_u(vr);
-      const cp = wide ? vp : quad == 0 ? i32x4.extend_low_i16x8_u(vp) : i32x4.extend_high_i16x8_u(vp);
+      const cs = codesInLanes(vs, quad, wide);
+      const cr = codesInLanes(vr, quad, wide);
+      const cp = codesInLanes(vp, quad, wide);
       const s4 = floatBits(cs, format);
       const r4 = floatBits(cr, format);
       const p4 = floatBits(cp, format);
@@ -755,48 +693,27 @@ export function buildIntervalTable(tableAt: usize, binsPerUnit: f64, centreOffse
   }
 }
 
-/** Bytes of the compaction table: one i8x16 swizzle pattern per 8-bit mask of informative lanes. */
+/** Bytes of a compaction table: one i8x16 swizzle pattern per mask of informative lanes (8 lanes at most: 256 masks). */
 export const COMPACT_TABLE_BYTES = 256 * 16;
 
 /**
- * Fills the compaction table at `tableAt` (COMPACT_TABLE_BYTES): for each mask of eight
- * 16-bit lanes, the byte pattern that moves the lanes set in it, in order, to the front
- * (the rest of the pattern selects nothing: zeros).
+ * Fills a compaction table at `tableAt` (COMPACT_TABLE_BYTES) for lanes of `laneBytes`
+ * bytes (2: eight 16-bit codes; 4: four F32 codes): for each mask of lanes, the byte
+ * pattern that moves the lanes set in it, in order, to the front (the rest of the
+ * pattern selects nothing: zeros).
  */
-export function buildCompactTable(tableAt: usize): void {
-  for (let mask = 0; mask < 256; mask++) {
+export function buildCompactTable(tableAt: usize, laneBytes: i32): void {
+  const lanes = 16 / laneBytes;
+  for (let mask = 0; mask < 1 << lanes; mask++) {
     const at = tableAt + (<usize>mask << 4);
     let to = 0;
-    for (let lane = 0; lane < 8; lane++) {
+    for (let lane = 0; lane < lanes; lane++) {
       if ((mask >> lane) & 1) {
-        store<u8>(at + <usize>(2 * to), <u8>(2 * lane));
-        store<u8>(at + <usize>(2 * to + 1), <u8>(2 * lane + 1));
+        for (let byte = 0; byte < laneBytes; byte++) store<u8>(at + <usize>(laneBytes * to + byte), <u8>(laneBytes * lane + byte));
         to++;
       }
     }
-    for (let byte = 2 * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
-  }
-}
-
-/** Bytes of the 32-bit compaction table: one i8x16 swizzle pattern per 4-bit mask of informative lanes. */
-export const COMPACT_TABLE32_BYTES = 16 * 16;
-
-/**
- * Fills the 32-bit compaction table at `tableAt` (COMPACT_TABLE32_BYTES): for each mask of
- * four 32-bit lanes, the byte pattern that moves the lanes set in it, in order, to the
- * front (the rest of the pattern selects nothing: zeros).
- */
-export function buildCompactTable32(tableAt: usize): void {
-  for (let mask = 0; mask < 16; mask++) {
-    const at = tableAt + (<usize>mask << 4);
-    let to = 0;
-    for (let lane = 0; lane < 4; lane++) {
-      if ((mask >> lane) & 1) {
-        for (let byte = 0; byte < 4; byte++) store<u8>(at + <usize>(4 * to + byte), <u8>(4 * lane + byte));
-        to++;
-      }
-    }
-    for (let byte = 4 * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
+    for (let byte = laneBytes * to; byte < 16; byte++) store<u8>(at + <usize>byte, 0xff);
   }
 }
 

@@ -97,57 +97,40 @@ const F16_TINY: f64 = 5.960464477539063e-8, F16_PER_TINY: f64 = 16777216;
 }
 
 /**
- * `count` values at fromAt rounded to bf16 into toAt, an even number of them (a pair
- * loop's last pair may hold the padding element): the parents as the torch-in-dtype and
- * format-steps arithmetics read them, rounded once per chunk rather than per recipe.
+ * `count` values at fromAt rounded to the suspect's `format` (BF16 0, F16 1, F32 2) into
+ * toAt, an even number of them (a pair loop's last pair may hold the padding element):
+ * the parents as the torch-in-dtype and format-steps arithmetics read them, rounded once
+ * per chunk rather than per recipe.
  */
-export function roundPairsBf16(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), BF16));
+export function roundPairs(format: i32, fromAt: usize, toAt: usize, count: i32): void {
+  if (format == F16) roundPairsIn(fromAt, toAt, count, F16);
+  else if (format == F32) roundPairsIn(fromAt, toAt, count, F32);
+  else roundPairsIn(fromAt, toAt, count, BF16);
 }
 
-/** `roundPairsBf16` to f16. */
-export function roundPairsF16(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), F16));
-}
-
-/** `roundPairsBf16` to f32. */
-export function roundPairsF32(fromAt: usize, toAt: usize, count: i32): void {
-  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), F32));
+// @ts-ignore: decorator
+@inline function roundPairsIn(fromAt: usize, toAt: usize, count: i32, format: i32): void {
+  for (let i = 0; i < count; i += 2) v128.store(toAt + (<usize>i << 3), roundPair(pair(fromAt, i), format));
 }
 
 /**
- * Replays one recipe with weights w0, w1 (as the arithmetic uses them) on `count`
- * elements of decoded values (float64 at suspectAt, firstAt, secondAt; the parents
- * rounded to bf16 at firstRoundedAt, secondRoundedAt for the arithmetics that round
- * them; `replayTwo` with a BF16 suspect) and counts, among the elements whose class (u8 at classAt: 0 skip, 1 parents
- * equal, 2 parents differ) is not 0, those it reproduces bit for bit: written as two
- * float64 at outAt (all, where the parents differ). Elements go in pairs: with an odd
- * count the caller pads one element of class 0, which never counts.
+ * Replays one recipe with weights w0, w1 (as the arithmetic uses them) for a suspect of
+ * `format` (BF16 0, F16 1, F32 2) on `count` elements of decoded values (float64 at
+ * suspectAt, firstAt, secondAt; the parents rounded to the suspect's format at
+ * firstRoundedAt, secondRoundedAt for the arithmetics that round them) and counts,
+ * among the elements whose class (u8 at classAt: 0 skip, 1 parents equal, 2 parents
+ * differ) is not 0, those it reproduces bit for bit: written as two float64 at outAt
+ * (all, where the parents differ). Elements go in pairs: with an odd count the caller
+ * pads one element of class 0, which never counts. One loop per format and arithmetic.
  */
-export function replayTwoBf16(
-  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
+export function replayTwoParents(
+  format: i32, arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
   suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
   classAt: usize, count: i32, outAt: usize,
 ): void {
-  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, BF16);
-}
-
-/** `replayTwoBf16` with an F16 suspect (the parents rounded to f16 for the arithmetics that round them). */
-export function replayTwoF16(
-  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
-  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
-  classAt: usize, count: i32, outAt: usize,
-): void {
-  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F16);
-}
-
-/** `replayTwoBf16` with an F32 suspect. */
-export function replayTwoF32(
-  arithmetic: i32, w0: f64, w1: f64, normaliser: f64,
-  suspectAt: usize, firstAt: usize, secondAt: usize, firstRoundedAt: usize, secondRoundedAt: usize,
-  classAt: usize, count: i32, outAt: usize,
-): void {
-  replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F32);
+  if (format == F16) replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F16);
+  else if (format == F32) replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, F32);
+  else replayTwo(arithmetic, w0, w1, normaliser, suspectAt, firstAt, secondAt, firstRoundedAt, secondRoundedAt, classAt, count, outAt, BF16);
 }
 
 /** The replay, rounding to the suspect's `format` (a constant in each caller). */

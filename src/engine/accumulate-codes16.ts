@@ -33,6 +33,9 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  * difference array, the sums, and the tables of each format and threshold that needed
  * them.
  */
+/** assembly/codes16.ts's numbers for the formats of `twoParentsFused`. */
+const FUSED_FORMATS = { BF16: 0, F16: 1, F32: 2 } as const;
+
 export class Codes16Kernel {
   private readonly wasm: WasmKernels;
   private capacity = 0;
@@ -69,9 +72,9 @@ export class Codes16Kernel {
     this.intervalTableAt = wasm.reserve(wasm.exports.INTERVAL_TABLE_BYTES.value);
     wasm.exports.buildIntervalTable(this.intervalTableAt, this.binsPerUnit, this.centreOffset, PROFILE_BINS - 1);
     this.compactTableAt = wasm.reserve(wasm.exports.COMPACT_TABLE_BYTES.value);
-    wasm.exports.buildCompactTable(this.compactTableAt);
-    this.compactTable32At = wasm.reserve(wasm.exports.COMPACT_TABLE32_BYTES.value);
-    wasm.exports.buildCompactTable32(this.compactTable32At);
+    wasm.exports.buildCompactTable(this.compactTableAt, 2);
+    this.compactTable32At = wasm.reserve(wasm.exports.COMPACT_TABLE_BYTES.value);
+    wasm.exports.buildCompactTable(this.compactTable32At, 4);
   }
 
   /**
@@ -105,8 +108,8 @@ export class Codes16Kernel {
       u32.set(suspectCodes.subarray(from, to), suspectAt >> 2);
       u32.set(referenceCodes.subarray(from, to), referenceAt >> 2);
       u32.set(otherCodes.subarray(from, to), otherAt >> 2);
-      const fast = kernels.twoParentsF32(
-        suspectAt, referenceAt, otherAt, count, informativeUlps,
+      const fast = kernels.twoParentsFused(
+        FUSED_FORMATS.F32, suspectAt, referenceAt, otherAt, count, informativeUlps,
         this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
         this.intervalTableAt, this.compactTable32At,
       );
@@ -128,8 +131,8 @@ export class Codes16Kernel {
     u16.set(referenceCodes.subarray(from, to), referenceAt >> 1);
     u16.set(otherCodes.subarray(from, to), otherAt >> 1);
     const fast = simd
-      ? (format.dtype === 'BF16' ? kernels.twoParentsBf16 : kernels.twoParentsF16)(
-          suspectAt, referenceAt, otherAt, count, informativeUlps,
+      ? kernels.twoParentsFused(
+          format.dtype === 'BF16' ? FUSED_FORMATS.BF16 : FUSED_FORMATS.F16, suspectAt, referenceAt, otherAt, count, informativeUlps,
           this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
           this.intervalTableAt, this.compactTableAt,
         )

@@ -11,26 +11,17 @@ import { fileURLToPath } from 'node:url';
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
   twoParents(...args: number[]): number;
-  twoParentsBf16(...args: number[]): number;
-  twoParentsF16(...args: number[]): number;
-  twoParentsF32(...args: number[]): number;
+  twoParentsFused(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
   twoParentsCheckedF32(...args: number[]): void;
-  replayTwoBf16(...args: number[]): void;
-  replayTwoF16(...args: number[]): void;
-  replayTwoF32(...args: number[]): void;
-  roundPairsBf16(fromAt: number, toAt: number, count: number): void;
-  roundPairsF16(fromAt: number, toAt: number, count: number): void;
-  roundPairsF32(fromAt: number, toAt: number, count: number): void;
+  replayTwoParents(...args: number[]): void;
+  roundPairs(format: number, fromAt: number, toAt: number, count: number): void;
   buildIntervalTable(tableAt: number, binsPerUnit: number, centreOffset: number, lastBin: number): void;
   /** Bytes `buildIntervalTable` fills. */
   readonly INTERVAL_TABLE_BYTES: { readonly value: number };
-  buildCompactTable(tableAt: number): void;
-  /** Bytes `buildCompactTable` fills. */
+  buildCompactTable(tableAt: number, laneBytes: number): void;
+  /** Bytes `buildCompactTable` fills, at most. */
   readonly COMPACT_TABLE_BYTES: { readonly value: number };
-  buildCompactTable32(tableAt: number): void;
-  /** Bytes `buildCompactTable32` fills. */
-  readonly COMPACT_TABLE32_BYTES: { readonly value: number };
 }
 
 export interface WasmViews {

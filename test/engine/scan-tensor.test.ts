@@ -52,6 +52,50 @@ function expectMomentsClose(actual: TensorMoments, expected: TensorMoments): voi
   }
 }
 
+/** The value of each code of a format, by the reference decoder. */
+function codeValues(dtype: 'BF16' | 'F16' | 'F32', codes: readonly number[]): number[] {
+  const stored = dtype === 'F32' ? new Uint32Array(codes) : new Uint16Array(codes);
+  const out = new Float64Array(codes.length);
+  decode(FLOAT_FORMATS[dtype], new Uint8Array(stored.buffer), out, codes.length);
+  return Array.from(out);
+}
+
+/**
+ * Scans `codes` as the suspect against two parents a few codes away (within the finite
+ * codes of the same sign, so that the informative test |d| ≥ 4·ulp falls on both sides
+ * of its threshold and the exact-hit intervals are short), in chunks of 61 and whole,
+ * and expects the reference's moments: the SIMD kernels take values, ulps and cells from
+ * the bits where tables had them, so each binade's edges are checked.
+ */
+async function expectCodesAsReference(
+  dtype: 'BF16' | 'F16' | 'F32',
+  codes: readonly number[],
+  sign: number,
+  largestFinite: number,
+  options: { withNaN?: boolean; references?: number[] } = {},
+): Promise<void> {
+  const moved = (k: (i: number) => number) => codes.map((c, i) => ((c & sign) | Math.max(0, Math.min(largestFinite, (c & (sign - 1)) + k(i)))) >>> 0);
+  const finite = codeValues(dtype, codes);
+  const a = codeValues(dtype, moved((i) => (i % 7) - 3));
+  const b = codeValues(dtype, moved((i) => ((i * 5) % 13) - 6));
+  const runs: [number, number[]][] = [[61, finite], [DEFAULT_CHUNK_ELEMENTS, finite]];
+  if (options.withNaN) runs.push([61, finite.map((v, i) => (i % 61 === 7 ? NaN : v))]);
+  for (const [chunkElements, s] of runs) {
+    for (const reference of options.references ?? [0]) {
+      const tensor: AlignedTensor = {
+        name: 't',
+        suspect: await tensorOf('s', dtype, s),
+        parents: [await tensorOf('a', dtype, a), await tensorOf('b', dtype, b)],
+      };
+      const actual = await new TensorScanner(2, { reference, informativeUlps: 4, chunkElements }).scan(tensor);
+      const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS[dtype], reference, 4);
+      expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
+      expect(expected.informative.count).toBeLessThan(codes.length);
+      expectMomentsClose(actual, expected);
+    }
+  }
+}
+
 const dtypes: SupportedFloatDType[] = ['BF16', 'F16', 'F32', 'F64'];
 
 describe('TensorScanner', () => {
@@ -134,98 +178,31 @@ describe('TensorScanner', () => {
   it('reads every finite BF16 code as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
     // Every finite bf16 value as the suspect, in code order (zeros, subnormals, the first
     // binades, powers of two, the largest finite): the kernel derives value and ulp from
-    // the code where the tables had them, so each binade's edge is checked once. Parents:
-    // the suspect's neighbours a few codes away, so that the informative test (|d| ≥ 4·ulp)
-    // falls on both sides of its threshold and the exact-hit intervals are short.
+    // the code where the tables had them, so each binade's edge is checked once.
     const codes: number[] = [];
     for (let c = 0; c < 0x10000; c++) if (((c >> 7) & 0xff) !== 0xff) codes.push(c);
-    const valueOf = (c: number) => new Float32Array(new Uint32Array([c << 16]).buffer)[0]!;
-    const near = (c: number, k: number) => {
-      const moved = (c & 0x8000) | Math.max(0, Math.min(0x7f7f, (c & 0x7fff) + k));
-      return valueOf(moved);
-    };
-    const s = codes.map(valueOf);
-    const a = codes.map((c, i) => near(c, (i % 7) - 3));
-    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
-    for (const chunkElements of [61, DEFAULT_CHUNK_ELEMENTS]) {
-      const tensor: AlignedTensor = {
-        name: 't',
-        suspect: await tensorOf('s', 'BF16', s),
-        parents: [await tensorOf('a', 'BF16', a), await tensorOf('b', 'BF16', b)],
-      };
-      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements }).scan(tensor);
-      const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS.BF16, 0, 4);
-      expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
-      expect(expected.informative.count).toBeLessThan(codes.length);
-      expectMomentsClose(actual, expected);
-    }
+    await expectCodesAsReference('BF16', codes, 0x8000, 0x7f7f);
   });
 
   it('reads every finite F16 code as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
-    // As for BF16: every finite f16 value as the suspect, in code order (zeros, the
-    // subnormals, the smallest normal binade, powers of two, 65504), parents a few codes away.
+    // The same for f16: zeros, the subnormals, the smallest normal binade, powers of two, 65504.
     const codes: number[] = [];
     for (let c = 0; c < 0x10000; c++) if ((c & 0x7c00) !== 0x7c00) codes.push(c);
-    const f16 = FLOAT_FORMATS.F16;
-    const valueOf = (c: number) => {
-      const out = new Float64Array(1);
-      decode(f16, new Uint8Array(new Uint16Array([c]).buffer), out, 1);
-      return out[0]!;
-    };
-    const near = (c: number, k: number) => valueOf((c & 0x8000) | Math.max(0, Math.min(0x7bff, (c & 0x7fff) + k)));
-    const s = codes.map(valueOf);
-    const a = codes.map((c, i) => near(c, (i % 7) - 3));
-    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
-    for (const chunkElements of [61, DEFAULT_CHUNK_ELEMENTS]) {
-      const tensor: AlignedTensor = {
-        name: 't',
-        suspect: await tensorOf('s', 'F16', s),
-        parents: [await tensorOf('a', 'F16', a), await tensorOf('b', 'F16', b)],
-      };
-      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements }).scan(tensor);
-      const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], f16, 0, 4);
-      expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
-      expect(expected.informative.count).toBeLessThan(codes.length);
-      expectMomentsClose(actual, expected);
-    }
+    await expectCodesAsReference('F16', codes, 0x8000, 0x7bff);
   });
 
   it('reads F32 codes of every binade as the reference does (the SIMD kernel computes values and ulps from the bits)', async () => {
     // Every exponent field (subnormals, the first normal binade, the largest finite), with
     // the fraction 0 (powers of two: the finer side), 1, half, all ones and one more, of
-    // both signs; parents a few codes away, within the finite codes of the same sign.
+    // both signs; and again with a NaN every 61 elements, so that every chunk of 61 goes
+    // to the checked kernel, which also takes values and cells from the bits.
     const codes: number[] = [];
     for (let exponent = 0; exponent < 255; exponent++) {
       for (const fraction of [0, 1, 0x400000, 0x7fffff, (exponent * 2654435761) & 0x7fffff]) {
         codes.push((exponent << 23) | fraction, (0x80000000 | (exponent << 23) | fraction) >>> 0);
       }
     }
-    const bits = new Uint32Array(1);
-    const float = new Float32Array(bits.buffer);
-    const valueOf = (c: number) => {
-      bits[0] = c;
-      return float[0]!;
-    };
-    const near = (c: number, k: number) => valueOf(((c & 0x80000000) | Math.max(0, Math.min(0x7f7fffff, (c & 0x7fffffff) + k))) >>> 0);
-    const finite = codes.map(valueOf);
-    const a = codes.map((c, i) => near(c, (i % 7) - 3));
-    const b = codes.map((c, i) => near(c, ((i * 5) % 13) - 6));
-    // With a NaN every 61 elements every chunk of 61 goes to the checked kernel instead.
-    const withNaN = finite.map((v, i) => (i % 61 === 7 ? NaN : v));
-    for (const [chunkElements, s] of [[61, finite], [DEFAULT_CHUNK_ELEMENTS, finite], [61, withNaN]] as const) {
-      for (const reference of [0, 1]) {
-        const tensor: AlignedTensor = {
-          name: 't',
-          suspect: await tensorOf('s', 'F32', s),
-          parents: [await tensorOf('a', 'F32', a), await tensorOf('b', 'F32', b)],
-        };
-        const actual = await new TensorScanner(2, { reference, informativeUlps: 4, chunkElements }).scan(tensor);
-        const expected = referenceMoments(Float64Array.from(s), [Float64Array.from(a), Float64Array.from(b)], FLOAT_FORMATS.F32, reference, 4);
-        expect(expected.informative.count).toBeGreaterThan(codes.length / 4);
-        expect(expected.informative.count).toBeLessThan(codes.length);
-        expectMomentsClose(actual, expected);
-      }
-    }
+    await expectCodesAsReference('F32', codes, 0x80000000, 0x7f7fffff, { withNaN: true, references: [0, 1] });
   });
 
   it('sends an F16 or F32 chunk holding NaN or ±Infinity anywhere to the checked kernel', async () => {

@@ -5,16 +5,11 @@ import type { CompiledRecipe, MergeArithmetic } from './merge-arithmetic.js';
 /** The arithmetics' numbers in assembly/replay.ts. */
 const ARITHMETIC_CODES: Record<MergeArithmetic, number> = { 'exact-once': 0, float32: 1, 'torch-in-dtype': 2, 'format-steps': 3 };
 
-/** The WebAssembly replay of each suspect format it takes (assembly/replay.ts). */
-const WASM_REPLAYS = {
-  BF16: { replay: 'replayTwoBf16', roundPairs: 'roundPairsBf16' },
-  F16: { replay: 'replayTwoF16', roundPairs: 'roundPairsF16' },
-  F32: { replay: 'replayTwoF32', roundPairs: 'roundPairsF32' },
-} as const;
+/** The suspect formats assembly/replay.ts replays, by its numbers for them. */
+const WASM_FORMATS: Readonly<Record<string, number>> = { BF16: 0, F16: 1, F32: 2 };
 
-function wasmReplayOf(compiled: CompiledRecipe): (typeof WASM_REPLAYS)[keyof typeof WASM_REPLAYS] | null {
-  const dtype = compiled.format.dtype;
-  return dtype === 'BF16' || dtype === 'F16' || dtype === 'F32' ? WASM_REPLAYS[dtype] : null;
+function wasmFormatOf(compiled: CompiledRecipe): number | null {
+  return WASM_FORMATS[compiled.format.dtype] ?? null;
 }
 
 /**
@@ -23,7 +18,7 @@ function wasmReplayOf(compiled: CompiledRecipe): (typeof WASM_REPLAYS)[keyof typ
  * candidate. Everything else is replayed by `replayRecipe`, which defines them all.
  */
 export function replaysInWasm(compiled: CompiledRecipe): boolean {
-  return wasmReplayOf(compiled) !== null && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
+  return wasmFormatOf(compiled) !== null && compiled.method !== 'task-arithmetic' && compiled.effective.length === 2;
 }
 
 /**
@@ -81,14 +76,14 @@ class ReplayKernel {
     const arithmetic = ARITHMETIC_CODES[compiled.recipe.arithmetic];
     const pairs = this.count + (this.count & 1);
     const exports = this.wasm.exports;
-    const wasmReplay = wasmReplayOf(compiled)!;
+    const format = wasmFormatOf(compiled)!;
     if (this.rounded !== compiled.format.dtype && (arithmetic === ARITHMETIC_CODES['torch-in-dtype'] || arithmetic === ARITHMETIC_CODES['format-steps'])) {
-      exports[wasmReplay.roundPairs](this.firstAt, this.firstRoundedAt, pairs);
-      exports[wasmReplay.roundPairs](this.secondAt, this.secondRoundedAt, pairs);
+      exports.roundPairs(format, this.firstAt, this.firstRoundedAt, pairs);
+      exports.roundPairs(format, this.secondAt, this.secondRoundedAt, pairs);
       this.rounded = compiled.format.dtype;
     }
-    exports[wasmReplay.replay](
-      arithmetic, w[0]!, w[1]!, compiled.normaliser,
+    exports.replayTwoParents(
+      format, arithmetic, w[0]!, w[1]!, compiled.normaliser,
       this.suspectAt, this.firstAt, this.secondAt, this.firstRoundedAt, this.secondRoundedAt, this.classAt, pairs, this.outAt,
     );
     const { f64 } = this.wasm.views;
