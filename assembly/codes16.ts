@@ -2,7 +2,7 @@
 // to WebAssembly by `npm run build` (dist/kernels.wasm). src/engine/accumulate-codes16.ts
 // lays out the linear memory, copies each chunk's codes in and reads the sums out; it
 // documents what every sum means. This file is only the arithmetic, in the order the
-// float64 reference adds (the BF16 and F16 SIMD loops add even and odd elements in two lanes);
+// float64 reference adds (the SIMD loops add even and odd elements in two lanes);
 // test/engine/scan-tensor.test.ts checks it against that reference: counts and profile
 // bins exactly, sums to float64 rounding.
 //

@@ -114,6 +114,10 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
   if (options.sample && options.checkpoint !== undefined) {
     throw new UsageError('--checkpoint: not with --sample (a sampled run is short: run it again instead)');
   }
+  if (options.sample && options.floor === 'all') {
+    // The sampled scan estimates the suspect's own floor only; a report would claim the other.
+    throw new UsageError('--floor all: not with --sample (a sampled run estimates the suspect\'s floor only)');
+  }
 
   const opened: ModelLayout[] = [];
   // A sampled run reads scattered blocks, never a stream: with read-ahead, two fetches

@@ -21,7 +21,7 @@ export interface ChunkSums {
   informativeFloor: number;
   parentsEqual: number;
   /**
-   * Two 16-bit parents only (the fused kernel), for the element-wise sums: elements
+   * Two parents in the fused kernel's format only, for the element-wise sums: elements
    * where the suspect keeps the reference's bits while the other parent differs, those
    * of them that are informative, and Σ d² over the latter.
    */
@@ -355,10 +355,12 @@ export class CompensatedMoments {
  * Adds one informative element to the exact-hit profile's difference array: every bin
  * b whose centre w = (b − centreOffset)/binsPerUnit satisfies e − down/2 ≤ w·d ≤ e + up/2,
  * i.e. round(r + w·d) == s. The float quotient only proposes the first and last N =
- * b − centreOffset; the exact products N·d and binsPerUnit·(e ∓ half) settle them (for
- * values of formats with up to 24 significant bits every one of these is exact in
- * float64), so an interval ending exactly on a centre — round weights are centres — is
- * counted exactly as the reference does.
+ * b − centreOffset; the exact products N·d and binsPerUnit·(e ∓ half) settle them, so an
+ * interval ending exactly on a centre — round weights are centres — is counted exactly
+ * as the reference does. They are exact in float64 for values of formats with up to 24
+ * significant bits whose binades are near each other; e = s − r and d = p − r themselves
+ * round when s, r and p lie dozens of binades apart (s = 1 against r = 2^100), and then
+ * the interval may gain or lose a bin at its end, in every kernel alike.
  */
 export function addProfileInterval(
   profileDiff: Float64Array,

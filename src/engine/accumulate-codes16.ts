@@ -5,18 +5,19 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
 
 /**
  * The two-parent kernel fused with decoding, for a suspect and parents stored in one
- * 16-bit format (BF16, F16), in WebAssembly (assembly/codes16.ts, built into
+ * format (BF16, F16 or F32), in WebAssembly (assembly/codes16.ts, built into
  * dist/kernels.wasm by `npm run build`; see wasm-kernels.ts). It reads the stored codes
  * and computes what `decodeWithCell` + `accumulateTwoParents` compute: counts and the
- * exact-hit profile exactly, sums to float64 rounding (test/engine/scan-tensor.test.ts,
- * and for BF16 every finite code). BF16 takes values and cells from the bits, in SIMD;
- * F16 takes them from per-code tables (`tablesAt`).
+ * exact-hit profile exactly, sums to float64 rounding (test/engine/scan-tensor.test.ts:
+ * every finite BF16 and F16 code, F32 codes of every binade). Values and cells come from
+ * the bits, in SIMD; only the checked kernel of a 16-bit chunk holding a NaN or an
+ * infinity takes them from per-code tables (`tablesAt`).
  *
  * Two loops per chunk. The first, over every element, has no branch: the Gram, the
  * floor, equality counts by integer arithmetic on the codes, and the informative test,
  * which appends to a list whether or not it counts (the count only advances when it
- * does): for F16 the element's position, for BF16 the codes of each group of eight's
- * informative elements, moved to the front by one shuffle per input. The second runs
+ * does): the codes of each load's informative elements, moved to the front by one
+ * shuffle per input (the checked kernels: the element's position). The second runs
  * over that list alone: the informative Gram and the exact-hit intervals. Informative
  * elements are about half of a fine-tune's and fall at random, so a branch on the test
  * mispredicts half the time. No
@@ -26,7 +27,8 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  *
  * Why WebAssembly: the same two loops in JavaScript ran at 27.5 ns per element on
  * `npm run bench:kernel`'s codes (commit 891cf20: bounds checks on every table load, no
- * SIMD); this kernel runs at 7.0–7.6 (pinned to one CPU; docs/performance.md).
+ * SIMD); this kernel runs at 6.5–7.6 for BF16 and F16 (pinned to one CPU;
+ * docs/performance.md), ~15 for F32, whose elements are nearly all informative there.
  *
  * One kernel per thread (`codes16Kernel()`): its linear memory holds one chunk of codes
  * per input, the position list, the compact code lists (BF16), one chunk's profile

@@ -58,7 +58,7 @@ export interface ScanOptions {
    */
   chunkElements: number;
   /**
-   * Bytes read per input and call on the fused 16-bit path: large positional reads
+   * Bytes read per input and call on the fused path: large positional reads
    * amortize the per-call cost of the thread pool behind fs reads.
    */
   readBytes?: number;
@@ -100,17 +100,18 @@ export interface ElementRange {
  * block, reading the next block of every input while the current one is computed.
  * Memory is two slots of buffers, whatever the tensor's size.
  *
- * Two parents and a suspect that are whole stored tensors of one 16-bit format (the
- * usual bf16 checkpoint) take the fused kernel over raw codes; anything else (scaled
- * codes, expert slices, mixed formats, a suspect on a coarser grid than its storage) is
- * read through its logical tensor into float64 values and cells first.
+ * Two parents and a suspect that are whole stored tensors (or contiguous expert slices
+ * of them) of one format, BF16 (the usual checkpoint), F16 or F32, take the fused kernel
+ * over raw codes; anything else (scaled codes, mixed formats, a suspect on a coarser grid
+ * than its storage, --floor all) is read through its logical tensor into float64 values
+ * and cells first.
  */
 export class TensorScanner {
   private readonly slots: [Slot, Slot];
   private readonly sums: ChunkSums;
   private readonly vector: Float64Array;
   private readonly elementwiseVector: Float64Array;
-  /** The generic path's exact-hit difference array (the 16-bit kernel keeps its own). */
+  /** The generic path's exact-hit difference array (the fused kernel keeps its own). */
   private readonly profileDiff = new Float64Array(PROFILE_BINS + 1);
   private readonly readBytes: number;
 
@@ -169,7 +170,7 @@ export class TensorScanner {
     moments.elements = to - from;
     const { reference, informativeUlps, chunkElements } = this.options;
     const fused = this.fusedInputs(tensor);
-    // The bins that may hold hits, [touchedFirst, touchedEnd): the 16-bit kernel adds to
+    // The bins that may hold hits, [touchedFirst, touchedEnd): the fused kernel adds to
     // the moments' hits itself and says which; the generic path fills this scanner's
     // difference array, any entry of it.
     let touchedFirst = fused ? PROFILE_BINS + 1 : 0;
@@ -182,7 +183,7 @@ export class TensorScanner {
         const hits = moments.profile!.hits;
         const kept = { base: 0, informative: 0, informativeDd: 0 };
         const wide = formats[0]!.bytes === 4;
-        await this.stream(descriptors, formats, from, to, this.readBytes / formats[0]!.bytes, (slot, count) => {
+        await this.stream(descriptors, formats, from, to, Math.floor(this.readBytes / formats[0]!.bytes), (slot, count) => {
           const codes: (Uint16Array | Uint32Array)[] = slot.views.map((view) => (wide ? codes32Of(view) : codesOf(view)));
           const suspectCodes = codes[0]!;
           const referenceCodes = codes[1 + reference]!;
@@ -388,7 +389,7 @@ export class TensorScanner {
 }
 
 /**
- * The element-wise sums (elementwise-sums.ts) of two parents in one 16-bit format, from
+ * The element-wise sums (elementwise-sums.ts) of two parents in the fused kernel's format, from
  * the finished moments and the fused kernel's kept-base tallies: with one task parent
  * every changed element moved all parents, "large" is the moments' informative test,
  * the large Gram is the [d, e] block of the informative Gram, and the moved Gram differs
@@ -468,7 +469,7 @@ type RawInput = Pick<TensorDescriptor, 'dtype' | 'shard' | 'start'>;
 
 /**
  * One expert of a fused expert tensor stored plainly is a contiguous run of the stored
- * codes: as a raw input of its own (start moved to the slice), the fused 16-bit kernel
+ * codes: as a raw input of its own (start moved to the slice), the fused kernel
  * can read it raw (three fields, not a copy of the descriptor: one per input and slice). Fused experts are most of a MoE checkpoint's bytes, so without this
  * they all took the generic decode-then-accumulate path.
  */

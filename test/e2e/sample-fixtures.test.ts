@@ -114,5 +114,9 @@ describe('a sampled run gives every fixture its full-scan verdict', () => {
     const bad = await runCli(['suspect', 'fixtures/blend-small-delta/suspect', '--parents', 'fixtures/parents/a', 'fixtures/parents/b', '--sample', '150%']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--sample: expected a share above 0 and at most 100%");
+    // A sampled scan has the suspect's floor alone: --floor all would be claimed, not used.
+    const floorAll = await runCli(['suspect', 'fixtures/blend-small-delta/suspect', '--parents', 'fixtures/parents/a', 'fixtures/parents/b', ...SAMPLE, '--floor', 'all']);
+    expect(floorAll.code).toBe(2);
+    expect(floorAll.stderr).toContain("--floor all: not with --sample (a sampled run estimates the suspect's floor only)");
   });
 });

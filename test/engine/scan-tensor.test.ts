@@ -230,6 +230,24 @@ describe('TensorScanner', () => {
     }
   });
 
+  it('reads every element whatever the read size, even one that is not a whole number of codes', async () => {
+    // A read of 66 bytes is 16.5 F32 codes: blocks are whole codes, not fractions of them.
+    const a = Array.from({ length: 100 }, (_, i) => 0.02 * Math.sin(i + 1));
+    const b = a.map((v, i) => v + 0.001 * Math.cos(3 * i));
+    const s = a.map((v, i) => 0.4 * v + 0.6 * b[i]!);
+    for (const [dtype, readBytes] of [['F32', 66], ['F32', 70], ['BF16', 67], ['F16', 65]] as const) {
+      const tensor: AlignedTensor = {
+        name: 't',
+        suspect: await tensorOf('s', dtype, s),
+        parents: [await tensorOf('a', dtype, a), await tensorOf('b', dtype, b)],
+      };
+      const actual = await new TensorScanner(2, { reference: 0, informativeUlps: 4, chunkElements: 8, readBytes }).scan(tensor);
+      const expected = referenceMoments(stored(dtype, s), [stored(dtype, a), stored(dtype, b)], FLOAT_FORMATS[dtype], 0, 4);
+      expect([actual.used, actual.nonFinite]).toEqual([100, 0]);
+      expectMomentsClose(actual, expected);
+    }
+  });
+
   it('counts equal values exactly in a BF16 chunk longer than the kernel counts on 16-bit lanes', async () => {
     // 400,000 elements in one chunk: 50,000 per count lane, past an i16's 32,767. Most
     // elements are equal somewhere (parents equal, suspect equal to A, +0 against −0),
