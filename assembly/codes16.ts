@@ -325,6 +325,89 @@ export function twoParentsFused(
   return 1;
 }
 
+/**
+ * The recipe pass's direct residual over `count` F32 codes of a suspect and two parents
+ * (src/engine/recipes/recipe-pass.ts defines it element by element): the residual
+ * s − r − w·(p − r) at the other parent's weight `w`, its squares summed (two lanes,
+ * then the tail); the informative elements (p ≠ r, |p − r| ≥ T·ulp(s)) and those whose
+ * residual lies in the suspect's rounding cell, [−above/2, below/2] (reproduced).
+ * Writes used, rss, informative and reproduced at `outAt` (float64 each) and returns 1;
+ * returns 0 when some input is NaN or infinite (a sum is then not finite), and the
+ * caller takes that chunk element by element.
+ */
+export function residualF32(
+  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32, weight: f64, informativeUlps: f64, outAt: usize,
+): i32 {
+  const exponentMask = i32x4.splat(0xff);
+  const fractionMask = i32x4.splat(0x7fffff);
+  const zero32 = i32x4.splat(0);
+  const one32 = i32x4.splat(1);
+  const ulpBias = i32x4.splat(1023 - F32_ULP_BIAS);
+  const w = f64x2.splat(weight);
+  const threshold = f64x2.splat(informativeUlps);
+  const half = f64x2.splat(0.5);
+  const one = f64x2.splat(1);
+  const zero = f64x2.splat(0);
+  let rss = zero;
+  let informative = 0, reproduced = 0;
+  let i = 0;
+  const whole = count & ~3;
+  for (; i < whole; i += 4) {
+    const vs = v128.load(suspectAt + (<usize>i << 2));
+    const vr = v128.load(referenceAt + (<usize>i << 2));
+    const vp = v128.load(otherAt + (<usize>i << 2));
+    const field = v128.and(i32x4.shr_u(vs, 23), exponentMask);
+    const exponent = i32x4.add(i32x4.max_s(field, one32), ulpBias);
+    const powerOfTwo = v128.and(i32x4.eq(v128.and(vs, fractionMask), zero32), i32x4.gt_s(field, one32));
+    const negative32 = i32x4.lt_s(vs, zero32);
+    let informativeMask = 0, reproducedMask = 0;
+    for (let pair = 0; pair < 2; pair++) {
+      const sv = widenedPair(vs, pair);
+      const r = widenedPair(vr, pair);
+      const pv = widenedPair(vp, pair);
+      const ulp = powerOfTwoPair(exponent, pair);
+      const d = f64x2.sub(pv, r);
+      const residual = f64x2.sub(f64x2.sub(sv, r), f64x2.mul(w, d));
+      rss = f64x2.add(rss, f64x2.mul(residual, residual));
+      // The cell: above = ulp and below = the near-zero step for a positive s; mirrored for a negative one.
+      const fine = v128.bitselect(half, one, pair == 0 ? i64x2.extend_low_i32x4_s(powerOfTwo) : i64x2.extend_high_i32x4_s(powerOfTwo));
+      const nearZeroStep = f64x2.mul(ulp, fine);
+      const negative = pair == 0 ? i64x2.extend_low_i32x4_s(negative32) : i64x2.extend_high_i32x4_s(negative32);
+      const above = v128.bitselect(nearZeroStep, ulp, negative);
+      const below = v128.bitselect(ulp, nearZeroStep, negative);
+      const absD = f64x2.abs(d);
+      const isInformative = v128.and(f64x2.ne(d, zero), f64x2.ge(absD, f64x2.mul(threshold, ulp)));
+      const inCell = v128.and(f64x2.le(residual, f64x2.mul(below, half)), f64x2.ge(residual, f64x2.neg(f64x2.mul(above, half))));
+      informativeMask |= i64x2.bitmask(isInformative) << (pair * 2);
+      reproducedMask |= i64x2.bitmask(v128.and(isInformative, inCell)) << (pair * 2);
+    }
+    informative += popcnt<i32>(informativeMask);
+    reproduced += popcnt<i32>(reproducedMask);
+  }
+  let rssSum = f64x2.extract_lane(rss, 0) + f64x2.extract_lane(rss, 1);
+  for (; i < count; i++) {
+    const cs = codeOf(suspectAt, i, true);
+    const s = codeValue(cs, F32_CODES);
+    const r = codeValue(codeOf(referenceAt, i, true), F32_CODES);
+    const d = codeValue(codeOf(otherAt, i, true), F32_CODES) - r;
+    const residual = s - r - weight * d;
+    rssSum += residual * residual;
+    const ulp = codeUlp(cs, F32_CODES);
+    const nearZeroStep = ulp * fineSide(cs, F32_CODES);
+    const above = cs < 0 ? nearZeroStep : ulp;
+    const below = cs < 0 ? ulp : nearZeroStep;
+    const isInformative = d != 0 && Math.abs(d) >= informativeUlps * ulp;
+    informative += <i32>isInformative;
+    reproduced += <i32>(isInformative && residual <= below / 2 && residual >= -above / 2);
+  }
+  if (!isFinite(rssSum)) return 0;
+  put(outAt, 0, <f64>count);
+  put(outAt, 1, rssSum);
+  put(outAt, 2, <f64>informative);
+  put(outAt, 3, <f64>reproduced);
+  return 1;
+}
+
 /** Half `half` of a load's 16-bit codes zero-extended to i32 lanes; a load of F32 codes (`wide`) as it is. */
 // @ts-ignore: decorator
 @inline function codesInLanes(codes: v128, half: i32, wide: bool): v128 {

@@ -154,6 +154,32 @@ export class Codes16Kernel {
     this.readSums(reference, hits, out);
   }
 
+  /**
+   * The recipe pass's direct residual over elements [from, to) of three F32 code arrays
+   * at the other parent's weight (assembly/codes16.ts's `residualF32`); null when some
+   * input is NaN or infinite there (the caller then takes the chunk element by element).
+   */
+  residualF32(
+    suspectCodes: Uint32Array,
+    referenceCodes: Uint32Array,
+    otherCodes: Uint32Array,
+    from: number,
+    to: number,
+    otherWeight: number,
+    informativeUlps: number,
+  ): { used: number; rss: number; informative: number; reproduced: number } | null {
+    const count = to - from;
+    this.ensureCapacity(count);
+    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
+    const { u32, f64 } = this.wasm.views;
+    u32.set(suspectCodes.subarray(from, to), suspectAt >> 2);
+    u32.set(referenceCodes.subarray(from, to), referenceAt >> 2);
+    u32.set(otherCodes.subarray(from, to), otherAt >> 2);
+    if (this.wasm.exports.residualF32(suspectAt, referenceAt, otherAt, count, otherWeight, informativeUlps, this.outAt) === 0) return null;
+    const at = this.outAt >> 3;
+    return { used: f64[at]!, rss: f64[at + 1]!, informative: f64[at + 2]!, reproduced: f64[at + 3]! };
+  }
+
   /** The sums the kernel wrote, into `out`, and its difference array's touched entries added to `hits` and cleared. */
   private readSums(reference: number, hits: Float64Array, out: ChunkSums): void {
     const { f64 } = this.wasm.views;

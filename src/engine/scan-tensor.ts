@@ -250,7 +250,10 @@ export class TensorScanner {
   recipes(input: ScanInput, request: RecipePassRequest, range: ElementRange): Promise<RecipePassResult> {
     const tensor = asScanTensor(input);
     this.recipeScratch ??= new RecipePassScratch(this.parents, this.options.chunkElements);
-    return recipePass(tensor, request, range.from, range.to, this.recipeScratch);
+    // An F32 suspect's direct residual over its parents' stored codes, in WebAssembly.
+    const fused = request.residual && request.weights !== null ? this.fusedInputs(tensor) : null;
+    const rawF32 = fused?.formats[0]!.dtype === 'F32' ? fused.descriptors : null;
+    return recipePass(tensor, request, range.from, range.to, this.recipeScratch, rawF32);
   }
 
   private recipeScratch: RecipePassScratch | null = null;

@@ -14,6 +14,7 @@ export interface KernelExports {
   twoParentsFused(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
   twoParentsCheckedF32(...args: number[]): void;
+  residualF32(suspectAt: number, referenceAt: number, otherAt: number, count: number, weight: number, informativeUlps: number, outAt: number): number;
   replayTwoParents(...args: number[]): void;
   roundPairs(format: number, fromAt: number, toAt: number, count: number): void;
   buildIntervalTable(tableAt: number, binsPerUnit: number, centreOffset: number, lastBin: number): void;

@@ -1,5 +1,7 @@
-import { floatFormat } from '../../format/dtype.js';
+import { decode, decodeWithCell, floatFormat } from '../../format/dtype.js';
 import type { LogicalTensor } from '../../format/logical-tensor.js';
+import type { TensorDescriptor } from '../../format/model-layout.js';
+import { codes16Kernel } from '../accumulate-codes16.js';
 import { cellsOnGrid } from '../grid-cells.js';
 import { addExactMatches, countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from './exact-match-count.js';
 import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
@@ -61,6 +63,8 @@ export interface RecipePassInput {
  * so that thousands of small tensors do not each allocate a chunk's worth of arrays.
  */
 export class RecipePassScratch {
+  /** The raw F32 chunks of suspect and parents (`RawF32Inputs`), made when first needed. */
+  raw: Uint8Array[] = [];
   readonly suspect: Float64Array;
   readonly above: Float64Array;
   readonly below: Float64Array;
@@ -94,6 +98,14 @@ export function addRecipePassResults(into: RecipePassResult, part: RecipePassRes
   addExactMatches(into.matches, part.matches);
 }
 
+/**
+ * Where the stored F32 codes of the suspect and two parents (in --parents order) lie,
+ * when they are plain stored tensors or contiguous slices of them (scan-tensor.ts's
+ * fused inputs): the residual is then summed over the codes in WebAssembly
+ * (`Codes16Kernel.residualF32`), and values are decoded only for the replay.
+ */
+export type RawF32Inputs = readonly Pick<TensorDescriptor, 'shard' | 'start'>[];
+
 /** Reads elements [from, to) of every input chunk by chunk and measures them (see above). */
 export async function recipePass(
   input: RecipePassInput,
@@ -101,6 +113,7 @@ export async function recipePass(
   from: number,
   to: number,
   scratch: RecipePassScratch,
+  rawF32: RawF32Inputs | null = null,
 ): Promise<RecipePassResult> {
   const k = input.parents.length;
   if (scratch.parents.length !== k) throw new Error('recipePass: scratch made for another parent count');
@@ -123,52 +136,116 @@ export async function recipePass(
   let rss = 0;
   let rssCompensation = 0;
   const end = request.residual ? to : replayEnd;
+  const raw = rawF32 !== null && weights !== null && k === 2 && !grid ? rawF32 : null;
+  if (raw) while (scratch.raw.length < 3) scratch.raw.push(new Uint8Array(4 * n));
 
   for (let first = from; first < end; first += n) {
     const count = Math.min(n, end - first);
-    await Promise.all([
-      cells ? input.suspect.read(first, count, suspect, above, below) : input.suspect.read(first, count, suspect),
-      ...input.parents.map((p, j) => p.read(first, count, parents[j]!)),
-    ]);
-    if (grid) cellsOnGrid(grid, suspect, count, above, below);
-    if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch.matches, matches);
-    if (!request.residual) continue;
     let chunkRss = 0;
-    const base = parents[request.reference]!;
-    for (let i = 0; i < count; i++) {
-      const s = suspect[i]!;
-      const r = base[i]!;
-      if (!Number.isFinite(s) || !Number.isFinite(r)) continue;
-      // e − Σ β_j d_j on differences from the reference (statistics.md): the weights sum
-      // to 1, and the large common part r cancels exactly before any product is formed.
-      let change = 0;
-      let largestDifference = 0;
-      let finite = true;
-      for (let j = 0; j < k; j++) {
-        const p = parents[j]![i]!;
-        if (!Number.isFinite(p)) finite = false;
-        if (j === request.reference) continue;
-        const d = p - r;
-        const absD = d < 0 ? -d : d;
-        if (absD > largestDifference) largestDifference = absD;
-        if (weights) change += weights[j]! * d;
+    if (raw) {
+      // The codes, read raw; values decoded only where candidates are replayed.
+      const views = await Promise.all(raw.map((t, i) => t.shard.source.read(t.start + 4 * first, t.start + 4 * (first + count), scratch.raw[i])));
+      const codes = views.map((view) => new Uint32Array(view.byteOffset % 4 === 0 ? view.buffer : view.slice().buffer, view.byteOffset % 4 === 0 ? view.byteOffset : 0, count));
+      if (first < replayEnd) {
+        const replayed = Math.min(count, replayEnd - first);
+        decode(FLOAT32, views[0]!, suspect, replayed);
+        for (let j = 0; j < k; j++) decode(FLOAT32, views[j + 1]!, parents[j]!, replayed);
+        countExactMatches(suspect, parents, replayed, compiled, scratch.matches, matches);
       }
-      if (!finite) continue;
-      used++;
-      const residual = s - r - change;
-      chunkRss += residual * residual;
-      if (!weights || largestDifference === 0) continue;
-      const up = above[i]!;
-      const down = below[i]!;
-      if (largestDifference < request.informativeUlps * (up > down ? up : down)) continue;
-      informative++;
-      // The blend r + Σ w_j d_j inside the suspect value's rounding cell: reproduced.
-      // blend ≥ s − below/2 and blend ≤ s + above/2, with s − blend = residual.
-      if (residual <= down / 2 && residual >= -up / 2) reproduced++;
+      const reference = request.reference;
+      const fast = codes16Kernel().residualF32(codes[0]!, codes[1 + reference]!, codes[2 - reference]!, 0, count, weights![1 - reference]!, request.informativeUlps);
+      if (fast) {
+        used += fast.used;
+        informative += fast.informative;
+        reproduced += fast.reproduced;
+        chunkRss = fast.rss;
+      } else {
+        // A NaN or an infinity in the chunk: its elements one by one, as below.
+        decodeWithCellsOf(views, suspect, above, below, parents, count);
+        const part = chunkResidual(suspect, above, below, parents, count, request, weights);
+        used += part.used;
+        informative += part.informative;
+        reproduced += part.reproduced;
+        chunkRss = part.rss;
+      }
+    } else {
+      await Promise.all([
+        cells ? input.suspect.read(first, count, suspect, above, below) : input.suspect.read(first, count, suspect),
+        ...input.parents.map((p, j) => p.read(first, count, parents[j]!)),
+      ]);
+      if (grid) cellsOnGrid(grid, suspect, count, above, below);
+      if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch.matches, matches);
+      if (!request.residual) continue;
+      const part = chunkResidual(suspect, above, below, parents, count, request, weights);
+      used += part.used;
+      informative += part.informative;
+      reproduced += part.reproduced;
+      chunkRss = part.rss;
     }
     const total = rss + chunkRss;
     rssCompensation += Math.abs(rss) >= Math.abs(chunkRss) ? rss - total + chunkRss : chunkRss - total + rss;
     rss = total;
   }
   return { used, rss: weights ? rss + rssCompensation : null, informative, reproduced, matches };
+}
+
+const FLOAT32 = floatFormat('F32')!;
+
+/** The raw F32 chunks decoded with the suspect's cells, for `chunkResidual`. */
+function decodeWithCellsOf(views: Uint8Array[], suspect: Float64Array, above: Float64Array, below: Float64Array, parents: Float64Array[], count: number): void {
+  decodeWithCell(FLOAT32, views[0]!, suspect, above, below, count);
+  parents.forEach((values, j) => decode(FLOAT32, views[j + 1]!, values, count));
+}
+
+/**
+ * One chunk's residual, element by element: the elements finite in the suspect and every
+ * parent, their squared residuals' plain sum, the informative ones and those reproduced.
+ */
+function chunkResidual(
+  suspect: Float64Array,
+  above: Float64Array,
+  below: Float64Array,
+  parents: Float64Array[],
+  count: number,
+  request: RecipePassRequest,
+  weights: readonly number[] | null,
+): { used: number; rss: number; informative: number; reproduced: number } {
+  const k = parents.length;
+  let used = 0;
+  let informative = 0;
+  let reproduced = 0;
+  let chunkRss = 0;
+  const base = parents[request.reference]!;
+  for (let i = 0; i < count; i++) {
+    const s = suspect[i]!;
+    const r = base[i]!;
+    if (!Number.isFinite(s) || !Number.isFinite(r)) continue;
+    // e − Σ β_j d_j on differences from the reference (statistics.md): the weights sum
+    // to 1, and the large common part r cancels exactly before any product is formed.
+    let change = 0;
+    let largestDifference = 0;
+    let finite = true;
+    for (let j = 0; j < k; j++) {
+      const p = parents[j]![i]!;
+      if (!Number.isFinite(p)) finite = false;
+      if (j === request.reference) continue;
+      const d = p - r;
+      const absD = d < 0 ? -d : d;
+      if (absD > largestDifference) largestDifference = absD;
+      if (weights) change += weights[j]! * d;
+    }
+    if (!finite) continue;
+    used++;
+    const residual = s - r - change;
+    chunkRss += residual * residual;
+    if (!weights || largestDifference === 0) continue;
+    const up = above[i]!;
+    const down = below[i]!;
+    if (largestDifference < request.informativeUlps * (up > down ? up : down)) continue;
+    informative++;
+    // The blend r + Σ w_j d_j inside the suspect value's rounding cell: reproduced.
+    // blend ≥ s − below/2 and blend ≤ s + above/2, with s − blend = residual.
+    if (residual <= down / 2 && residual >= -up / 2) reproduced++;
+  }
+  return { used, rss: chunkRss, informative, reproduced };
 }

@@ -23,8 +23,8 @@ export function inMemoryTensor(values: Float64Array, format: FloatFormat): Logic
     elements: values.length,
     encoding: format.dtype,
     storedBytes: values.length * format.bytes,
-    // Never rebuilt on a worker in these tests.
-    recipe: undefined as never,
+    // Never rebuilt on a worker in these tests; a kind no reader of raw codes takes.
+    recipe: { kind: 'in-memory' } as never,
     read(first, count, out, above, below) {
       out.set(values.subarray(first, first + count));
       above?.set(cells.above.subarray(first, first + count));

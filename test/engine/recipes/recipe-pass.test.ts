@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FLOAT_FORMATS } from '../../../src/format/dtype.js';
+import { encode, FLOAT_FORMATS } from '../../../src/format/dtype.js';
+import { storedTensor } from '../../../src/format/logical-tensor.js';
+import type { TensorDescriptor } from '../../../src/format/model-layout.js';
+import { parseSafetensorsHeader } from '../../../src/format/safetensors-header.js';
+import { MemorySource } from '../../../src/source/memory-source.js';
+import { serializeSafetensors } from '../../helpers/safetensors-writer.js';
 import { compileRecipe, replayRecipe, type MergeRecipe } from '../../../src/engine/recipes/merge-arithmetic.js';
 import { addRecipePassResults, emptyRecipePassResult, recipePass, RecipePassScratch, type RecipePassInput, type RecipePassRequest } from '../../../src/engine/recipes/recipe-pass.js';
 import { fineTunes } from '../../fit/synthetic.js';
@@ -117,3 +122,80 @@ describe('recipePass', () => {
     expect(reproduced).toBeGreaterThan(0.9 * informative);
   });
 });
+
+describe('recipePass over raw F32 codes (the WebAssembly residual)', () => {
+  it('measures what the element-by-element pass measures, NaN and infinity included', async () => {
+    // Stored F32 tensors read raw: the residual, the informative and the reproduced count
+    // from the codes; the same tensors read through their readers, element by element.
+    const n = 5003;
+    let state = 12345;
+    const random = () => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state / 2 ** 32;
+    };
+    for (const spread of [2 ** -20, 2 ** -8, 1]) {
+      for (const nonFinite of [false, true]) {
+        const a = Array.from({ length: n }, (_, i) => (i % 97 === 0 ? (i % 2 ? 0 : -0) : (random() - 0.5) * 0.1));
+        const b = a.map((v) => v + (random() - 0.5) * spread * (Math.abs(v) + 1e-30));
+        // Some elements exactly the float32 blend, some off it, some equal to a parent.
+        const s = a.map((v, i) => (i % 5 === 0 ? b[i]! : i % 5 === 1 ? v * (1 + 2 ** -20) : Math.fround(Math.fround(0.4 * v) + Math.fround(0.6 * b[i]!))));
+        if (nonFinite) {
+          s[100] = NaN;
+          a[2000] = Infinity;
+          b[4999] = -Infinity;
+        }
+        const stored = await storedF32({ s, a, b });
+        for (const reference of [0, 1]) {
+          for (const informativeUlps of [0, 4]) {
+            const request: RecipePassRequest = { reference, informativeUlps, weights: [0.4, 0.6], recipes: [], replayDtype: null, replayElements: 0, residual: true };
+            const raw = [stored.s, stored.a, stored.b].map((t) => ({ shard: t.shard, start: t.start }));
+            const input: RecipePassInput = { suspect: storedTensor(stored.s), parents: [storedTensor(stored.a), storedTensor(stored.b)] };
+            const fast = await recipePass(input, request, 0, n, new RecipePassScratch(2, 700), raw);
+            const plain = await recipePass(input, request, 0, n, new RecipePassScratch(2, 700));
+            expect([fast.used, fast.informative, fast.reproduced]).toEqual([plain.used, plain.informative, plain.reproduced]);
+            expect(Math.abs(fast.rss! - plain.rss!)).toBeLessThanOrEqual(1e-12 * plain.rss!);
+            if (!nonFinite) expect(fast.used).toBe(n);
+            if (spread === 2 ** -8) expect(plain.reproduced).toBeGreaterThan(n / 3);
+          }
+        }
+      }
+    }
+  });
+
+  it('takes the finer side of a power of two\'s cell as the element-by-element pass does', async () => {
+    // s an exact power of two (either sign), a = s moved toward zero by k1 of its finer
+    // steps (ulp/2), b = s: at 0.4/0.6 the residual s − blend is 0.2·k1·ulp toward zero.
+    // The cell reaches ulp/4 that way (ulp/2 the other), so only k1 = 1 reproduces: one
+    // element per power and sign, where a cell taken the wrong way round would give two.
+    const s: number[] = [];
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const power of [-3, 0, 5]) {
+      for (const sign of [1, -1]) {
+        const ulp = 2 ** (power - 23);
+        for (let k1 = 0; k1 <= 12; k1++) {
+          s.push(sign * 2 ** power);
+          a.push(sign * (2 ** power - (k1 * ulp) / 2));
+          b.push(sign * 2 ** power);
+        }
+      }
+    }
+    const stored = await storedF32({ s, a, b });
+    const request: RecipePassRequest = { reference: 0, informativeUlps: 0, weights: [0.4, 0.6], recipes: [], replayDtype: null, replayElements: 0, residual: true };
+    const raw = [stored.s, stored.a, stored.b].map((t) => ({ shard: t.shard, start: t.start }));
+    const input: RecipePassInput = { suspect: storedTensor(stored.s), parents: [storedTensor(stored.a), storedTensor(stored.b)] };
+    const fast = await recipePass(input, request, 0, s.length, new RecipePassScratch(2, 700), raw);
+    const plain = await recipePass(input, request, 0, s.length, new RecipePassScratch(2, 700));
+    expect([plain.used, plain.informative, plain.reproduced]).toEqual([78, 72, 6]);
+    expect([fast.used, fast.informative, fast.reproduced]).toEqual([78, 72, 6]);
+  });
+});
+
+/** Three F32 tensors in one in-memory file, as the engine sees them. */
+async function storedF32(values: Record<'s' | 'a' | 'b', number[]>): Promise<Record<'s' | 'a' | 'b', TensorDescriptor>> {
+  const names = ['s', 'a', 'b'] as const;
+  const bytes = serializeSafetensors(names.map((name) => ({ name, dtype: 'F32', shape: [values[name].length], data: encode(FLOAT_FORMATS.F32, values[name]) })));
+  const parsed = await parseSafetensorsHeader(new MemorySource(bytes, 'f32.safetensors'), 'f32.safetensors');
+  const byName = new Map(parsed.tensors.map((t) => [t.name, t]));
+  return { s: byName.get('s')!, a: byName.get('a')!, b: byName.get('b')! };
+}
