@@ -76,53 +76,7 @@ const TOUCHED_FIRST = 24, TOUCHED_LAST = 25;
 }
 
 /**
- * Every element of the chunk, no branch: the Gram of [r, d, e], the floor, equality and
- * kept-base counts, and the positions of the informative elements (|d| ≥ T·ulp(s),
- * d ≠ 0) into `positionsAt`. Returns 0 when a sum is not finite (some input was NaN or
- * ±Infinity: the caller then runs `twoParentsChecked`), else 1 after the informative pass.
- */
-export function twoParents(
-  suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
-  valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize,
-  positionsAt: usize, profileDiffAt: usize, binsPerUnit: f64, centreOffset: f64, lastBin: i32, outAt: usize,
-): i32 {
-  let rr = 0.0, rd = 0.0, re = 0.0, dd = 0.0, de = 0.0, ee = 0.0;
-  let floor = 0.0, floorVar = 0.0;
-  let equalRef = 0, equalOther = 0, parentsEqual = 0, keptBase = 0;
-  let informative = 0;
-  for (let i = 0; i < count; i++) {
-    const cs = code(suspectAt, i);
-    const cr = code(referenceAt, i);
-    const cp = code(otherAt, i);
-    const r = entry(valueAt, cr);
-    const d = entry(valueAt, cp) - r;
-    const e = entry(valueAt, cs) - r;
-    rr += r * r;
-    rd += r * d;
-    re += r * e;
-    dd += d * d;
-    de += d * e;
-    ee += e * e;
-    const ulp2 = entry(ulp2At, cs);
-    floor += ulp2;
-    floorVar += ulp2 * ulp2;
-    const sameBitsAsReference = <i32>(<u32>((cs ^ cr) - 1) >> 31);
-    equalRef += sameBitsAsReference | (<i32>(<u32>(((cs | cr) & 0x7fff) - 1) >> 31));
-    equalOther += sameValue(cs, cp);
-    const parentsSame = sameValue(cr, cp);
-    parentsEqual += parentsSame;
-    keptBase += sameBitsAsReference & (parentsSame ^ 1);
-    store<i32>(positionsAt + (<usize>informative << 2), i);
-    informative += (<i32>(Math.abs(d) >= entry(thresholdAt, cs))) & (<i32>(d != 0));
-  }
-  if (!isFinite(rr + dd + ee)) return 0;
-  putAllElementSums(outAt, rr, rd, re, dd, de, ee, count, 0, floor, floorVar, equalRef, equalOther, parentsEqual, keptBase);
-  informativePass(suspectAt, referenceAt, otherAt, positionsAt, informative, valueAt, ulp2At, lowerStepAt, upperStepAt, profileDiffAt, binsPerUnit, centreOffset, lastBin, outAt, false);
-  return 1;
-}
-
-/**
- * `twoParents` in SIMD for the codes of `format` (BF16 0, F16 1, F32 2), in the suspect
+ * The two-parent kernel in SIMD for the codes of `format` (BF16 0, F16 1, F32 2), in the suspect
  * and both parents alike, with the compaction table for its width (`compactTableAt`:
  * `buildCompactTable` for 2- or 4-byte lanes): one loop per
  * format (`twoParentsSimd`). Returns 0 when the chunk must be redone by the checked kernel.
@@ -151,7 +105,7 @@ export function twoParentsFused(
 }
 
 /**
- * `twoParents` for BF16, F16 or F32 codes (`format`, a constant in each caller, so each
+ * `twoParentsFused` for BF16, F16 or F32 codes (`format`, a constant in each caller, so each
  * gets a loop of its own), in SIMD: eight 16-bit codes at a time, or four F32 codes.
  * Values and ulps come from the bits, with no table (`floatBits`): an F32 code is a
  * float32; a bf16 code is the top half of one; an f16 code's bits, moved under a
@@ -167,7 +121,7 @@ export function twoParentsFused(
  * `i8x16.swizzle` per input by the pattern of the load's informative mask, one 16-byte
  * store, the count advancing by the mask's popcount. A code with every exponent bit set
  * (NaN, ±Infinity) sends the chunk back to the caller, which redoes it with the checked
- * kernel, as with `twoParents`: a bf16 or f32 one makes a sum not finite; an f16 one is
+ * kernel (`twoParentsChecked`, `twoParentsCheckedF32`): a bf16 or f32 one makes a sum not finite; an f16 one is
  * looked for (its bits so moved would be a finite float32).
  */
 // @ts-ignore: decorator
@@ -808,7 +762,12 @@ const COUNT_BLOCK: i32 = 8192;
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
-/** `twoParents` for a chunk holding non-finite values: such elements are counted and left out. */
+/**
+ * The two-parent kernel for a chunk holding non-finite values, 16-bit codes with per-code
+ * tables: every element of the chunk (the Gram of [r, d, e], the floor, equality and
+ * kept-base counts, the positions of the informative elements |d| ≥ T·ulp(s), d ≠ 0, into
+ * `positionsAt`), the non-finite ones counted and left out; then the informative pass.
+ */
 export function twoParentsChecked(
   suspectAt: usize, referenceAt: usize, otherAt: usize, count: i32,
   valueAt: usize, ulp2At: usize, lowerStepAt: usize, upperStepAt: usize, thresholdAt: usize,

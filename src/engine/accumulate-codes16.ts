@@ -35,6 +35,17 @@ import { wasmKernels, type WasmKernels } from './wasm-kernels.js';
  * difference array, the sums, and the tables of each format and threshold that needed
  * them.
  */
+/**
+ * The codes in a read's bytes, 16- or 32-bit (`bytes`): a view when the bytes are
+ * aligned to the code size, else a copy.
+ */
+export function codeArrayOf(view: Uint8Array, bytes: 2 | 4): Uint16Array | Uint32Array {
+  const aligned = view.byteOffset % bytes === 0;
+  const buffer = aligned ? view.buffer : view.slice().buffer;
+  const offset = aligned ? view.byteOffset : 0;
+  return bytes === 4 ? new Uint32Array(buffer, offset, view.byteLength >> 2) : new Uint16Array(buffer, offset, view.byteLength >> 1);
+}
+
 /** assembly/codes16.ts's numbers for the formats of `twoParentsFused`. */
 const FUSED_FORMATS = { BF16: 0, F16: 1, F32: 2 } as const;
 
@@ -100,51 +111,25 @@ export class Codes16Kernel {
     out: ChunkSums,
   ): void {
     const count = to - from;
-    this.ensureCapacity(count);
-    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
+    const [suspectAt, referenceAt, otherAt] = this.loadCodes(suspectCodes, referenceCodes, otherCodes, from, to);
     const kernels = this.wasm.exports;
     const lastBin = PROFILE_BINS - 1;
-    if (format.dtype === 'F32') {
-      // 32-bit codes: the F32 SIMD kernel, and its checked twin, values and cells from the bits.
-      const { u32 } = this.wasm.views;
-      u32.set(suspectCodes.subarray(from, to), suspectAt >> 2);
-      u32.set(referenceCodes.subarray(from, to), referenceAt >> 2);
-      u32.set(otherCodes.subarray(from, to), otherAt >> 2);
-      const fast = kernels.twoParentsFused(
-        FUSED_FORMATS.F32, suspectAt, referenceAt, otherAt, count, informativeUlps,
-        this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
-        this.intervalTableAt, this.compactTable32At,
+    const wide = format.dtype === 'F32';
+    const fused = FUSED_FORMATS[format.dtype as keyof typeof FUSED_FORMATS];
+    if (fused === undefined) throw new Error(`Codes16Kernel: no fused kernel for ${format.dtype}`);
+    // Values, ulps and cells come from the bits: no table, but for a chunk the checked kernel must redo.
+    const fast = kernels.twoParentsFused(
+      fused, suspectAt, referenceAt, otherAt, count, informativeUlps,
+      this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
+      this.intervalTableAt, wide ? this.compactTable32At : this.compactTableAt,
+    );
+    if (fast === 0 && wide) {
+      kernels.twoParentsCheckedF32(
+        suspectAt, referenceAt, otherAt, count, informativeUlps,
+        this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
       );
-      if (fast === 0) {
-        kernels.twoParentsCheckedF32(
-          suspectAt, referenceAt, otherAt, count, informativeUlps,
-          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
-        );
-      }
-      this.readSums(reference, hits, out);
-      return;
-    }
-    // The SIMD kernels (BF16, F16) need no table: values and ulps come from the bits. The
-    // tables are made for any other 16-bit format, and for a chunk the checked kernel must redo.
-    const simd = format.dtype === 'BF16' || format.dtype === 'F16';
-    let tablesAt = simd ? -1 : this.tablesAt(format, informativeUlps);
-    const { u16 } = this.wasm.views;
-    u16.set(suspectCodes.subarray(from, to), suspectAt >> 1);
-    u16.set(referenceCodes.subarray(from, to), referenceAt >> 1);
-    u16.set(otherCodes.subarray(from, to), otherAt >> 1);
-    const fast = simd
-      ? kernels.twoParentsFused(
-          format.dtype === 'BF16' ? FUSED_FORMATS.BF16 : FUSED_FORMATS.F16, suspectAt, referenceAt, otherAt, count, informativeUlps,
-          this.compactAt, this.compactStride, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
-          this.intervalTableAt, this.compactTableAt,
-        )
-      : kernels.twoParents(
-          suspectAt, referenceAt, otherAt, count,
-          tablesAt, tablesAt + TABLE_BYTES, tablesAt + 2 * TABLE_BYTES, tablesAt + 3 * TABLE_BYTES, tablesAt + 4 * TABLE_BYTES,
-          this.positionsAt, this.profileDiffAt, this.binsPerUnit, this.centreOffset, lastBin, this.outAt,
-        );
-    if (fast === 0) {
-      if (tablesAt < 0) tablesAt = this.tablesAt(format, informativeUlps);
+    } else if (fast === 0) {
+      const tablesAt = this.tablesAt(format, informativeUlps);
       kernels.twoParentsChecked(
         suspectAt, referenceAt, otherAt, count,
         tablesAt, tablesAt + TABLE_BYTES, tablesAt + 2 * TABLE_BYTES, tablesAt + 3 * TABLE_BYTES, tablesAt + 4 * TABLE_BYTES,
@@ -152,6 +137,22 @@ export class Codes16Kernel {
       );
     }
     this.readSums(reference, hits, out);
+  }
+
+  /** Elements [from, to) of the three code arrays (16- or 32-bit) copied into linear memory; their offsets. */
+  private loadCodes(
+    suspectCodes: Uint16Array | Uint32Array,
+    referenceCodes: Uint16Array | Uint32Array,
+    otherCodes: Uint16Array | Uint32Array,
+    from: number,
+    to: number,
+  ): [number, number, number] {
+    this.ensureCapacity(to - from);
+    const at = this.codesAt as [number, number, number];
+    const views = this.wasm.views;
+    const [view, shift] = suspectCodes instanceof Uint32Array ? [views.u32, 2] : [views.u16, 1];
+    [suspectCodes, referenceCodes, otherCodes].forEach((codes, i) => view.set(codes.subarray(from, to), at[i]! >> shift));
+    return at;
   }
 
   /**
@@ -168,14 +169,9 @@ export class Codes16Kernel {
     otherWeight: number,
     informativeUlps: number,
   ): { used: number; rss: number; informative: number; reproduced: number } | null {
-    const count = to - from;
-    this.ensureCapacity(count);
-    const [suspectAt, referenceAt, otherAt] = this.codesAt as [number, number, number];
-    const { u32, f64 } = this.wasm.views;
-    u32.set(suspectCodes.subarray(from, to), suspectAt >> 2);
-    u32.set(referenceCodes.subarray(from, to), referenceAt >> 2);
-    u32.set(otherCodes.subarray(from, to), otherAt >> 2);
-    if (this.wasm.exports.residualF32(suspectAt, referenceAt, otherAt, count, otherWeight, informativeUlps, this.outAt) === 0) return null;
+    const [suspectAt, referenceAt, otherAt] = this.loadCodes(suspectCodes, referenceCodes, otherCodes, from, to);
+    if (this.wasm.exports.residualF32(suspectAt, referenceAt, otherAt, to - from, otherWeight, informativeUlps, this.outAt) === 0) return null;
+    const { f64 } = this.wasm.views;
     const at = this.outAt >> 3;
     return { used: f64[at]!, rss: f64[at + 1]!, informative: f64[at + 2]!, reproduced: f64[at + 3]! };
   }
@@ -215,8 +211,8 @@ export class Codes16Kernel {
   }
 
   /**
-   * The tables of the checked kernel (a chunk holding a NaN or an infinity, or a 16-bit
-   * format with no SIMD loop), made when first needed, per code: value, ulp² (the
+   * The tables of the 16-bit checked kernel (a chunk holding a NaN or an infinity), made
+   * when first needed, per code: value, ulp² (the
    * floor's term; the ulp is the larger side of the cell, as accumulateTwoParents takes
    * it), the cell's lower and upper steps (the value's rounding cell is [s − lower/2,
    * s + upper/2]) and the informative threshold T·ulp. Five tables of 65,536 float64

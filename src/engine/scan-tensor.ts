@@ -12,7 +12,7 @@ import {
   type ChunkSums,
   type DecodedChunk,
 } from './accumulate-chunk.js';
-import { codes16Kernel } from './accumulate-codes16.js';
+import { codeArrayOf, codes16Kernel } from './accumulate-codes16.js';
 import { clearMoments, emptyMoments, PROFILE_BIN, PROFILE_BINS, PROFILE_LO, type TensorMoments } from './moments.js';
 import { cellsOnGrid } from './grid-cells.js';
 import { accumulateElementwise } from './recipes/elementwise-sums.js';
@@ -182,9 +182,9 @@ export class TensorScanner {
         // Two parents: the moments have a profile (0 everywhere: new, or cleared).
         const hits = moments.profile!.hits;
         const kept = { base: 0, informative: 0, informativeDd: 0 };
-        const wide = formats[0]!.bytes === 4;
-        await this.stream(descriptors, formats, from, to, Math.floor(this.readBytes / formats[0]!.bytes), (slot, count) => {
-          const codes: (Uint16Array | Uint32Array)[] = slot.views.map((view) => (wide ? codes32Of(view) : codesOf(view)));
+        const codeBytes = formats[0]!.bytes as 2 | 4;
+        await this.stream(descriptors, formats, from, to, Math.floor(this.readBytes / codeBytes), (slot, count) => {
+          const codes = slot.views.map((view) => codeArrayOf(view, codeBytes));
           const suspectCodes = codes[0]!;
           const referenceCodes = codes[1 + reference]!;
           const otherCodes = codes[2 - reference]!;
@@ -450,18 +450,6 @@ export function effectiveGrid(stored: string, flags: number): SuspectGrid | null
     if ((flags & GRID_BIT[grid]) !== 0 && floatFormat(grid)!.mantissaBits < storedFormat.mantissaBits) return grid;
   }
   return null;
-}
-
-/** The codes of a read block; copied only when the view is not 2-byte aligned. */
-function codesOf(view: Uint8Array): Uint16Array {
-  if (view.byteOffset % 2 === 0) return new Uint16Array(view.buffer, view.byteOffset, view.byteLength >> 1);
-  return new Uint16Array(view.slice().buffer);
-}
-
-/** `codesOf` for 32-bit codes (F32). */
-function codes32Of(view: Uint8Array): Uint32Array {
-  if (view.byteOffset % 4 === 0) return new Uint32Array(view.buffer, view.byteOffset, view.byteLength >> 2);
-  return new Uint32Array(view.slice().buffer);
 }
 
 /**

@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
  */
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
-  twoParents(...args: number[]): number;
   twoParentsFused(...args: number[]): number;
   twoParentsChecked(...args: number[]): void;
   twoParentsCheckedF32(...args: number[]): void;

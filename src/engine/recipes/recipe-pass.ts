@@ -1,7 +1,7 @@
 import { decode, decodeWithCell, floatFormat } from '../../format/dtype.js';
 import type { LogicalTensor } from '../../format/logical-tensor.js';
 import type { TensorDescriptor } from '../../format/model-layout.js';
-import { codes16Kernel } from '../accumulate-codes16.js';
+import { codeArrayOf, codes16Kernel } from '../accumulate-codes16.js';
 import { cellsOnGrid } from '../grid-cells.js';
 import { addExactMatches, countExactMatches, emptyExactMatches, ExactMatchScratch, type ExactMatchCounts } from './exact-match-count.js';
 import { compileRecipe, type MergeRecipe } from './merge-arithmetic.js';
@@ -145,7 +145,7 @@ export async function recipePass(
     if (raw) {
       // The codes, read raw; values decoded only where candidates are replayed.
       const views = await Promise.all(raw.map((t, i) => t.shard.source.read(t.start + 4 * first, t.start + 4 * (first + count), scratch.raw[i])));
-      const codes = views.map((view) => new Uint32Array(view.byteOffset % 4 === 0 ? view.buffer : view.slice().buffer, view.byteOffset % 4 === 0 ? view.byteOffset : 0, count));
+      const codes = views.map((view) => codeArrayOf(view, 4) as Uint32Array);
       if (first < replayEnd) {
         const replayed = Math.min(count, replayEnd - first);
         decode(FLOAT32, views[0]!, suspect, replayed);
