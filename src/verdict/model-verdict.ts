@@ -7,6 +7,7 @@ import {
   type WeightSummary,
 } from '../report-schema.js';
 import { elementwiseVerdict } from './recipes/elementwise-verdict.js';
+import { weightedMedian } from './weighted-median.js';
 
 /**
  * The model's verdict from its tensors' (statistics.md, "Per model"). `summary` is the
@@ -209,7 +210,7 @@ function evidence(
         };
   const elements = tensors.map((t) => t.elements);
   const alternatives = Array.from({ length: tensors.length > 0 ? parentsCount : 0 }, (_, j) =>
-    weightedMedian(tensors.map((t) => t.alternatives[j]!), elements),
+    weightedMedian(tensors.map((t) => t.alternatives[j]!), elements) ?? 0,
   );
   let reproducedElements = 0;
   let informativeElements = 0;
@@ -225,12 +226,7 @@ function evidence(
   };
 }
 
-/*
- * weightSummary and weightedMedian read a model's tensors in parallel arrays of numbers,
- * not an object per tensor: over 100,000 tensors those objects (~0.1 KB each, made four
- * times per parent) were held by arrays too large for the young generation, so promoted
- * to the old one, whose garbage is not collected before the report is written.
- */
+/* weightSummary reads a model's tensors in parallel arrays of numbers (weighted-median.ts says why). */
 function weightSummary(tensors: readonly TensorReport[], parent: number): WeightSummary | null {
   const weights: number[] = [];
   const stdErrs: number[] = [];
@@ -255,31 +251,12 @@ function weightSummary(tensors: readonly TensorReport[], parent: number): Weight
   for (let i = 0; i < ns.length; i++) errors += (ns[i]! * stdErrs[i]!) ** 2;
   return {
     mean,
-    median: weightedMedian(weights, ns),
+    median: weightedMedian(weights, ns) ?? 0,
     spread: Math.sqrt(squares / total),
     stdErr: Math.sqrt(errors) / total,
   };
 }
 
-/**
- * The smallest value at which the cumulative weight reaches half the total (`values[i]`
- * weighs `weights[i]`; weights of 0 or less are left out). The positions are sorted
- * by value with the comparator an array of { value, weight } would be sorted with, so
- * ties keep the same order and the running sums add in the same order.
- */
-function weightedMedian(values: readonly number[], weights: readonly number[]): number {
-  const order: number[] = [];
-  for (let i = 0; i < values.length; i++) if (weights[i]! > 0) order.push(i);
-  order.sort((a, b) => values[a]! - values[b]!);
-  let total = 0;
-  for (const i of order) total += weights[i]!;
-  let cumulative = 0;
-  for (const i of order) {
-    cumulative += weights[i]!;
-    if (cumulative >= total / 2) return values[i]!;
-  }
-  return 0;
-}
 
 function unweightedMedian(sorted: readonly number[]): number {
   const mid = sorted.length >> 1;

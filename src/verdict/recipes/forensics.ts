@@ -18,6 +18,7 @@ import type {
   TaskArithmeticReport,
   TensorReport,
 } from '../../report-schema.js';
+import { weightedMedian } from '../weighted-median.js';
 import { layerProfiles } from './layer-schedule.js';
 import type { LayerRange, TensorSource } from './layer-map.js';
 import { modelReconstruction, recipeReportOf } from './model-reconstruction.js';
@@ -112,21 +113,6 @@ function reconstructionReport(found: Reconstruction, tensors: readonly TensorRep
   };
 }
 
-/**
- * The smallest value at which the cumulative weight reaches half the total; NaN when none
- * does. Parallel arrays, not an object per tensor (model-verdict.ts says why); the
- * positions sort as { value, weight } objects would, so the sums add in the same order.
- */
-function weightedMedian(values: readonly number[], weights: readonly number[]): number {
-  const order = Array.from(values, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
-  const total = order.reduce((s, i) => s + weights[i]!, 0);
-  let running = 0;
-  for (const i of order) {
-    running += weights[i]!;
-    if (running >= total / 2) return values[i]!;
-  }
-  return NaN;
-}
 
 function interpolationReport(tensors: readonly TensorReport[], readings: readonly (SlerpReading | null)[]): InterpolationReport | null {
   const read: SlerpReading[] = [];
@@ -137,7 +123,7 @@ function interpolationReport(tensors: readonly TensorReport[], readings: readonl
     elements.push(tensors[i]!.elements);
   });
   if (read.length === 0) return null;
-  const median = (pick: (r: SlerpReading) => number): number => weightedMedian(read.map(pick), elements);
+  const median = (pick: (r: SlerpReading) => number): number => weightedMedian(read.map(pick), elements) ?? NaN;
   const count = (hypothesis: SlerpReading['consistent'][number]): number => read.filter((reading) => reading.consistent.includes(hypothesis)).length;
   const consistentTensors = { linear: count('linear'), linearFormatWeights: count('linear-format-weights'), slerp: count('slerp') };
   const half = read.length / 2;
