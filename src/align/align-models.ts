@@ -2,7 +2,8 @@
  * Pairs the suspect's logical tensors with the parents' across the ways checkpoints of one
  * model differ: wrapper prefixes and user renames (name-mapping.ts), fused expert tensors
  * against per-expert ones (in both directions; fused against fused is compared expert by
- * expert too, so a report can say "expert 17 of layer 40 differs"), a tied lm_head stored
+ * expert too, so a report can say "expert 17 of layer 40 differs"; per-expert tensors on
+ * every side are grouped as the fused tensor that holds them), a tied lm_head stored
  * once as the embedding, and vocabularies resized at the end (the common rows are
  * compared, the added rows reported).
  *
@@ -12,7 +13,7 @@
 import { sliceTensor, type LogicalTensor } from '../format/logical-tensor.js';
 import type { LogicalModel } from '../format/quantization/schemes.js';
 import { isSelected, type NameFilter } from './align-tensors.js';
-import { canonicalName, fusedExpertParts, hasFusedExpertParts, type NameRule } from './name-mapping.js';
+import { canonicalName, expertGroupName, expertOf, fusedExpertParts, hasFusedExpertParts, type NameRule } from './name-mapping.js';
 
 export interface AlignedUnit {
   /** Canonical name of the compared matrix. */
@@ -118,6 +119,8 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   const resized: ModelAlignment['resized'] = [];
   const matchedInParent = ps.map(() => new Set<string>());
   let filtered = 0;
+  /** Groups named by expertGroupName: their shapes are set once every unit is known. */
+  const synthesized = new Set<string>();
 
   const addUnit = (name: string, group: string, tensors: LogicalTensor[], groupShape?: readonly number[]): void => {
     const [own, ...others] = tensors as [LogicalTensor, ...LogicalTensor[]];
@@ -170,7 +173,18 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
         const slices = tensors.map((t) => perExpert(names, t));
         names.forEach((part, e) => addUnit(part, name, slices.map((list) => list[e]!), entry.tensor.shape));
       } else {
-        addUnit(name, name, tensors);
+        // Per-expert on every side: the experts of one layer's projection are one tensor,
+        // as a fused checkpoint stores them (its name unless the suspect has a tensor of
+        // that name), so that per-tensor work and reports come once per projection and
+        // layer, not once per expert (100,000+ tensors on a per-expert MoE checkpoint).
+        const group = expertGroupName(name);
+        if (group !== null && !s.entries.has(group)) {
+          const before = units.length;
+          addUnit(name, group, tensors);
+          if (units.length > before) synthesized.add(group);
+        } else {
+          addUnit(name, name, tensors);
+        }
       }
       continue;
     }
@@ -203,6 +217,8 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
     suspectOnly.push(name);
   }
 
+  withExpertGroupShapes(units, synthesized);
+
   const parentOnly = ps.map((p, parent) => ({
     parent,
     names: [...p.entries.keys()].filter((n) => isSelected(n, filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
@@ -214,6 +230,39 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   const renames = [s, ...ps].flatMap((c, i) => [...c.renames].map(([rule, tensors]) => ({ input: i - 1, rule, tensors })));
   const tied = [s, ...ps].flatMap((c, i) => (c.tied ? [i - 1] : []));
   return { units, renames, suspectOnly, parentOnly, mismatched, resized, tied, filtered };
+}
+
+/**
+ * The shape of each per-expert group in `groups` (expertGroupName), as a fused tensor
+ * of its experts has it: [experts, rows × matrices per expert, …] (gate_up_proj: two
+ * matrices per expert, the gate's rows then the up's). A group whose units differ in
+ * shape, or hold unequal numbers of matrices per expert, is none: its units are
+ * reported one by one, as they are stored. Replaces the units in `units`.
+ */
+function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>): void {
+  const members = new Map<string, number[]>();
+  units.forEach((unit, i) => {
+    if (!groups.has(unit.group)) return;
+    const list = members.get(unit.group);
+    if (list) list.push(i);
+    else members.set(unit.group, [i]);
+  });
+  for (const indexes of members.values()) {
+    const first = units[indexes[0]!]!;
+    const perExpert = new Map<number, number>();
+    for (const i of indexes) {
+      const expert = expertOf(units[i]!.name)!;
+      perExpert.set(expert, (perExpert.get(expert) ?? 0) + 1);
+    }
+    const matrices = perExpert.get(expertOf(first.name)!)!;
+    const uniform = indexes.every((i) => sameShape(units[i]!.shape, first.shape)) && [...perExpert.values()].every((n) => n === matrices);
+    const [rows, ...rest] = first.shape;
+    const shape = rows === undefined ? [perExpert.size, matrices] : [perExpert.size, rows * matrices, ...rest];
+    for (const i of indexes) {
+      const unit = units[i]!;
+      units[i] = uniform ? { ...unit, groupShape: shape } : { ...unit, group: unit.name, groupShape: unit.shape };
+    }
+  }
 }
 
 /** The units of one canonical tensor, analysed together (per-tensor statistics are their sums). */
@@ -228,7 +277,12 @@ export function groupBytes(group: AlignedGroup): number {
   return group.units.reduce((sum, u) => sum + [u.suspect, ...u.parents].reduce((s, t) => s + t.storedBytes, 0), 0);
 }
 
-/** Units grouped by `group`, in the order each group first appears (the suspect's file order). */
+/**
+ * Units grouped by `group`, in the order each group first appears (the suspect's file
+ * order), and within a group in the suspect's order too: per-expert tensors are read in
+ * the order they are stored (a header's names sorted as text put expert 10 before
+ * expert 2, but a run of small tensors is read from one window of the file only in its order).
+ */
 export function groupUnits(units: readonly AlignedUnit[]): AlignedGroup[] {
   const groups = new Map<string, AlignedUnit[]>();
   const shapes = new Map<string, readonly number[]>();

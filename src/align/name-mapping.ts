@@ -102,6 +102,23 @@ export function hasFusedExpertParts(name: string, shape: readonly number[]): boo
   return match[2] === 'down_proj' || shape[0] === 0 || shape[1]! % 2 === 0;
 }
 
+const PER_EXPERT = /^(.*\.experts)\.(\d+)\.(.+?)(\.weight)?$/;
+
+/**
+ * The tensor a per-expert tensor belongs to, named as a fused checkpoint names it:
+ * `….experts.17.gate_proj.weight` and `….experts.17.up_proj.weight` in
+ * `….experts.gate_up_proj`, `….experts.17.down_proj.weight` in `….experts.down_proj`
+ * (`fusedExpertParts` the other way round), any other `….experts.17.<part>` in
+ * `….experts.<part>` (a `.weight` suffix dropped, like the fused names'). Null for a
+ * name that holds no expert index.
+ */
+export function expertGroupName(name: string): string | null {
+  const match = PER_EXPERT.exec(name);
+  if (!match) return null;
+  const [, experts, , part] = match as unknown as [string, string, string, string];
+  return `${experts}.${part === 'gate_proj' || part === 'up_proj' ? 'gate_up_proj' : part}`;
+}
+
 /** The per-expert name's expert index, or null: "expert 17 of layer 40" in reports. */
 export function expertOf(name: string): number | null {
   const match = /\.experts\.(\d+)\./.exec(name);

@@ -51,6 +51,8 @@ export interface TensorReportsOptions extends GroupReportOptions {
 
 /** Expert slices in flight per thread (see tensorReports). */
 const UNITS_IN_FLIGHT_PER_THREAD = 512;
+/** A tensor's units scanned at once (groupMoments): enough to keep every worker busy on one tensor. */
+const UNITS_IN_FLIGHT = 64;
 
 /** Default --threads: every core the process may use. */
 export function defaultThreads(): number {
@@ -95,6 +97,7 @@ export async function tensorReports(
     const workers = engine instanceof WorkerEngine ? engine : null;
     const unitWindow = workers ? Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD) : Infinity;
     let unitsInFlight = 0;
+    let tensorsInFlight = 0;
     const waiting: (() => void)[] = [];
     let next = 0;
     const reportOptions = groupReportOptions(options);
@@ -103,13 +106,16 @@ export async function tensorReports(
         const index = todo[next]!;
         const group = aligned[index]!;
         const units = group.units.length;
-        // One tensor always goes, however many units it has.
-        if (unitsInFlight > 0 && unitsInFlight + units > unitWindow) {
+        // A tensor per thread always goes, however many units it has: a per-expert MoE
+        // checkpoint's tensors are thousands of experts each (100,000 tensors grouped in
+        // 60), and one at a time would leave every thread but one idle.
+        if (tensorsInFlight >= options.threads && unitsInFlight + units > unitWindow) {
           await new Promise<void>((resolve) => waiting.push(resolve));
           continue;
         }
         next++;
         unitsInFlight += units;
+        tensorsInFlight++;
         try {
           // A tensor no longer than a piece is reported whole on a worker; a longer one is
           // cut into pieces over every worker, and its pieces' sums fitted here. Either
@@ -125,6 +131,7 @@ export async function tensorReports(
           options.onTensor();
         } finally {
           unitsInFlight -= units;
+          tensorsInFlight--;
           for (const wake of waiting.splice(0)) wake();
         }
       }
@@ -247,9 +254,14 @@ async function groupMoments(
   const slices: SliceReport[] = new Array<SliceReport>(units.length);
   const arrived = new Map<number, TensorMoments>();
   let next = 0;
-  await Promise.all(
-    units.map(async (unit, i) => {
-      const part = await engine.moments(unit);
+  let started = 0;
+  // UNITS_IN_FLIGHT at a time, not all at once: a per-expert checkpoint's layer has
+  // thousands of experts, and a pending scan per expert (its task and its promises)
+  // outlived young-generation collections, which copied them over and over.
+  const lane = async (): Promise<void> => {
+    while (started < units.length) {
+      const i = started++;
+      const part = await engine.moments(units[i]!);
       slices[i] = sliceReport(group.units[i]!, part, options);
       arrived.set(i, part);
       while (arrived.has(next)) {
@@ -258,8 +270,9 @@ async function groupMoments(
         engine.recycle(added);
         arrived.delete(next++);
       }
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UNITS_IN_FLIGHT, units.length) }, lane));
   return { moments, slices };
 }
 

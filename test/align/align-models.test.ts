@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { alignModels } from '../../src/align/align-models.js';
-import { canonicalName, expertOf, fusedExpertParts, hasFusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
+import { alignModels, groupUnits } from '../../src/align/align-models.js';
+import { canonicalName, expertGroupName, expertOf, fusedExpertParts, hasFusedExpertParts, parseMapRule } from '../../src/align/name-mapping.js';
 import type { LogicalTensor } from '../../src/format/logical-tensor.js';
 import type { LogicalModel } from '../../src/format/quantization/schemes.js';
 import type { ModelLayout, TensorDescriptor } from '../../src/format/model-layout.js';
@@ -120,6 +120,74 @@ describe('alignModels', () => {
     expect(alignment.units.map((u) => u.group)).toEqual(Array(4).fill('model.layers.0.mlp.experts.gate_up_proj'));
     expect(await valuesOf(alignment.units[1]!.parents[0]!)).toEqual([506, 507, 508, 509, 510, 511]);
     expect(alignment.parentOnly[0]!.names).toEqual([]);
+  });
+
+  it('groups per-expert tensors on every side as the fused tensor that holds them', async () => {
+    // Stored as a header sorted as text stores them: expert 10 before expert 2.
+    const experts = (base: number): Record<string, [number[], number]> => {
+      const tensors: Record<string, [number[], number]> = {};
+      for (const e of [0, 1, 10, 2]) {
+        tensors[`model.layers.3.mlp.experts.${e}.down_proj.weight`] = [[3, 2], base + 10 * e];
+        tensors[`model.layers.3.mlp.experts.${e}.gate_proj.weight`] = [[2, 3], base + 10 * e + 1];
+        tensors[`model.layers.3.mlp.experts.${e}.up_proj.weight`] = [[2, 3], base + 10 * e + 2];
+      }
+      tensors['model.layers.3.mlp.gate.weight'] = [[11, 3], base];
+      return tensors;
+    };
+    const alignment = alignModels(model(experts(0)), [model(experts(1000)), model(experts(2000))], none);
+    const groups = groupUnits(alignment.units);
+    expect(groups.map((g) => [g.name, g.shape, g.units.map((u) => u.name.replace('model.layers.3.mlp.', ''))])).toEqual([
+      ['model.layers.3.mlp.experts.down_proj', [4, 3, 2], [0, 1, 10, 2].map((e) => `experts.${e}.down_proj.weight`)],
+      ['model.layers.3.mlp.experts.gate_up_proj', [4, 4, 3], [0, 1, 10, 2].flatMap((e) => [`experts.${e}.gate_proj.weight`, `experts.${e}.up_proj.weight`])],
+      ['model.layers.3.mlp.gate.weight', [11, 3], ['gate.weight']],
+    ]);
+    // Each unit still reads its own stored tensor.
+    expect(await valuesOf(groups[1]!.units[7]!.parents[1]!)).toEqual([2022, 2023, 2024, 2025, 2026, 2027]);
+    expect([alignment.suspectOnly, alignment.parentOnly.map((p) => p.names), alignment.mismatched]).toEqual([[], [[], []], []]);
+
+    // One expert asked for alone is a group of one expert.
+    const one = groupUnits(alignModels(model(experts(0)), [model(experts(1000))], { include: [/experts\.10\./], exclude: [] }).units);
+    expect(one.map((g) => [g.name, g.shape, g.units.length])).toEqual([
+      ['model.layers.3.mlp.experts.down_proj', [1, 3, 2], 1],
+      ['model.layers.3.mlp.experts.gate_up_proj', [1, 4, 3], 2],
+    ]);
+  });
+
+  it('reports per-expert tensors one by one when they do not make one tensor', () => {
+    const uneven = (base: number) =>
+      model({
+        // Experts of unequal shapes (no fused tensor holds them) ...
+        'model.layers.0.mlp.experts.0.down_proj.weight': [[3, 2], base],
+        'model.layers.0.mlp.experts.1.down_proj.weight': [[4, 2], base],
+        // ... an expert with a gate and no up ...
+        'model.layers.1.mlp.experts.0.gate_proj.weight': [[2, 3], base],
+        'model.layers.1.mlp.experts.0.up_proj.weight': [[2, 3], base],
+        'model.layers.1.mlp.experts.1.gate_proj.weight': [[2, 3], base],
+        // ... and a suspect that has a tensor of the fused name already.
+        'model.layers.2.mlp.experts.0.down_proj.weight': [[3, 2], base],
+        'model.layers.2.mlp.experts.down_proj': [[3, 2], base],
+      });
+    const groups = groupUnits(alignModels(uneven(0), [uneven(100)], none).units);
+    expect(groups.map((g) => [g.name, g.units.length])).toEqual([
+      ['model.layers.0.mlp.experts.0.down_proj.weight', 1],
+      ['model.layers.0.mlp.experts.1.down_proj.weight', 1],
+      ['model.layers.1.mlp.experts.0.gate_proj.weight', 1],
+      ['model.layers.1.mlp.experts.0.up_proj.weight', 1],
+      ['model.layers.1.mlp.experts.1.gate_proj.weight', 1],
+      ['model.layers.2.mlp.experts.0.down_proj.weight', 1],
+      ['model.layers.2.mlp.experts.down_proj', 1],
+    ]);
+    expect(groups.map((g) => g.shape)).toEqual([[3, 2], [4, 2], [2, 3], [2, 3], [2, 3], [3, 2], [3, 2]]);
+  });
+
+  it('names the group of a per-expert tensor as a fused checkpoint names it', () => {
+    expect(expertGroupName('model.layers.4.mlp.experts.17.gate_proj.weight')).toBe('model.layers.4.mlp.experts.gate_up_proj');
+    expect(expertGroupName('model.layers.4.mlp.experts.17.up_proj.weight')).toBe('model.layers.4.mlp.experts.gate_up_proj');
+    expect(expertGroupName('model.layers.4.mlp.experts.17.down_proj.weight')).toBe('model.layers.4.mlp.experts.down_proj');
+    expect(expertGroupName('model.layers.4.block_sparse_moe.experts.3.w1.weight')).toBe('model.layers.4.block_sparse_moe.experts.w1');
+    expect(expertGroupName('model.layers.4.mlp.experts.3.down_proj.bias')).toBe('model.layers.4.mlp.experts.down_proj.bias');
+    expect(expertGroupName('model.layers.4.mlp.shared_expert.down_proj.weight')).toBeNull();
+    expect(expertGroupName('model.layers.4.mlp.experts.down_proj')).toBeNull();
   });
 
   it('compares fused against fused expert by expert', async () => {

@@ -37,4 +37,23 @@ describe('checkpoints stored otherwise, through the built binary', () => {
     expect(ratio).toBeGreaterThan(1.15);
     expect(ratio).toBeLessThan(1.3);
   });
+
+  it('reports a per-expert suspect as the fused one: one tensor per layer and projection, a slice per expert', async () => {
+    // The same bf16 values, fused and BF16 in one fixture, per expert and F32 in the other.
+    const parents = ['--parents', 'fixtures/parents/moe-a', 'fixtures/parents/moe-b'];
+    const [fused, perExpert] = await Promise.all([
+      report(['suspect', 'fixtures/fused-experts/suspect', ...parents]),
+      report(['suspect', 'fixtures/f32-bf16-blend/suspect', ...parents]),
+    ]);
+    const experts = (r: Report) =>
+      r.tensors
+        .filter((t) => t.component === 'experts')
+        .map((t) => [t.name, t.shape, t.kind, t.weights, t.noiseRatio, t.slices!.map((s) => [s.expert, s.kind, s.weights, s.noiseRatio])]);
+    expect(experts(perExpert)).toEqual(experts(fused));
+    expect(experts(perExpert).map(([name]) => name)).toEqual(
+      [0, 1].flatMap((l) => [`model.layers.${l}.mlp.experts.down_proj`, `model.layers.${l}.mlp.experts.gate_up_proj`]),
+    );
+    // 41 stored tensors, 24 of them experts' matrices (2 layers × 4 experts × 3), reported in 4.
+    expect([perExpert.suspect.tensors, perExpert.tensors.length]).toEqual([41, 21]);
+  });
 });
