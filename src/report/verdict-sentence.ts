@@ -18,7 +18,7 @@ interface SentenceFacts {
   /** Tensors compared (the denominator of every "in N of M tensors"). */
   readonly tensors: number;
   readonly elements: number;
-  /** "bf16 rounding noise": named after the suspect's dominant storage dtype. */
+  /** "bf16 rounding noise": named after the grid most of the suspect's elements were judged on (dominantDtype). */
   readonly noise: string;
   readonly agreement: number;
   readonly minWeight: number;
@@ -186,11 +186,16 @@ function kindPhrase(facts: SentenceFacts, kind: TensorKind): string {
   return `${VERDICT_WORDS[kind].title} ${preposition} ${parentLabel(facts, parent)}`;
 }
 
-/** The suspect dtype holding the most elements, lower-cased as people write it ("bf16"). */
+/**
+ * The dtype whose rounding the most elements were judged against, lower-cased as people
+ * write it ("bf16"): a tensor's grid when its values lie on one coarser than their
+ * storage (a bf16 merge saved in F32 leaves σ of bf16 rounding, not of f32's), else its dtype.
+ */
 function dominantDtype(report: ReportWithoutSummary): string {
   const elementsByDtype = new Map<string, number>();
   for (const tensor of report.tensors) {
-    elementsByDtype.set(tensor.dtype, (elementsByDtype.get(tensor.dtype) ?? 0) + tensor.elements);
+    const judged = tensor.grid ?? tensor.dtype;
+    elementsByDtype.set(judged, (elementsByDtype.get(judged) ?? 0) + tensor.elements);
   }
   let best = '';
   let bestElements = -1;

@@ -69,6 +69,15 @@ describe('verdictSentence', () => {
     );
   });
 
+  it('names the rounding noise after the grid the tensors were judged on, not their storage', () => {
+    const report = reportOfKind('blend');
+    // Most elements stored F32 on the bf16 grid (a bf16 merge saved in float32), one tensor F32 through and through.
+    report.tensors.forEach((t, i) => Object.assign(t, i === 0 ? { dtype: 'F32' } : { dtype: 'F32', grid: 'BF16' }));
+    expect(verdictSentence(report)).toContain('median residual 1.00σ of bf16 rounding noise');
+    report.tensors.forEach((t) => Object.assign(t, { dtype: 'F32', grid: undefined }));
+    expect(verdictSentence(report)).toContain('median residual 1.00σ of f32 rounding noise');
+  });
+
   it('says "above" rather than "far above" for a derived residual close to a blend', () => {
     const report = reportOfKind('derived');
     report.verdict.alternatives = [2.7, 3800];
