@@ -7,7 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { alignModels, groupUnits } from '../../src/align/align-models.js';
 import { byteLengthOf } from '../../src/format/dtype.js';
+import type { ModelLayout, TensorDescriptor } from '../../src/format/model-layout.js';
+import { logicalModel } from '../../src/format/quantization/schemes.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors-header.js';
 import type { ByteSource } from '../../src/source/byte-source.js';
 
@@ -108,5 +111,40 @@ describe('Qwen3.5-397B-A17B shard headers rebuilt from the recorded layout', () 
       at += t.byteLength;
     }
     expect(tensors.filter((t) => t.start > 2 ** 32).length).toBeGreaterThan(40);
+  });
+
+  it('aligned with itself: fused experts expert by expert, the per-expert MTP experts grouped like them', async () => {
+    const recorded = readLayout();
+    const tensors = new Map<string, TensorDescriptor>();
+    const shards = [];
+    for (let n = 1; n <= recorded.shards.files.length; n++) {
+      const { head, file } = rebuildHeader(recorded, n);
+      const parsed = await parseSafetensorsHeader(new SparseSource(file.file, file.file_bytes, head), file.file);
+      shards.push(parsed.shard);
+      for (const t of parsed.tensors) tensors.set(t.name, t);
+    }
+    const layout: ModelLayout = {
+      input: 'qwen',
+      root: 'qwen',
+      kind: 'folder-indexed',
+      indexFile: 'model.safetensors.index.json',
+      shards,
+      tensors,
+      totalBytes: shards.reduce((sum, s) => sum + s.size, 0),
+      close: () => Promise.resolve(),
+    };
+    const model = logicalModel(layout, null);
+    const groups = groupUnits(alignModels(model, [model, model], { include: [], exclude: [] }).units);
+    expect(tensors.size).toBe(2924);
+    // 1,536 per-expert MTP tensors (512 experts × gate, up, down) in 2 tensors.
+    expect(groups.length).toBe(2924 - 1536 + 2);
+    const group = (name: string) => groups.find((g) => g.name === name)!;
+    const units = (name: string) => [group(name).shape, group(name).units.length, group(name).units[0]!.shape];
+    // Fused against fused: one unit per expert; stored per expert: one per stored matrix
+    // (gate and up apart), as a fused tensor against per-expert parents is cut.
+    expect(units('model.layers.0.mlp.experts.gate_up_proj')).toEqual([[512, 2048, 4096], 512, [2048, 4096]]);
+    expect(units('mtp.layers.0.mlp.experts.gate_up_proj')).toEqual([[512, 2048, 4096], 1024, [1024, 4096]]);
+    expect(units('model.layers.0.mlp.experts.down_proj')).toEqual([[512, 4096, 1024], 512, [4096, 1024]]);
+    expect(units('mtp.layers.0.mlp.experts.down_proj')).toEqual([[512, 4096, 1024], 512, [4096, 1024]]);
   });
 });
