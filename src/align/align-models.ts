@@ -158,7 +158,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   };
 
   for (const [name, entry] of s.entries) {
-    if (!isSelected(name, filter)) {
+    if (!selectedName(name, filter)) {
       filtered++;
       continue;
     }
@@ -221,7 +221,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
 
   const parentOnly = ps.map((p, parent) => ({
     parent,
-    names: [...p.entries.keys()].filter((n) => isSelected(n, filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
+    names: [...p.entries.keys()].filter((n) => selectedName(n, filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
   }));
   const unsupported = (model: LogicalModel, input: string): ModelAlignment['mismatched'] =>
     model.unsupported.map((u) => ({ name: u.name, reason: 'unsupported-dtype' as const, detail: `${input}: ${u.reason}` }));
@@ -230,6 +230,19 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   const renames = [s, ...ps].flatMap((c, i) => [...c.renames].map(([rule, tensors]) => ({ input: i - 1, rule, tensors })));
   const tied = [s, ...ps].flatMap((c, i) => (c.tied ? [i - 1] : []));
   return { units, renames, suspectOnly, parentOnly, mismatched, resized, tied, filtered };
+}
+
+/**
+ * `isSelected` for a name that may hold an expert: a per-expert tensor is also known by
+ * the name of the tensor it is reported in (expertGroupName), and either name selects
+ * it (`--include '….experts.gate_up_proj'`, as a report names it) or leaves it out.
+ */
+function selectedName(name: string, filter: NameFilter): boolean {
+  const group = expertGroupName(name);
+  if (group === null) return isSelected(name, filter);
+  const matches = (re: RegExp): boolean => re.test(name) || re.test(group);
+  if (filter.include.length > 0 && !filter.include.some(matches)) return false;
+  return !filter.exclude.some(matches);
 }
 
 /**

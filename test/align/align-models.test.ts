@@ -145,6 +145,13 @@ describe('alignModels', () => {
     expect(await valuesOf(groups[1]!.units[7]!.parents[1]!)).toEqual([2022, 2023, 2024, 2025, 2026, 2027]);
     expect([alignment.suspectOnly, alignment.parentOnly.map((p) => p.names), alignment.mismatched]).toEqual([[], [[], []], []]);
 
+    // The name the report shows selects the group, and leaves it out.
+    const named = (filter: { include: RegExp[]; exclude: RegExp[] }) =>
+      groupUnits(alignModels(model(experts(0)), [model(experts(1000))], filter).units).map((g) => [g.name, g.units.length]);
+    expect(named({ include: [/experts\.gate_up_proj$/], exclude: [] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 8]]);
+    expect(named({ include: [], exclude: [/experts\.down_proj$/, /gate\.weight/] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 8]]);
+    expect(named({ include: [/experts\.gate_up_proj$/], exclude: [/experts\.2\./] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 6]]);
+
     // One expert asked for alone is a group of one expert.
     const one = groupUnits(alignModels(model(experts(0)), [model(experts(1000))], { include: [/experts\.10\./], exclude: [] }).units);
     expect(one.map((g) => [g.name, g.shape, g.units.length])).toEqual([
