@@ -48,9 +48,13 @@ export interface StackingInputs {
   seed?: number;
 }
 
-/** Whether the name alignment left something for the stacking pass to explain. */
+/**
+ * Whether the name alignment left something for the stacking pass to explain: a suspect
+ * tensor no parent has, or one unrelated to its namesakes, whole or in one expert's
+ * slice (an expert copied over another is one slice of a tensor that stays close).
+ */
 export function stackingNeeded(tensors: readonly TensorReport[], suspectOnly: readonly string[]): boolean {
-  return suspectOnly.length > 0 || tensors.some((t) => t.kind === 'unrelated');
+  return suspectOnly.length > 0 || tensors.some((t) => t.kind === 'unrelated' || t.slices?.some((s) => s.kind === 'unrelated'));
 }
 
 /** The layer map of a stacked suspect, or null when the pass has nothing to explain. */

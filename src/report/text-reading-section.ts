@@ -1,4 +1,4 @@
-import type { Report } from '../report-schema.js';
+import type { Report, TensorKind, TensorReport } from '../report-schema.js';
 import { formatCount, formatSigma } from './format-numbers.js';
 import { MAX_LINE_WIDTH, wrap } from './text-layout.js';
 import type { TextStyle } from './text-style.js';
@@ -8,6 +8,28 @@ const SLICES_SHOWN = 5;
 
 function inputName(report: Report, input: number): string {
   return input < 0 ? report.suspect.label : (report.parents[input]?.label ?? `parent ${input + 1}`);
+}
+
+/** The kind of most of a sliced tensor's elements, by its slices; a tie goes to the tensor's own kind. */
+function usualKind(tensor: TensorReport): TensorKind {
+  const elements = new Map<TensorKind, number>();
+  for (const s of tensor.slices!) elements.set(s.kind, (elements.get(s.kind) ?? 0) + s.elements);
+  let usual = tensor.kind;
+  let most = elements.get(tensor.kind) ?? -1;
+  for (const [kind, count] of elements) {
+    if (count > most) {
+      usual = kind;
+      most = count;
+    }
+  }
+  return usual;
+}
+
+/** Compares two residuals for a sort, NaN (nothing to fit) below every number. */
+function residualOrder(x: number, y: number): number {
+  const a = Number.isNaN(x) ? -Infinity : x;
+  const b = Number.isNaN(y) ? -Infinity : y;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -43,14 +65,22 @@ export function readingTextSection(report: Report, style: TextStyle): string[] {
   const sliced = report.tensors.filter((t) => t.slices !== undefined);
   if (sliced.length > 0) {
     const parts = sliced.reduce((n, t) => n + t.slices!.length, 0);
-    const differing = sliced.flatMap((t) => t.slices!.filter((s) => s.kind !== t.kind).map((s) => ({ tensor: t, slice: s })));
+    // The odd ones out: parts of another kind than most of their tensor's elements (the
+    // tensor's own kind can be the odd one's: one expert copied over another can make a
+    // small layer's tensor unrelated), farthest from a blend first.
+    const differing = sliced
+      .flatMap((t) => {
+        const usual = usualKind(t);
+        return t.slices!.filter((s) => s.kind !== usual).map((s) => ({ tensor: t, slice: s, usual }));
+      })
+      .sort((a, b) => residualOrder(b.slice.noiseRatio, a.slice.noiseRatio));
     add(
       `experts compared one by one: ${formatCount(sliced.length)} tensors, ${formatCount(parts)} parts; ` +
-        (differing.length === 0 ? 'every part agrees with its tensor' : `${formatCount(differing.length)} differ from their tensor:`),
+        (differing.length === 0 ? 'every part agrees with the rest of its tensor' : `${formatCount(differing.length)} differ from the rest of their tensor:`),
     );
-    for (const { tensor, slice } of differing.slice(0, SLICES_SHOWN)) {
+    for (const { tensor, slice, usual } of differing.slice(0, SLICES_SHOWN)) {
       const where = slice.expert === null ? slice.name : `expert ${slice.expert}${tensor.layer === null ? '' : ` of layer ${tensor.layer}`} (${slice.name})`;
-      add(`${where}: ${slice.kind}, ${formatSigma(slice.noiseRatio)}σ (tensor: ${tensor.kind})`, '    ');
+      add(`${where}: ${slice.kind}, ${formatSigma(slice.noiseRatio)}σ (the rest: ${usual}; tensor: ${tensor.kind})`, '    ');
     }
     if (differing.length > SLICES_SHOWN) add(`… ${formatCount(differing.length - SLICES_SHOWN)} more`, '    ');
   }

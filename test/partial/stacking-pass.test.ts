@@ -3,13 +3,17 @@
  * our implementation of mergekit passthrough with slices A[0, 2) + B[1, 4)), through the
  * whole analysis, and its parts.
  */
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/analyze.js';
 import { sketchBlocks, SKETCH_BLOCK_ELEMENTS, SKETCH_BLOCKS, stackingNeeded } from '../../src/partial/stacking-pass.js';
 import { renderJson } from '../../src/report/render-json.js';
 import { renderMarkdown } from '../../src/report/render-markdown.js';
 import { renderHtml } from '../../src/report/render-html.js';
+import { renderText } from '../../src/report/render-text.js';
+import { PLAIN_STYLE } from '../../src/report/text-style.js';
 import { stackingVerdict } from '../../src/verdict/recipes/stacking-verdict.js';
 import type { Report } from '../../src/report-schema.js';
 
@@ -55,6 +59,36 @@ describe('layer stacking, end to end', () => {
     const blend = await analyze({ suspect: at('fixtures/blend-small-delta/suspect'), parents: [at('fixtures/parents/a'), at('fixtures/parents/b')], threads: 0 });
     expect(stackingNeeded(blend.tensors, blend.unmatched.suspectOnly)).toBe(false);
     expect(blend.forensics!.layerStacking).toBeNull();
+  });
+
+  it('an expert copied over another in a per-expert model: one slice unrelated, the pass names its source', async () => {
+    // moe-a with layer 0's expert 3 down_proj replaced by expert 1's bytes.
+    const dir = await mkdtemp(join(tmpdir(), 'provcheck-expert-copy-'));
+    try {
+      const bytes = new Uint8Array(await readFile(at('fixtures/parents/moe-a/model.safetensors')));
+      const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+      const [from, to] = ['1', '3'].map((e) => header[`model.layers.0.mlp.experts.${e}.down_proj.weight`]!.data_offsets.map((o) => 8 + headerLength + o));
+      bytes.copyWithin(to![0]!, from![0]!, from![1]!);
+      await writeFile(join(dir, 'model.safetensors'), bytes);
+      await copyFile(at('fixtures/parents/moe-a/config.json'), join(dir, 'config.json'));
+
+      const report = await analyze({ suspect: dir, parents: [at('fixtures/parents/moe-a'), at('fixtures/parents/moe-b')], threads: 0 });
+      const down = report.tensors.find((t) => t.name === 'model.layers.0.mlp.experts.down_proj')!;
+      expect(down.slices!.filter((s) => s.kind !== 'identical').map((s) => [s.expert, s.kind])).toEqual([[3, 'unrelated']]);
+      const copied = report.forensics!.layerStacking!.tensors!.find((t) => t.name === 'model.layers.0.mlp.experts.3.down_proj.weight')!;
+      expect(copied).toMatchObject({ parent: 0, source: 'model.layers.0.mlp.experts.1.down_proj.weight', exact: 1024, elements: 1024 });
+      // Listed as the odd one out, though the small layer's tensor is unrelated as a whole; its identical experts are not.
+      const text = renderText(report, { style: PLAIN_STYLE }).replace(/\n\s+/g, ' ');
+      expect(text).toContain('1 differ from the rest of their tensor: expert 3 of layer 0 (model.layers.0.mlp.experts.3.down_proj.weight): unrelated');
+      expect(text).not.toContain('expert 0 of layer 0');
+      // Among many experts the tensor stays close to its parent, and the slice alone asks for the pass.
+      const slices = down.slices!.map((s) => ({ ...s, kind: s.expert === 3 ? ('unrelated' as const) : ('identical' as const) }));
+      expect(stackingNeeded([{ ...down, kind: 'derived', slices }], [])).toBe(true);
+      expect(stackingNeeded([{ ...down, kind: 'derived', slices: slices.map((s) => ({ ...s, kind: 'identical' as const })) }], [])).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('sketch blocks: one per stratum, inside the tensor, the same for every tensor of a size', () => {

@@ -31,8 +31,8 @@ describe('the reading section of the text report', () => {
     const text = readingTextSection(report, plain).join('\n').replace(/\n\s+/g, ' ');
     expect(text).toContain('suspect names: model.language_model. → model. (20 tensors)');
     expect(text).toContain('suspect stored F32 on the BF16 grid: 1 tensors judged on that grid');
-    expect(text).toContain('experts compared one by one: 1 tensors, 2 parts; 1 differ from their tensor:');
-    expect(text).toContain('expert 17 of layer 40 (model.layers.40.mlp.experts.17.gate_proj.weight): modified-blend, 3.20σ (tensor: blend)');
+    expect(text).toContain('experts compared one by one: 1 tensors, 2 parts; 1 differ from the rest of their tensor:');
+    expect(text).toContain('expert 17 of layer 40 (model.layers.40.mlp.experts.17.gate_proj.weight): modified-blend, 3.20σ (the rest: blend; tensor: blend)');
     expect(text).not.toContain('expert 16');
   });
 });
