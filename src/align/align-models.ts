@@ -10,7 +10,7 @@
  * The unit of comparison is one 2-D matrix per expert; `group` names the tensor a unit
  * belongs to, so per-tensor statistics are the sums of its units' moments.
  */
-import { sliceTensor, type LogicalTensor } from '../format/logical-tensor.js';
+import { codesDtype, sliceTensor, type LogicalTensor } from '../format/logical-tensor.js';
 import type { LogicalModel } from '../format/quantization/schemes.js';
 import { isSelected, type NameFilter } from './align-tensors.js';
 import { canonicalName, expertGroupName, expertOf, fusedExpertParts, hasFusedExpertParts, type NameRule } from './name-mapping.js';
@@ -249,8 +249,9 @@ function selectedName(name: string, filter: NameFilter): boolean {
  * The shape of each per-expert group in `groups` (expertGroupName), as a fused tensor
  * of its experts has it: [experts, rows × matrices per expert, …] (gate_up_proj: two
  * matrices per expert, the gate's rows then the up's). A group whose units differ in
- * shape, or hold unequal numbers of matrices per expert, is none: its units are
- * reported one by one, as they are stored. Replaces the units in `units`.
+ * shape or in how an input stores them (dtype, encoding), or hold unequal numbers of
+ * matrices per expert, is none: its units are reported one by one, as they are stored.
+ * Replaces the units in `units`.
  */
 function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>): void {
   const members = new Map<string, number[]>();
@@ -268,7 +269,10 @@ function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>
       perExpert.set(expert, (perExpert.get(expert) ?? 0) + 1);
     }
     const matrices = perExpert.get(expertOf(first.name)!)!;
-    const uniform = indexes.every((i) => sameShape(units[i]!.shape, first.shape)) && [...perExpert.values()].every((n) => n === matrices);
+    // One tensor: one shape, and every input stored alike (the report takes its dtypes and encodings from one unit).
+    const stored = (unit: AlignedUnit): string => [unit.suspect, ...unit.parents].map((t) => `${codesDtype(t.recipe)} ${t.encoding}`).join('|');
+    const uniform =
+      indexes.every((i) => sameShape(units[i]!.shape, first.shape) && stored(units[i]!) === stored(first)) && [...perExpert.values()].every((n) => n === matrices);
     const [rows, ...rest] = first.shape;
     const shape = rows === undefined ? [perExpert.size, matrices] : [perExpert.size, rows * matrices, ...rest];
     for (const i of indexes) {

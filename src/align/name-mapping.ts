@@ -121,6 +121,7 @@ export function expertGroupName(name: string): string | null {
 
 /** The per-expert name's expert index, or null: "expert 17 of layer 40" in reports. */
 export function expertOf(name: string): number | null {
-  const match = /\.experts\.(\d+)\./.exec(name);
+  // The last `.experts.N.`, as expertGroupName reads it.
+  const match = /^.*\.experts\.(\d+)\./.exec(name);
   return match ? Number(match[1]) : null;
 }

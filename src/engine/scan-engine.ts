@@ -52,6 +52,12 @@ export abstract class ScanEngine {
 
   protected abstract runPiece(task: PieceTask): Promise<PieceResult>;
 
+  /**
+   * Units of one tensor worth scanning at once (lanes.ts): enough to keep every thread
+   * busy on one tensor split into its experts, and a network source's latency covered.
+   */
+  abstract readonly unitLanes: number;
+
   abstract close(): Promise<void>;
 
   /**
@@ -116,6 +122,9 @@ export abstract class ScanEngine {
   }
 }
 
+/** ScanEngine.unitLanes for one thread; workers take twice their number if more. */
+export const UNIT_LANES = 64;
+
 /**
  * Stored bytes a piece adds to the progress: every input's share of the range for the
  * moments pass. The other passes (grid, reproduced, recipes) re-read what the moments
@@ -132,6 +141,8 @@ export function pieceBytes(task: PieceTask): number {
 
 /** One scanner in this thread, pieces one after another: `--threads 0`, and a worker reporting a tensor whole. */
 export class InProcessEngine extends ScanEngine {
+  /** One scanner takes pieces in turn: a window only overlaps a Hub source's round trips. */
+  readonly unitLanes = UNIT_LANES;
   private readonly scanner: TensorScanner;
   private tail: Promise<unknown> = Promise.resolve();
 

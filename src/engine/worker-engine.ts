@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { AlignedGroup } from '../align/align-models.js';
 import type { TensorDescriptor } from '../format/model-layout.js';
 import { IoError, MalformedInputError } from '../errors.js';
-import { pieceBytes, ScanEngine, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
+import { pieceBytes, ScanEngine, UNIT_LANES, type PieceResult, type PieceTask, type ScanSettings } from './scan-engine.js';
 import { DEFAULT_CHUNK_ELEMENTS, DEFAULT_READ_BYTES } from './scan-tensor.js';
 import { PIECE_ELEMENTS } from './scan-plan.js';
 import { mapRecipeNow, type LogicalTensor, type TensorRecipe } from '../format/logical-tensor.js';
@@ -169,6 +169,7 @@ interface Slot {
 
 /** Pieces spread over worker threads, in file order, each worker with its own read-ahead. */
 export class WorkerEngine extends ScanEngine {
+  readonly unitLanes: number;
   private readonly slots: Slot[];
   private readonly queue: Pending[] = [];
   private nextId = 0;
@@ -181,6 +182,7 @@ export class WorkerEngine extends ScanEngine {
     private readonly options: WorkerEngineOptions,
   ) {
     super(settings);
+    this.unitLanes = Math.max(UNIT_LANES, 2 * options.threads);
     const start = workerStart(settings, options);
     const { heapLimitMb } = start;
     const taken = options.pool?.take(start) ?? null;

@@ -2,6 +2,7 @@ import { extended } from '../object-shape.js';
 import type { TensorMoments } from '../engine/moments.js';
 import type { ElementwiseSums } from '../engine/recipes/elementwise-sums.js';
 import { addRecipePassResults, emptyRecipePassResult, type RecipePassResult } from '../engine/recipes/recipe-pass.js';
+import { inLanes } from '../engine/lanes.js';
 import type { ScanEngine } from '../engine/scan-engine.js';
 import type { ScanTensor } from '../engine/scan-tensor.js';
 import type { FloatFormat } from '../format/dtype.js';
@@ -66,17 +67,18 @@ export async function measureRecipes(
     replayDtype: format?.dtype ?? null,
   };
   const result = emptyRecipePassResult(candidates.length, residual);
-  const reads: Promise<RecipePassResult>[] = [];
+  // Every unit's residual, then the replay's blocks: a window of them at a time (lanes.ts), added in this order.
+  const reads: (() => Promise<RecipePassResult>)[] = [];
   if (residual) {
-    for (const unit of units) reads.push(engine.recipes(unit, extended(request, { replayElements: 0, residual: true }), { from: 0, to: unit.suspect.elements }));
+    for (const unit of units) reads.push(() => engine.recipes(unit, extended(request, { replayElements: 0, residual: true }), { from: 0, to: unit.suspect.elements }));
   }
   if (candidates.length > 0) {
     for (const block of replayBlocks(units.map((u) => u.suspect.elements))) {
       const range = { from: block.from, to: block.to };
-      reads.push(engine.recipes(units[block.unit]!, extended(request, { replayElements: block.to - block.from, residual: false }), range));
+      reads.push(() => engine.recipes(units[block.unit]!, extended(request, { replayElements: block.to - block.from, residual: false }), range));
     }
   }
-  for (const part of await Promise.all(reads)) addRecipePassResults(result, part);
+  for (const part of await inLanes(reads, engine.unitLanes, (read) => read())) addRecipePassResults(result, part);
   const measuredFit = result.rss === null || !options.directResidual ? gramMeasured(fit) : withDirectResidual(fit, moments, result.rss);
   // Without an exact-hit profile (three or more parents, or no clear peak), what the
   // fitted blend reproduces comes from this same read.

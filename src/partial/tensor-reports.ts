@@ -9,6 +9,7 @@ import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
+import { inLanes } from '../engine/lanes.js';
 import { WorkerEngine, WorkerPool } from '../engine/worker-engine.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
@@ -51,8 +52,6 @@ export interface TensorReportsOptions extends GroupReportOptions {
 
 /** Expert slices in flight per thread (see tensorReports). */
 const UNITS_IN_FLIGHT_PER_THREAD = 512;
-/** A tensor's units scanned at once (groupMoments): enough to keep every worker busy on one tensor. */
-const UNITS_IN_FLIGHT = 64;
 
 /** Default --threads: every core the process may use. */
 export function defaultThreads(): number {
@@ -92,10 +91,11 @@ export async function tensorReports(
     // outlive the young generation (the 0.25 GB bench trio, 15,840 slices: ~80 MB of
     // wiring allocated, by heap sampling, before leaves were shared; peak RSS 306-311
     // MB, with this bound 257-280 MB in the same time).
-    // In this thread (--threads 0, or Hub sources) nothing is wired, and tensors in flight
-    // overlap the network's latency: the count alone bounds them.
+    // In this thread (--threads 0, or Hub sources) nothing is wired, but each unit in
+    // flight is a pending scan: the same bound, as for one thread.
     const workers = engine instanceof WorkerEngine ? engine : null;
-    const unitWindow = workers ? Math.max(window, options.threads * UNITS_IN_FLIGHT_PER_THREAD) : Infinity;
+    const threads = Math.max(1, options.threads);
+    const unitWindow = Math.max(window, threads * UNITS_IN_FLIGHT_PER_THREAD);
     let unitsInFlight = 0;
     let tensorsInFlight = 0;
     const waiting: (() => void)[] = [];
@@ -109,7 +109,7 @@ export async function tensorReports(
         // A tensor per thread always goes, however many units it has: a per-expert MoE
         // checkpoint's tensors are thousands of experts each (100,000 tensors grouped in
         // 60), and one at a time would leave every thread but one idle.
-        if (tensorsInFlight >= options.threads && unitsInFlight + units > unitWindow) {
+        if (tensorsInFlight >= threads && unitsInFlight + units > unitWindow) {
           await new Promise<void>((resolve) => waiting.push(resolve));
           continue;
         }
@@ -192,7 +192,7 @@ export async function tensorReportText(group: AlignedGroup, engine: ScanEngine, 
   if (recipes === null && fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read
     // counts what the fitted blend reproduces bit for bit.
-    const counted = await Promise.all(units.map((unit) => engine.reproduced(unit, fit.weights as number[])));
+    const counted = await inLanes(units, engine.unitLanes, (unit) => engine.reproduced(unit, fit.weights as number[]));
     const informative = counted.reduce((sum, c) => sum + c.informative, 0);
     const reproduced = counted.reduce((sum, c) => sum + c.reproduced, 0);
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
@@ -254,14 +254,14 @@ async function groupMoments(
   const slices: SliceReport[] = new Array<SliceReport>(units.length);
   const arrived = new Map<number, TensorMoments>();
   let next = 0;
-  let started = 0;
-  // UNITS_IN_FLIGHT at a time, not all at once: a per-expert checkpoint's layer has
+  // A window of units at a time, not all at once: a per-expert checkpoint's layer has
   // thousands of experts, and a pending scan per expert (its task and its promises)
   // outlived young-generation collections, which copied them over and over.
-  const lane = async (): Promise<void> => {
-    while (started < units.length) {
-      const i = started++;
-      const part = await engine.moments(units[i]!);
+  await inLanes(
+    units,
+    engine.unitLanes,
+    (unit) => engine.moments(unit),
+    (part, i) => {
       slices[i] = sliceReport(group.units[i]!, part, options);
       arrived.set(i, part);
       while (arrived.has(next)) {
@@ -270,9 +270,8 @@ async function groupMoments(
         engine.recycle(added);
         arrived.delete(next++);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(UNITS_IN_FLIGHT, units.length) }, lane));
+    },
+  );
   return { moments, slices };
 }
 
@@ -310,7 +309,7 @@ async function suspectGridOf(group: AlignedGroup, engine: ScanEngine): Promise<R
   const stored = unscaledFloat(group.units[0]!.suspect.recipe);
   if (stored !== 'F32' && stored !== 'F64') return null;
   if (group.units.some((u) => unscaledFloat(u.suspect.recipe) !== stored)) return null;
-  const flags = await Promise.all(group.units.map((u) => engine.suspectGrids({ name: u.name, suspect: u.suspect, parents: u.parents })));
+  const flags = await inLanes(group.units, engine.unitLanes, (u) => engine.suspectGrids({ name: u.name, suspect: u.suspect, parents: u.parents }));
   return effectiveGrid(stored, flags.reduce((all, f) => all & f, 7));
 }
 

@@ -173,8 +173,15 @@ describe('alignModels', () => {
         // ... and a suspect that has a tensor of the fused name already.
         'model.layers.2.mlp.experts.0.down_proj.weight': [[3, 2], base],
         'model.layers.2.mlp.experts.down_proj': [[3, 2], base],
+        'model.layers.3.mlp.experts.0.down_proj.weight': [[3, 2], base],
+        'model.layers.3.mlp.experts.1.down_proj.weight': [[3, 2], base],
       });
-    const groups = groupUnits(alignModels(uneven(0), [uneven(100)], none).units);
+    // ... and experts stored alike but for one, whose suspect is F32.
+    const stored = uneven(0);
+    const tensors = new Map(stored.tensors);
+    const f32 = tensors.get('model.layers.3.mlp.experts.1.down_proj.weight')!;
+    tensors.set(f32.name, { ...f32, encoding: 'F32', recipe: { ...f32.recipe, codes: 'F32' } as LogicalTensor['recipe'] });
+    const groups = groupUnits(alignModels({ ...stored, tensors }, [uneven(100)], none).units);
     expect(groups.map((g) => [g.name, g.units.length])).toEqual([
       ['model.layers.0.mlp.experts.0.down_proj.weight', 1],
       ['model.layers.0.mlp.experts.1.down_proj.weight', 1],
@@ -183,8 +190,10 @@ describe('alignModels', () => {
       ['model.layers.1.mlp.experts.1.gate_proj.weight', 1],
       ['model.layers.2.mlp.experts.0.down_proj.weight', 1],
       ['model.layers.2.mlp.experts.down_proj', 1],
+      ['model.layers.3.mlp.experts.0.down_proj.weight', 1],
+      ['model.layers.3.mlp.experts.1.down_proj.weight', 1],
     ]);
-    expect(groups.map((g) => g.shape)).toEqual([[3, 2], [4, 2], [2, 3], [2, 3], [2, 3], [3, 2], [3, 2]]);
+    expect(groups.map((g) => g.shape)).toEqual([[3, 2], [4, 2], [2, 3], [2, 3], [2, 3], [3, 2], [3, 2], [3, 2], [3, 2]]);
   });
 
   it('names the group of a per-expert tensor as a fused checkpoint names it', () => {

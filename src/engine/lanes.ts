@@ -1,0 +1,32 @@
+/**
+ * `work` on every item, at most `lanes` at a time, started in the items' order: the
+ * units of a tensor (a per-expert MoE layer has thousands) are scanned a window at a
+ * time, not all at once, so that their pending tasks do not pile up and their reads stay
+ * near file order. `done`, when given, sees each result as it arrives; the results are
+ * returned in the items' order. The first failure rejects; items not yet started are
+ * then not started.
+ */
+export async function inLanes<T, R>(
+  items: readonly T[],
+  lanes: number,
+  work: (item: T, index: number) => Promise<R>,
+  done?: (result: R, index: number) => void,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]!, i);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+      done?.(results[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, items.length)) }, lane));
+  return results;
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { inLanes } from '../../src/engine/lanes.js';
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('inLanes', () => {
+  it('runs at most `lanes` at once, starts items in order, returns results in order', async () => {
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const seen: number[] = [];
+    const items = Array.from({ length: 23 }, (_, i) => i);
+    const results = await inLanes(
+      items,
+      4,
+      async (item) => {
+        started.push(item);
+        most = Math.max(most, ++running);
+        await tick((item * 7) % 5);
+        running--;
+        return item * item;
+      },
+      (result, index) => seen.push(index),
+    );
+    expect(results).toEqual(items.map((i) => i * i));
+    expect(started).toEqual(items);
+    expect(most).toBe(4);
+    expect(seen.sort((a, b) => a - b)).toEqual(items);
+    expect(await inLanes([], 4, () => Promise.resolve(1))).toEqual([]);
+  });
+
+  it('rejects with the first failure and starts nothing after it', async () => {
+    const started: number[] = [];
+    const run = inLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
+      started.push(item);
+      await tick(1);
+      if (item === 3) throw new Error('item 3 failed');
+      return item;
+    });
+    await expect(run).rejects.toThrow('item 3 failed');
+    await tick(20);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+  });
+});
