@@ -39,7 +39,8 @@ describe('checkpoints stored otherwise, through the built binary', () => {
   });
 
   it('reports a per-expert suspect as the fused one: one tensor per layer and projection, a slice per expert', async () => {
-    // The same bf16 values, fused and BF16 in one fixture, per expert and F32 in the other.
+    // The same bf16 values, fused and BF16 in one fixture, per expert and F32 in the other
+    // (four experts: stored in the order of their numbers, so the sums add alike too).
     const parents = ['--parents', 'fixtures/parents/moe-a', 'fixtures/parents/moe-b'];
     const [fused, perExpert] = await Promise.all([
       report(['suspect', 'fixtures/fused-experts/suspect', ...parents]),
