@@ -20,7 +20,7 @@ describe('inLanes', () => {
         running--;
         return item * item;
       },
-      (result, index) => seen.push(index),
+      (_result, index) => seen.push(index),
     );
     expect(results).toEqual(items.map((i) => i * i));
     expect(started).toEqual(items);
