@@ -233,7 +233,8 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
         ? await readHubDeclaredProvenance(suspectLocation, hub)
         : await readLocalDeclaredProvenance(modelFolder(suspect));
     // Layers stacked under other indexes (passthrough): found by content, not by name. A sampled run reads no whole tensor, so it skips this.
-    const stacking = options.sample ? null : await stackingPass({ suspect: models[0]!, parents: models.slice(1), tensors, suspectOnly: alignment.suspectOnly });
+    const storedSlices = new Set(alignment.units.filter((u) => u.name !== u.group && u.suspect.recipe.kind !== 'slice').map((u) => u.name));
+    const stacking = options.sample ? null : await stackingPass({ suspect: models[0]!, parents: models.slice(1), tensors, suspectOnly: alignment.suspectOnly, storedSlices });
     const verdict = withStacking(modelVerdict(tensors, k, thresholds), stacking && stackingVerdict(stacking, thresholds.agreement));
     const createdAt = new Date().toISOString();
     const command = options.command ?? [];

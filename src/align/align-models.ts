@@ -250,7 +250,8 @@ function selectedName(name: string, filter: NameFilter): boolean {
  * of its experts has it: [experts, rows × matrices per expert, …] (gate_up_proj: two
  * matrices per expert, the gate's rows then the up's). A group whose units differ in
  * shape or in how an input stores them (dtype, encoding), or hold unequal numbers of
- * matrices per expert, is none: its units are reported one by one, as they are stored.
+ * matrices per expert, or a gate_up_proj without both halves of each expert (one left
+ * out by --exclude), is none: its units are reported one by one, as they are stored.
  * Replaces the units in `units`.
  */
 function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>): void {
@@ -269,10 +270,14 @@ function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>
       perExpert.set(expert, (perExpert.get(expert) ?? 0) + 1);
     }
     const matrices = perExpert.get(expertOf(first.name)!)!;
+    // A gate_up_proj holds each expert's gate and up: with one of them filtered out (or never stored), there is no such tensor.
+    const expected = first.group.endsWith('.gate_up_proj') ? 2 : 1;
     // One tensor: one shape, and every input stored alike (the report takes its dtypes and encodings from one unit).
     const stored = (unit: AlignedUnit): string => [unit.suspect, ...unit.parents].map((t) => `${codesDtype(t.recipe)} ${t.encoding}`).join('|');
     const uniform =
-      indexes.every((i) => sameShape(units[i]!.shape, first.shape) && stored(units[i]!) === stored(first)) && [...perExpert.values()].every((n) => n === matrices);
+      matrices === expected &&
+      indexes.every((i) => sameShape(units[i]!.shape, first.shape) && stored(units[i]!) === stored(first)) &&
+      [...perExpert.values()].every((n) => n === matrices);
     const [rows, ...rest] = first.shape;
     const shape = rows === undefined ? [perExpert.size, matrices] : [perExpert.size, rows * matrices, ...rest];
     for (const i of indexes) {

@@ -3,8 +3,8 @@
  * units of a tensor (a per-expert MoE layer has thousands) are scanned a window at a
  * time, not all at once, so that their pending tasks do not pile up and their reads stay
  * near file order. `done`, when given, sees each result as it arrives; the results are
- * returned in the items' order. The first failure rejects; items not yet started are
- * then not started.
+ * returned in the items' order. The first failure (of `work` or `done`) rejects; items
+ * not yet started are then not started. `lanes` below 1, or not finite, is 1.
  */
 export async function inLanes<T, R>(
   items: readonly T[],
@@ -20,13 +20,14 @@ export async function inLanes<T, R>(
       const i = next++;
       try {
         results[i] = await work(items[i]!, i);
+        done?.(results[i]!, i);
       } catch (error) {
         failed = true;
         throw error;
       }
-      done?.(results[i]!, i);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, items.length)) }, lane));
+  const count = Number.isFinite(lanes) ? Math.max(1, Math.min(Math.floor(lanes), items.length)) : 1;
+  await Promise.all(Array.from({ length: count }, lane));
   return results;
 }

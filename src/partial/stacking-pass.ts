@@ -45,21 +45,26 @@ export interface StackingInputs {
   tensors: readonly TensorReport[];
   /** Suspect tensors no parent has under their name. */
   suspectOnly: readonly string[];
+  /** Slices that are whole stored tensors of the suspect (its experts stored one by one): the pass can find where such a slice came from. */
+  storedSlices?: ReadonlySet<string>;
   seed?: number;
 }
 
 /**
  * Whether the name alignment left something for the stacking pass to explain: a suspect
- * tensor no parent has, or one unrelated to its namesakes, whole or in one expert's
- * slice (an expert copied over another is one slice of a tensor that stays close).
+ * tensor no parent has, or one unrelated to its namesakes, whole or as one of its
+ * `storedSlices` (an expert stored on its own and copied over another is one slice of a
+ * tensor that stays close). The pass compares whole stored tensors: a fused tensor's
+ * slice is none, and does not start it.
  */
-export function stackingNeeded(tensors: readonly TensorReport[], suspectOnly: readonly string[]): boolean {
-  return suspectOnly.length > 0 || tensors.some((t) => t.kind === 'unrelated' || t.slices?.some((s) => s.kind === 'unrelated'));
+export function stackingNeeded(tensors: readonly TensorReport[], suspectOnly: readonly string[], storedSlices?: ReadonlySet<string>): boolean {
+  const unrelatedSlice = (t: TensorReport): boolean => storedSlices !== undefined && t.slices !== undefined && t.slices.some((s) => s.kind === 'unrelated' && storedSlices.has(s.name));
+  return suspectOnly.length > 0 || tensors.some((t) => t.kind === 'unrelated' || unrelatedSlice(t));
 }
 
 /** The layer map of a stacked suspect, or null when the pass has nothing to explain. */
 export async function stackingPass(inputs: StackingInputs): Promise<StackingFinding | null> {
-  if (!stackingNeeded(inputs.tensors, inputs.suspectOnly)) return null;
+  if (!stackingNeeded(inputs.tensors, inputs.suspectOnly, inputs.storedSlices)) return null;
   const seed = inputs.seed ?? 0x5eed;
   const suspectTensors = [...inputs.suspect.tensors.values()];
   const parentTensors = inputs.parents.map((model) => [...model.tensors.values()]);

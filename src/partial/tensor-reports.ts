@@ -94,7 +94,7 @@ export async function tensorReports(
     // In this thread (--threads 0, or Hub sources) nothing is wired, but each unit in
     // flight is a pending scan: the same bound, as for one thread.
     const workers = engine instanceof WorkerEngine ? engine : null;
-    const threads = Math.max(1, options.threads);
+    const threads = workers ? options.threads : 1;
     const unitWindow = Math.max(window, threads * UNITS_IN_FLIGHT_PER_THREAD);
     let unitsInFlight = 0;
     let tensorsInFlight = 0;

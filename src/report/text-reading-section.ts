@@ -10,19 +10,16 @@ function inputName(report: Report, input: number): string {
   return input < 0 ? report.suspect.label : (report.parents[input]?.label ?? `parent ${input + 1}`);
 }
 
-/** The kind of most of a sliced tensor's elements, by its slices; a tie goes to the tensor's own kind. */
+/** The kind of more than half of a sliced tensor's elements, by its slices; without one, the tensor's own kind. */
 function usualKind(tensor: TensorReport): TensorKind {
   const elements = new Map<TensorKind, number>();
-  for (const s of tensor.slices!) elements.set(s.kind, (elements.get(s.kind) ?? 0) + s.elements);
-  let usual = tensor.kind;
-  let most = elements.get(tensor.kind) ?? -1;
-  for (const [kind, count] of elements) {
-    if (count > most) {
-      usual = kind;
-      most = count;
-    }
+  let total = 0;
+  for (const s of tensor.slices!) {
+    elements.set(s.kind, (elements.get(s.kind) ?? 0) + s.elements);
+    total += s.elements;
   }
-  return usual;
+  for (const [kind, count] of elements) if (2 * count > total) return kind;
+  return tensor.kind;
 }
 
 /** Compares two residuals for a sort, NaN (nothing to fit) below every number. */

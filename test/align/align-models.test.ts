@@ -151,6 +151,11 @@ describe('alignModels', () => {
     expect(named({ include: [/experts\.gate_up_proj$/], exclude: [] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 8]]);
     expect(named({ include: [], exclude: [/experts\.down_proj$/, /gate\.weight/] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 8]]);
     expect(named({ include: [/experts\.gate_up_proj$/], exclude: [/experts\.2\./] })).toEqual([['model.layers.3.mlp.experts.gate_up_proj', 6]]);
+    // Without its gates a gate_up_proj is no such tensor: the up halves are reported as stored.
+    expect(named({ include: [/experts/], exclude: [/gate_proj/] })).toEqual([
+      ['model.layers.3.mlp.experts.down_proj', 4],
+      ...[0, 1, 10, 2].map((e) => [`model.layers.3.mlp.experts.${e}.up_proj.weight`, 1]),
+    ]);
 
     // One expert asked for alone is a group of one expert.
     const one = groupUnits(alignModels(model(experts(0)), [model(experts(1000))], { include: [/experts\.10\./], exclude: [] }).units);
@@ -204,6 +209,9 @@ describe('alignModels', () => {
     expect(expertGroupName('model.layers.4.mlp.experts.3.down_proj.bias')).toBe('model.layers.4.mlp.experts.down_proj.bias');
     expect(expertGroupName('model.layers.4.mlp.shared_expert.down_proj.weight')).toBeNull();
     expect(expertGroupName('model.layers.4.mlp.experts.down_proj')).toBeNull();
+    // A name with two expert indexes: the last one, for both.
+    expect(expertGroupName('model.experts.2.layers.4.mlp.experts.17.up_proj.weight')).toBe('model.experts.2.layers.4.mlp.experts.gate_up_proj');
+    expect(expertOf('model.experts.2.layers.4.mlp.experts.17.up_proj.weight')).toBe(17);
   });
 
   it('compares fused against fused expert by expert', async () => {

@@ -40,5 +40,32 @@ describe('inLanes', () => {
     await expect(run).rejects.toThrow('item 3 failed');
     await tick(20);
     expect(started).toEqual([0, 1, 2, 3, 4]);
+
+    // A failure of `done` too.
+    const begun: number[] = [];
+    const failing = inLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
+      begun.push(item);
+      await tick(1);
+      return item;
+    }, (result) => {
+      if (result === 1) throw new Error('done failed on 1');
+    });
+    await expect(failing).rejects.toThrow('done failed on 1');
+    await tick(20);
+    expect(begun).toEqual([0, 1, 2]);
+  });
+
+  it('takes a lane count that is not a whole number of at least 1 as one lane', async () => {
+    for (const lanes of [Number.NaN, 0, -3, 0.5]) {
+      let running = 0;
+      let most = 0;
+      const results = await inLanes([1, 2, 3], lanes, async (item) => {
+        most = Math.max(most, ++running);
+        await tick(1);
+        running--;
+        return item * 10;
+      });
+      expect([lanes, results, most]).toEqual([lanes, [10, 20, 30], 1]);
+    }
   });
 });

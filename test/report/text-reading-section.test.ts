@@ -35,4 +35,21 @@ describe('the reading section of the text report', () => {
     expect(text).toContain('expert 17 of layer 40 (model.layers.40.mlp.experts.17.gate_proj.weight): modified-blend, 3.20σ (the rest: blend; tensor: blend)');
     expect(text).not.toContain('expert 16');
   });
+
+  it('lists the odd experts out, farthest from a blend first, against the kind of most of the tensor', () => {
+    const report: Report = sampleReport();
+    const tensor = { ...report.tensors[0]!, name: 'model.layers.40.mlp.experts.gate_up_proj', layer: 40, kind: 'unrelated' as const };
+    // Most elements blend; the tensor as a whole unrelated (two experts copied from elsewhere).
+    tensor.slices = [slice(1, 'blend', 1), slice(2, 'unrelated', 40), slice(3, 'blend', 1), slice(4, 'unrelated', 900), slice(5, 'blend', 1)];
+    report.tensors = [tensor];
+    const text = readingTextSection(report, plain).join('\n').replace(/\n\s+/g, ' ');
+    expect(text).toContain(
+      '2 differ from the rest of their tensor: expert 4 of layer 40 (model.layers.40.mlp.experts.4.gate_proj.weight): unrelated, 900σ (the rest: blend; tensor: unrelated) ' +
+        'expert 2 of layer 40',
+    );
+    // No kind holds more than half the elements: the tensor's own kind is the rest, and every expert of another kind is listed.
+    report.tensors = [{ ...tensor, kind: 'modified-blend', slices: [slice(1, 'blend', 1), slice(2, 'identical', 0), slice(3, 'blend', 1.1), slice(4, 'identical', 0)] }];
+    const mixed = readingTextSection(report, plain).join('\n').replace(/\n\s+/g, ' ');
+    expect(mixed).toContain('4 differ from the rest of their tensor: expert 3 of layer 40 (model.layers.40.mlp.experts.3.gate_proj.weight): blend, 1.10σ (the rest: modified-blend;');
+  });
 });
