@@ -2,7 +2,7 @@ import { extended } from '../object-shape.js';
 import type { TensorMoments } from '../engine/moments.js';
 import type { ElementwiseSums } from '../engine/recipes/elementwise-sums.js';
 import { addRecipePassResults, emptyRecipePassResult, type RecipePassResult } from '../engine/recipes/recipe-pass.js';
-import { inLanes } from '../engine/lanes.js';
+import { mapInLanes } from '../engine/lanes.js';
 import type { ScanEngine } from '../engine/scan-engine.js';
 import type { ScanTensor } from '../engine/scan-tensor.js';
 import type { FloatFormat } from '../format/dtype.js';
@@ -78,7 +78,7 @@ export async function measureRecipes(
       reads.push(() => engine.recipes(units[block.unit]!, extended(request, { replayElements: block.to - block.from, residual: false }), range));
     }
   }
-  for (const part of await inLanes(reads, engine.unitLanes, (read) => read())) addRecipePassResults(result, part);
+  for (const part of await mapInLanes(reads, engine.unitLanes, (read) => read())) addRecipePassResults(result, part);
   const measuredFit = result.rss === null || !options.directResidual ? gramMeasured(fit) : withDirectResidual(fit, moments, result.rss);
   // Without an exact-hit profile (three or more parents, or no clear peak), what the
   // fitted blend reproduces comes from this same read.

@@ -9,7 +9,7 @@ import { componentOf, layerOf } from '../align/tensor-name.js';
 import { addMoments, emptyMoments, type TensorMoments } from '../engine/moments.js';
 import { InProcessEngine, type ScanEngine, type ScanSettings } from '../engine/scan-engine.js';
 import { effectiveGrid, type ScanTensor, type SuspectGrid } from '../engine/scan-tensor.js';
-import { inLanes } from '../engine/lanes.js';
+import { eachInLanes, mapInLanes } from '../engine/lanes.js';
 import { WorkerEngine, WorkerPool } from '../engine/worker-engine.js';
 import { sumsOfMoments } from '../fit/recipes/tensor-sums.js';
 import { withParentNoise } from '../fit/parent-noise.js';
@@ -192,7 +192,7 @@ export async function tensorReportText(group: AlignedGroup, engine: ScanEngine, 
   if (recipes === null && fit.reproducedShare === null && fit.weights.every((w) => w !== null) && fit.informative > 0) {
     // No exact-hit profile (three or more parents, or no clear peak): a second read
     // counts what the fitted blend reproduces bit for bit.
-    const counted = await inLanes(units, engine.unitLanes, (unit) => engine.reproduced(unit, fit.weights as number[]));
+    const counted = await mapInLanes(units, engine.unitLanes, (unit) => engine.reproduced(unit, fit.weights as number[]));
     const informative = counted.reduce((sum, c) => sum + c.informative, 0);
     const reproduced = counted.reduce((sum, c) => sum + c.reproduced, 0);
     fit.reproducedShare = informative > 0 ? reproduced / informative : null;
@@ -257,7 +257,7 @@ async function groupMoments(
   // A window of units at a time, not all at once: a per-expert checkpoint's layer has
   // thousands of experts, and a pending scan per expert (its task and its promises)
   // outlived young-generation collections, which copied them over and over.
-  await inLanes(
+  await eachInLanes(
     units,
     engine.unitLanes,
     (unit) => engine.moments(unit),
@@ -309,7 +309,7 @@ async function suspectGridOf(group: AlignedGroup, engine: ScanEngine): Promise<R
   const stored = unscaledFloat(group.units[0]!.suspect.recipe);
   if (stored !== 'F32' && stored !== 'F64') return null;
   if (group.units.some((u) => unscaledFloat(u.suspect.recipe) !== stored)) return null;
-  const flags = await inLanes(group.units, engine.unitLanes, (u) => engine.suspectGrids({ name: u.name, suspect: u.suspect, parents: u.parents }));
+  const flags = await mapInLanes(group.units, engine.unitLanes, (u) => engine.suspectGrids({ name: u.name, suspect: u.suspect, parents: u.parents }));
   return effectiveGrid(stored, flags.reduce((all, f) => all & f, 7));
 }
 

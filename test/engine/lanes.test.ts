@@ -1,37 +1,40 @@
 import { describe, expect, it } from 'vitest';
-import { inLanes } from '../../src/engine/lanes.js';
+import { eachInLanes, mapInLanes } from '../../src/engine/lanes.js';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('inLanes', () => {
+describe('eachInLanes, mapInLanes', () => {
   it('runs at most `lanes` at once, starts items in order, returns results in order', async () => {
     let running = 0;
     let most = 0;
     const started: number[] = [];
     const seen: number[] = [];
     const items = Array.from({ length: 23 }, (_, i) => i);
-    const results = await inLanes(
-      items,
-      4,
-      async (item) => {
-        started.push(item);
-        most = Math.max(most, ++running);
-        await tick((item * 7) % 5);
-        running--;
-        return item * item;
-      },
-      (_result, index) => seen.push(index),
-    );
-    expect(results).toEqual(items.map((i) => i * i));
+    const squares: number[] = [];
+    const work = async (item: number): Promise<number> => {
+      started.push(item);
+      most = Math.max(most, ++running);
+      await tick((item * 7) % 5);
+      running--;
+      return item * item;
+    };
+    await eachInLanes(items, 4, work, (result, index) => {
+      seen.push(index);
+      squares[index] = result;
+    });
+    expect(squares).toEqual(items.map((i) => i * i));
     expect(started).toEqual(items);
     expect(most).toBe(4);
     expect(seen.sort((a, b) => a - b)).toEqual(items);
-    expect(await inLanes([], 4, () => Promise.resolve(1))).toEqual([]);
+    // Arriving out of order (the delays differ), kept in order by mapInLanes.
+    started.length = 0;
+    expect(await mapInLanes(items, 3, work)).toEqual(items.map((i) => i * i));
+    expect(await mapInLanes([], 4, () => Promise.resolve(1))).toEqual([]);
   });
 
   it('rejects with the first failure and starts nothing after it', async () => {
     const started: number[] = [];
-    const run = inLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
+    const run = mapInLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
       started.push(item);
       await tick(1);
       if (item === 3) throw new Error('item 3 failed');
@@ -43,7 +46,7 @@ describe('inLanes', () => {
 
     // A failure of `done` too.
     const begun: number[] = [];
-    const failing = inLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
+    const failing = eachInLanes(Array.from({ length: 10 }, (_, i) => i), 2, async (item) => {
       begun.push(item);
       await tick(1);
       return item;
@@ -59,7 +62,7 @@ describe('inLanes', () => {
     for (const lanes of [Number.NaN, 0, -3, 0.5]) {
       let running = 0;
       let most = 0;
-      const results = await inLanes([1, 2, 3], lanes, async (item) => {
+      const results = await mapInLanes([1, 2, 3], lanes, async (item) => {
         most = Math.max(most, ++running);
         await tick(1);
         running--;
