@@ -141,7 +141,7 @@ export async function recipePass(
 
   for (let first = from; first < end; first += n) {
     const count = Math.min(n, end - first);
-    let chunkRss = 0;
+    let part: ChunkResidual;
     if (raw) {
       // The codes, read raw; values decoded only where candidates are replayed.
       const views = await Promise.all(raw.map((t, i) => t.shard.source.read(t.start + 4 * first, t.start + 4 * (first + count), scratch.raw[i])));
@@ -155,18 +155,11 @@ export async function recipePass(
       const reference = request.reference;
       const fast = codes16Kernel().residualF32(codes[0]!, codes[1 + reference]!, codes[2 - reference]!, 0, count, weights![1 - reference]!, request.informativeUlps);
       if (fast) {
-        used += fast.used;
-        informative += fast.informative;
-        reproduced += fast.reproduced;
-        chunkRss = fast.rss;
+        part = fast;
       } else {
         // A NaN or an infinity in the chunk: its elements one by one, as below.
         decodeWithCellsOf(views, suspect, above, below, parents, count);
-        const part = chunkResidual(suspect, above, below, parents, count, request, weights);
-        used += part.used;
-        informative += part.informative;
-        reproduced += part.reproduced;
-        chunkRss = part.rss;
+        part = chunkResidual(suspect, above, below, parents, count, request, weights);
       }
     } else {
       await Promise.all([
@@ -176,12 +169,12 @@ export async function recipePass(
       if (grid) cellsOnGrid(grid, suspect, count, above, below);
       if (first < replayEnd) countExactMatches(suspect, parents, Math.min(count, replayEnd - first), compiled, scratch.matches, matches);
       if (!request.residual) continue;
-      const part = chunkResidual(suspect, above, below, parents, count, request, weights);
-      used += part.used;
-      informative += part.informative;
-      reproduced += part.reproduced;
-      chunkRss = part.rss;
+      part = chunkResidual(suspect, above, below, parents, count, request, weights);
     }
+    used += part.used;
+    informative += part.informative;
+    reproduced += part.reproduced;
+    const chunkRss = part.rss;
     const total = rss + chunkRss;
     rssCompensation += Math.abs(rss) >= Math.abs(chunkRss) ? rss - total + chunkRss : chunkRss - total + rss;
     rss = total;
@@ -190,6 +183,14 @@ export async function recipePass(
 }
 
 const FLOAT32 = floatFormat('F32')!;
+
+/** One chunk's direct residual: the elements used, their squared residuals' sum, the informative and the reproduced ones. */
+interface ChunkResidual {
+  used: number;
+  rss: number;
+  informative: number;
+  reproduced: number;
+}
 
 /** The raw F32 chunks decoded with the suspect's cells, for `chunkResidual`. */
 function decodeWithCellsOf(views: Uint8Array[], suspect: Float64Array, above: Float64Array, below: Float64Array, parents: Float64Array[], count: number): void {
@@ -209,7 +210,7 @@ function chunkResidual(
   count: number,
   request: RecipePassRequest,
   weights: readonly number[] | null,
-): { used: number; rss: number; informative: number; reproduced: number } {
+): ChunkResidual {
   const k = parents.length;
   let used = 0;
   let informative = 0;
