@@ -2,8 +2,9 @@
  * `npm run bench`: generates a scaled Qwen3.5-397B-A17B trio (suspect = 0.6·B + 0.4·A
  * rounded to bf16) in a temporary folder, runs the built CLI on it as a user would, and
  * prints wall time, throughput, the time of merely reading the same bytes (warm, then
- * with the files dropped from the page cache), and peak memory at two model sizes. Exits non-zero when provcheck's verdict is wrong: a
- * benchmark of a wrong answer measures nothing.
+ * with the files dropped from the page cache), and peak memory at two model sizes.
+ * Exits non-zero when provcheck's verdict is wrong: a benchmark of a wrong answer
+ * measures nothing.
  *
  *   npm run bench -- [--size 2GB] [--repeats 3] [--keep]
  */

@@ -257,7 +257,6 @@ function weightSummary(tensors: readonly TensorReport[], parent: number): Weight
   };
 }
 
-
 function unweightedMedian(sorted: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

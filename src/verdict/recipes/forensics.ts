@@ -113,7 +113,6 @@ function reconstructionReport(found: Reconstruction, tensors: readonly TensorRep
   };
 }
 
-
 function interpolationReport(tensors: readonly TensorReport[], readings: readonly (SlerpReading | null)[]): InterpolationReport | null {
   const read: SlerpReading[] = [];
   const elements: number[] = [];
