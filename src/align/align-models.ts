@@ -158,7 +158,8 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
   };
 
   for (const [name, entry] of s.entries) {
-    if (!selectedName(name, filter)) {
+    const group = expertGroupName(name);
+    if (!selectedName(name, group, filter)) {
       filtered++;
       continue;
     }
@@ -177,7 +178,6 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
         // as a fused checkpoint stores them (its name unless the suspect has a tensor of
         // that name), so that per-tensor work and reports come once per projection and
         // layer, not once per expert (100,000+ tensors on a per-expert MoE checkpoint).
-        const group = expertGroupName(name);
         if (group !== null && !s.entries.has(group)) {
           const before = units.length;
           addUnit(name, group, tensors);
@@ -221,7 +221,7 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
 
   const parentOnly = ps.map((p, parent) => ({
     parent,
-    names: [...p.entries.keys()].filter((n) => selectedName(n, filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
+    names: [...p.entries.keys()].filter((n) => selectedName(n, expertGroupName(n), filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
   }));
   const unsupported = (model: LogicalModel, input: string): ModelAlignment['mismatched'] =>
     model.unsupported.map((u) => ({ name: u.name, reason: 'unsupported-dtype' as const, detail: `${input}: ${u.reason}` }));
@@ -234,11 +234,10 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
 
 /**
  * `isSelected` for a name that may hold an expert: a per-expert tensor is also known by
- * the name of the tensor it is reported in (expertGroupName), and either name selects
+ * `group`, the name of the tensor it is reported in (expertGroupName), and either name selects
  * it (`--include '….experts.gate_up_proj'`, as a report names it) or leaves it out.
  */
-function selectedName(name: string, filter: NameFilter): boolean {
-  const group = expertGroupName(name);
+function selectedName(name: string, group: string | null, filter: NameFilter): boolean {
   if (group === null) return isSelected(name, filter);
   const matches = (re: RegExp): boolean => re.test(name) || re.test(group);
   if (filter.include.length > 0 && !filter.include.some(matches)) return false;
@@ -274,9 +273,10 @@ function withExpertGroupShapes(units: AlignedUnit[], groups: ReadonlySet<string>
     const expected = first.group.endsWith('.gate_up_proj') ? 2 : 1;
     // One tensor: one shape, and every input stored alike (the report takes its dtypes and encodings from one unit).
     const stored = (unit: AlignedUnit): string => [unit.suspect, ...unit.parents].map((t) => `${codesDtype(t.recipe)} ${t.encoding}`).join('|');
+    const firstStored = stored(first);
     const uniform =
       matrices === expected &&
-      indexes.every((i) => sameShape(units[i]!.shape, first.shape) && stored(units[i]!) === stored(first)) &&
+      indexes.every((i) => sameShape(units[i]!.shape, first.shape) && stored(units[i]!) === firstStored) &&
       [...perExpert.values()].every((n) => n === matrices);
     const [rows, ...rest] = first.shape;
     const shape = rows === undefined ? [perExpert.size, matrices] : [perExpert.size, rows * matrices, ...rest];
