@@ -65,6 +65,23 @@ describe('parseSafetensorsHeader: well-formed files', () => {
     expect([...bytes.subarray(parsed[1]!.start, parsed[1]!.start + 12)]).toEqual([...tensors[1]!.data]);
   });
 
+  it('gives tensors of one shape one frozen shape array, and each other shape its own', async () => {
+    const tensors = [
+      tensor('experts.0', 'BF16', [2, 3]),
+      tensor('experts.1', 'BF16', [2, 3]),
+      tensor('flat', 'BF16', [23]),
+      tensor('split', 'BF16', [2, 3, 1]),
+      tensor('other', 'F32', [3, 2]),
+      tensor('scalar', 'F32', []),
+    ];
+    const { tensors: parsed } = await parse(serializeSafetensors(tensors));
+    const shapeOf = (name: string): readonly number[] => parsed.find((t) => t.name === name)!.shape;
+    expect(shapeOf('experts.0')).toBe(shapeOf('experts.1'));
+    expect(parsed.map((t) => [t.name, t.shape])).toEqual(tensors.map((t) => [t.name, t.shape]));
+    expect(new Set(parsed.map((t) => t.shape)).size).toBe(5);
+    for (const t of parsed) expect(Object.isFrozen(t.shape)).toBe(true);
+  });
+
   it('orders by offset even when the header lists tensors in another order', async () => {
     const a = tensor('a', 'U8', [4]);
     const b = tensor('b', 'U8', [2]);
