@@ -13,4 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 // later V8s count invocations instead, with a mid-tier compiler (Maglev) between, and
 // reject the flag ("unrecognized flag" on stderr, Node 24).
 if (Number(process.versions.v8.split('.')[0]) <= 11) setFlagsFromString('--interrupt-budget=1081344');
+// Lets analyze() ask for a full collection where a run has just dropped most of what it
+// made (src/full-collection.ts): a process-wide flag, seen by contexts made after it.
+setFlagsFromString('--expose-gc');
 await import('../dist/cli/main.js');

@@ -2,6 +2,7 @@ import { alignModels, groupBytes, groupUnits } from './align/align-models.js';
 import { parseMapRule } from './align/name-mapping.js';
 import { shardTensors, type ShardSpec } from './engine/scan-plan.js';
 import { UsageError } from './errors.js';
+import { collectGarbage } from './full-collection.js';
 import { readHubDeclaredProvenance, readLocalDeclaredProvenance } from './format/declared-provenance.js';
 import { modelFolder, recordInput } from './format/input-files.js';
 import { openModel } from './format/load-model.js';
@@ -164,6 +165,9 @@ export async function analyze(options: AnalyzeOptions, onProgress?: ProgressList
     }
     const alignment = alignModels(models[0]!, models.slice(1), { include, exclude }, mapRules);
     const groups = groupUnits(alignment.units);
+    // The headers' parsed JSON and the alignment's scaffolding are garbage now; collected
+    // before the scan, they do not set the size the heap grows to (full-collection.ts).
+    collectGarbage();
     const bytesTotal = groups.reduce((sum, g) => sum + groupBytes(g), 0);
     const progress: AnalyzeProgress = {
       phase: 'scan',
