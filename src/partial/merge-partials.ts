@@ -107,6 +107,11 @@ export function mergePartials(partials: readonly { file: string; partial: Partia
   const first = ordered[0]!;
   const identity = runIdentityOf(first.partial.report);
   for (const entry of ordered.slice(1)) {
+    // Versions may cut and report tensors differently (28731f4 grouped per-expert tensors): say so, not only that something differs.
+    const [version, wanted] = [entry.partial.report.tool.version, first.partial.report.tool.version];
+    if (version !== wanted) {
+      throw new UsageError(`${entry.file}: made by provcheck ${version}, ${first.file} by ${wanted}; shards of one run must come from one version`);
+    }
     if (runIdentityOf(entry.partial.report) !== identity) {
       throw new UsageError(`${entry.file}: made from other inputs or options than ${first.file}; shards of one run must share both`);
     }

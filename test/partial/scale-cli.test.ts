@@ -101,6 +101,16 @@ describe('scaling out', () => {
     const missing = await runCli(['merge', parts[0]!, parts[2]!]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('shard 2/3 missing');
+
+    // A shard made by another version (as if by the one before it) is refused, naming both.
+    const older = join(dir, 'part-2-older.json');
+    const partial = JSON.parse(readFileSync(parts[1]!, 'utf8')) as { report: { tool: { version: string } } };
+    const version = partial.report.tool.version;
+    partial.report.tool.version = '0.0.1';
+    writeFileSync(older, JSON.stringify(partial));
+    const mixed = await runCli(['merge', parts[0]!, older, parts[2]!]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain(`${older}: made by provcheck 0.0.1, ${parts[0]} by ${version}; shards of one run must come from one version`);
   });
 
   it('resumes after SIGKILL from the checkpoint to the identical report, and refuses a checkpoint of other inputs', async () => {
