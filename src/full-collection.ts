@@ -21,14 +21,16 @@ export const COLLECT_ABOVE_BYTES = 64 * 1024 * 1024;
  * made. Opening and aligning three models of 100,000 tensors parses three 12 MB headers
  * whose objects outlive the young generation and sit in the old one as garbage. V8
  * lets the old generation grow to several times what is live before it collects,
- * which the scan's own garbage then fills: peak RSS 526 -> 410 MB on the 100,000-tensor
- * bench trio for one collection of 84 ms, 241 -> 129 MB of heap (docs/performance.md).
+ * which the scan's own garbage then fills: on the 100,000-tensor bench trio one
+ * collection of 84 ms (241 -> 129 MB of heap) took peak RSS from 513-523 to 397-405 MB
+ * with two threads (c8129c1, docs/performance.md).
  * Does nothing when collections cannot be asked for, or with less than `above` bytes
  * of heap in use; says whether one ran.
  */
 export function collectGarbage(above = COLLECT_ABOVE_BYTES): boolean {
   if (getHeapStatistics().used_heap_size < above) return false;
-  collector ??= runInNewContext('typeof gc === "function" ? gc : null') as (() => void) | null;
+  // Looked for once: without the flag, null is the answer for the rest of the process.
+  if (collector === undefined) collector = runInNewContext('typeof gc === "function" ? gc : null') as (() => void) | null;
   collector?.();
   return collector !== null;
 }
