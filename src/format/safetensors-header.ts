@@ -148,10 +148,9 @@ function readEntries(
 
 /**
  * One frozen array per distinct shape of a file: a per-expert checkpoint repeats a few
- * shapes over 100k+ tensors, and an array each (with its elements, ~100 B) was a fifth
- * of the model structure the main thread holds for the whole run (heap snapshot after
- * aligning the 100,000-tensor bench trio: 162 MB, of it 31 MB the three models' shape
- * arrays).
+ * shapes over 100k+ tensors, and an array each (~64 B with its elements) was held for
+ * the whole run (heap snapshot after aligning the 100,000-tensor bench trio, three
+ * models: 162.1 -> 142.9 MB).
  */
 class ShapeTable {
   private readonly known = new Map<string, readonly number[]>();

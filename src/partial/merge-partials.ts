@@ -50,6 +50,11 @@ export function parsePartial(bytes: Uint8Array, file: string, wholeBelow = WHOLE
   if (!head || head.format !== PARTIAL_FORMAT || !parsed.report || !Array.isArray(parsed.report.tensors)) {
     throw new MalformedInputError(file, `not a provcheck partial report of format ${PARTIAL_FORMAT} (write one with --shard i/N)`);
   }
+  // Shards of one run must come from one version (mergePartials): a partial must say which.
+  const tool = (parsed.report as { tool?: { version?: unknown } }).tool;
+  if (typeof tool?.version !== 'string') {
+    throw new MalformedInputError(file, 'the partial report does not say which provcheck version made it (report.tool.version)');
+  }
   const { shard, of } = head;
   if (!Number.isInteger(shard) || !Number.isInteger(of) || (of as number) < 1 || (shard as number) < 1 || (shard as number) > (of as number)) {
     throw new MalformedInputError(file, `shard ${String(shard)}/${String(of)} is not a valid shard number`);

@@ -111,6 +111,13 @@ describe('scaling out', () => {
     const mixed = await runCli(['merge', parts[0]!, older, parts[2]!]);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain(`${older}: made by provcheck 0.0.1, ${parts[0]} by ${version}; shards of one run must come from one version`);
+    // One that does not say which version made it is refused as malformed, naming the file.
+    const unversioned = join(dir, 'part-2-unversioned.json');
+    delete (partial.report as { tool?: unknown }).tool;
+    writeFileSync(unversioned, JSON.stringify(partial));
+    const nameless = await runCli(['merge', parts[0]!, unversioned, parts[2]!]);
+    expect(nameless.code).not.toBe(0);
+    expect(nameless.stderr.trim().split('\n')[0]).toBe(`provcheck: ${unversioned}: the partial report does not say which provcheck version made it (report.tool.version)`);
   });
 
   it('resumes after SIGKILL from the checkpoint to the identical report, and refuses a checkpoint of other inputs', async () => {
