@@ -36,6 +36,8 @@ export async function runReproduce(
   if (options.output !== undefined) await checkOutputTarget(options.output, options.force === true);
   const original = await readReport(reportPath);
   const record = recordOf(original, reportPath);
+  // Checked before the re-run, which may take hours: the comparison reads these.
+  checkComparable(original, reportPath);
   const analyzeOptions = analyzeOptionsOf(record, reportPath, command);
   const hub = await hubOptionsFrom(options, deps.env);
 
@@ -115,6 +117,24 @@ function recordOf(report: Report, path: string): ReproducibilityRecord {
     }
   }
   return record as ReproducibilityRecord;
+}
+
+/** The fields the comparison and its rendering read, checked: a report edited by hand must fail here, not after the re-run. */
+function checkComparable(report: Report, path: string): void {
+  const fields = report as unknown as Record<string, unknown>;
+  const tool = fields.tool as { version?: unknown } | undefined;
+  if (typeof tool !== 'object' || tool === null || typeof tool.version !== 'string') {
+    throw new MalformedInputError(path, 'does not say which provcheck version wrote it (tool.version)');
+  }
+  const verdict = fields.verdict as { kind?: unknown } | undefined;
+  if (typeof verdict !== 'object' || verdict === null || typeof verdict.kind !== 'string') {
+    throw new MalformedInputError(path, 'has no model verdict (verdict.kind)');
+  }
+  const tensors = fields.tensors;
+  if (!Array.isArray(tensors) || !tensors.every((t) => typeof t === 'object' && t !== null && typeof (t as { name?: unknown }).name === 'string')) {
+    throw new MalformedInputError(path, '`tensors` is not a list of named tensor reports');
+  }
+  if (!Array.isArray(fields.parents)) throw new MalformedInputError(path, '`parents` is not a list');
 }
 
 function analyzeOptionsOf(record: ReproducibilityRecord, path: string, command: readonly string[]): AnalyzeOptions {

@@ -88,6 +88,26 @@ describe('provcheck reproduce', () => {
     expect((JSON.parse(readFileSync(join(scratch, 'again.json'), 'utf8')) as Report).verdict.kind).toBe('modified-blend');
   });
 
+  it('exits 2 with one line naming the file, before re-running, for a report missing what the comparison reads', async () => {
+    const made = await run(['suspect', 'suspect', '--parents', 'a', 'b', '--format', 'json', '--output', 'whole.json', '--quiet']);
+    expect(made.code).toBe(0);
+    const whole = JSON.parse(readFileSync(join(scratch, 'whole.json'), 'utf8')) as Record<string, unknown>;
+    for (const [file, edit, message] of [
+      ['no-tool.json', (r: Record<string, unknown>) => delete r.tool, 'no-tool.json: does not say which provcheck version wrote it (tool.version)'],
+      ['no-verdict.json', (r: Record<string, unknown>) => delete r.verdict, 'no-verdict.json: has no model verdict (verdict.kind)'],
+      ['bad-tensors.json', (r: Record<string, unknown>) => (r.tensors = [1, 2]), 'bad-tensors.json: `tensors` is not a list of named tensor reports'],
+      ['no-parents.json', (r: Record<string, unknown>) => delete r.parents, 'no-parents.json: `parents` is not a list'],
+    ] as const) {
+      const report = structuredClone(whole);
+      edit(report);
+      writeFileSync(join(scratch, file), JSON.stringify(report));
+      const result = await run(['reproduce', file]);
+      expect(result.code, file).toBe(2);
+      expect(result.stderr.trim(), file).toBe(`provcheck: ${message}`);
+      expect(result.stdout, file).toBe('');
+    }
+  });
+
   it('exits 2 with one line naming the file for a missing, malformed or record-less report', async () => {
     writeFileSync(join(scratch, 'broken.json'), '{"schemaVersion": 1, "verdict"');
     // Schema 1 is read (its fields are a subset of 2's): what stops this one is the record.
