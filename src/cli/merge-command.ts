@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { IoError, UsageError } from '../errors.js';
 import { mergePartials, parsePartial } from '../partial/merge-partials.js';
-import { isOutputFormat, OUTPUT_FORMATS } from '../report/renderers.js';
+import { isOutputFormat, OUTPUT_FORMATS, REPORT_RENDERERS, type OutputFormat } from '../report/renderers.js';
+import { PLAIN_STYLE } from '../report/text-style.js';
 import type { Report } from '../report-schema.js';
 import type { CliDependencies } from './dependencies.js';
 import type { FailOnKind } from './exit-code.js';
@@ -43,7 +44,11 @@ export async function runMerge(
       return { file, partial: parsePartial(bytes, file) };
     }),
   );
-  const report = mergePartials(partials, command);
+  // Each shard's report also rendered as this one will be (and dropped), so that a damaged one fails by name before anything is written.
+  const style = { style: PLAIN_STYLE };
+  const report = mergePartials(partials, command, (alone) => {
+    for (const piece of REPORT_RENDERERS[options.format as OutputFormat](alone, style)) void piece;
+  });
   await emitReport(report, { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color }, deps);
   return { report, failOn };
 }

@@ -1,7 +1,7 @@
-import { MalformedInputError, UsageError } from '../errors.js';
+import { IoError, MalformedInputError, UsageError } from '../errors.js';
 import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-sentence.js';
 import { parseJsonBytes, WHOLE_PARSE_BYTES } from '../report/json-array-span.js';
-import type { Report } from '../report-schema.js';
+import type { Report, TensorReport } from '../report-schema.js';
 import { checkClaims } from '../verdict/claims.js';
 import { modelVerdict } from '../verdict/model-verdict.js';
 import { forensicsReport } from '../verdict/recipes/forensics.js';
@@ -93,7 +93,11 @@ function runIdentityOf(report: Report): string {
  * claims computed from them as the single run computes them. Only `createdAt` and the
  * command (here: the merge's) differ.
  */
-export function mergePartials(partials: readonly { file: string; partial: PartialReport }[], command: readonly string[]): Report {
+export function mergePartials(
+  partials: readonly { file: string; partial: PartialReport }[],
+  command: readonly string[],
+  check?: (report: Report) => void,
+): Report {
   if (partials.length === 0) throw new UsageError('merge: give the partial reports of every shard');
   const of = partials[0]!.partial.of;
   const byShard = new Map<number, { file: string; partial: PartialReport }>();
@@ -128,7 +132,25 @@ export function mergePartials(partials: readonly { file: string; partial: Partia
     seen.add(tensor.name);
   }
 
-  const base = first.partial.report;
+  // Each shard alone through the same computation, and through `check` (the caller's
+  // rendering): a tensor report damaged by hand then fails naming its file, instead of as
+  // an internal error of the merged report. Partials are small; this costs no reading.
+  for (const entry of ordered) {
+    try {
+      const alone = combined(entry.partial.report, entry.partial.report.tensors, command);
+      check?.(alone);
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
+      const { shard, of: total } = entry.partial;
+      const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
+      throw new MalformedInputError(entry.file, `a tensor report in it is damaged (${message}); was the file edited? Make it again with --shard ${shard}/${total}`);
+    }
+  }
+  return combined(first.partial.report, tensors, command);
+}
+
+/** The report of a run from its first shard's report (inputs, options, record) and every shard's tensors. */
+function combined(base: Report, tensors: TensorReport[], command: readonly string[]): Report {
   const { thresholds } = base.options;
   const verdict = modelVerdict(tensors, base.parents.length, thresholds);
   const createdAt = new Date().toISOString();

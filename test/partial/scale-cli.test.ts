@@ -118,6 +118,18 @@ describe('scaling out', () => {
     const nameless = await runCli(['merge', parts[0]!, unversioned, parts[2]!]);
     expect(nameless.code).not.toBe(0);
     expect(nameless.stderr.trim().split('\n')[0]).toBe(`provcheck: ${unversioned}: the partial report does not say which provcheck version made it (report.tool.version)`);
+    // A tensor report damaged by hand: refused naming the file, in every format, and nothing written.
+    const damaged = join(dir, 'part-2-damaged.json');
+    const parsed = JSON.parse(readFileSync(parts[1]!, 'utf8')) as { report: { tensors: Record<string, unknown>[] } };
+    delete parsed.report.tensors[0]!.weights;
+    writeFileSync(damaged, JSON.stringify(parsed));
+    for (const format of ['text', 'json', 'markdown', 'html']) {
+      const out = join(dir, `damaged.${format}`);
+      const refused = await runCli(['merge', parts[0]!, damaged, parts[2]!, '--format', format, '--output', out]);
+      expect(refused.code, format).toBe(2);
+      expect(refused.stderr, format).toMatch(new RegExp(`^provcheck: ${damaged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: a tensor report in it is damaged \\(.+\\); was the file edited\\? Make it again with --shard 2/3\n$`));
+      expect(existsSync(out), format).toBe(false);
+    }
   });
 
   it('resumes after SIGKILL from the checkpoint to the identical report, and refuses a checkpoint of other inputs', async () => {
