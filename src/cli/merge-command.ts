@@ -44,11 +44,15 @@ export async function runMerge(
       return { file, partial: parsePartial(bytes, file) };
     }),
   );
-  // Each shard's report also rendered as this one will be (and dropped), so that a damaged one fails by name before anything is written.
+  // Each shard's report also rendered as this one will be (and dropped), so that a damaged
+  // one fails by name before anything is written. Not for JSON, which reads nothing of a
+  // tensor report but writes it as parsed (and 100,000 tensors are ~650 MB of it).
   const style = { style: PLAIN_STYLE };
-  const report = mergePartials(partials, command, (alone) => {
-    for (const piece of REPORT_RENDERERS[options.format as OutputFormat](alone, style)) void piece;
-  });
+  const format = options.format as OutputFormat;
+  const check = format === 'json' ? undefined : (alone: Report): void => {
+    for (const piece of REPORT_RENDERERS[format](alone, style)) void piece;
+  };
+  const report = mergePartials(partials, command, check);
   await emitReport(report, { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color }, deps);
   return { report, failOn };
 }
