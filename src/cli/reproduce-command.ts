@@ -4,7 +4,8 @@ import { IoError, MalformedInputError, UsageError } from '../errors.js';
 import { renderJsonPieces, parseReportBytes } from '../report/render-json.js';
 import { renderReproduction } from '../report/render-reproduction.js';
 import { compareReports, type ReproductionResult } from '../report/reproducibility-check.js';
-import { READABLE_SCHEMA_VERSIONS, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
+import { READABLE_SCHEMA_VERSIONS, VERDICT_KINDS, type Report, type ReproducibilityRecord, type Thresholds } from '../report-schema.js';
+import { TENSOR_KINDS } from '../report/verdict-sentence.js';
 import { COMMIT_SHA, HF_SCHEME, parseRepoReference } from '../source/hub/repo-reference.js';
 import { textStyle, wantsColor } from './color.js';
 import type { CliDependencies } from './dependencies.js';
@@ -135,6 +136,28 @@ function checkComparable(report: Report, path: string): void {
     throw new MalformedInputError(path, '`tensors` is not a list of named tensor reports');
   }
   if (!Array.isArray(fields.parents)) throw new MalformedInputError(path, '`parents` is not a list');
+  // What the comparison reads (report/reproducibility-check.ts) and its text prints: kinds it
+  // names by their words, numbers it formats.
+  const fail = (what: string): never => {
+    throw new MalformedInputError(path, `${what}; was the report edited?`);
+  };
+  const v = verdict as Record<string, unknown>;
+  if (!(VERDICT_KINDS as readonly unknown[]).includes(v.kind)) fail(`verdict.kind ${JSON.stringify(v.kind)} is not a verdict`);
+  if (v.parent !== null && v.parent !== undefined && !Number.isInteger(v.parent)) fail('verdict.parent is neither null nor a parent index');
+  const numberList = (value: unknown): boolean => value === null || value === undefined || (Array.isArray(value) && value.every(isNumberOrNull));
+  if (!numberList(v.weights)) fail('verdict.weights is not a list of numbers');
+  if (!numberList(v.alternatives)) fail('verdict.alternatives is not a list of numbers');
+  const median = (v.noiseRatio as { median?: unknown } | null | undefined)?.median;
+  if (!isNumberOrNull(median ?? null)) fail('verdict.noiseRatio.median is not a number');
+  for (const t of tensors as Record<string, unknown>[]) {
+    if (!(TENSOR_KINDS as readonly unknown[]).includes(t.kind)) fail(`tensor ${t.name as string}: kind ${JSON.stringify(t.kind)} is not a tensor kind`);
+    if (!numberList(t.weights)) fail(`tensor ${t.name as string}: weights is not a list of numbers`);
+    if (!isNumberOrNull(t.noiseRatio ?? null)) fail(`tensor ${t.name as string}: noiseRatio is not a number`);
+  }
+}
+
+function isNumberOrNull(value: unknown): boolean {
+  return value === null || typeof value === 'number';
 }
 
 function analyzeOptionsOf(record: ReproducibilityRecord, path: string, command: readonly string[]): AnalyzeOptions {

@@ -106,6 +106,23 @@ describe('provcheck reproduce', () => {
       expect(result.stderr.trim(), file).toBe(`provcheck: ${message}`);
       expect(result.stdout, file).toBe('');
     }
+    // Deeper: kinds the comparison names and numbers it prints, of another type.
+    type Editable = { verdict: Record<string, unknown>; tensors: Record<string, unknown>[] };
+    const first = (whole as unknown as Editable).tensors[0]!.name as string;
+    for (const [file, edit, message] of [
+      ['odd-kind.json', (r: Editable) => (r.tensors[0]!.kind = 'x'), `tensor ${first}: kind "x" is not a tensor kind`],
+      ['odd-number.json', (r: Editable) => (r.tensors[0]!.noiseRatio = 'x'), `tensor ${first}: noiseRatio is not a number`],
+      ['odd-verdict.json', (r: Editable) => (r.verdict.kind = 'x'), 'verdict.kind "x" is not a verdict'],
+      ['odd-alternatives.json', (r: Editable) => (r.verdict.alternatives = 'x'), 'verdict.alternatives is not a list of numbers'],
+    ] as const) {
+      const report = structuredClone(whole) as unknown as Editable;
+      edit(report);
+      writeFileSync(join(scratch, file), JSON.stringify(report));
+      const result = await run(['reproduce', file]);
+      expect(result.code, file).toBe(2);
+      expect(result.stderr.trim(), file).toBe(`provcheck: ${file}: ${message}; was the report edited?`);
+      expect(result.stdout, file).toBe('');
+    }
   });
 
   it('exits 2 with one line naming the file for a missing, malformed or record-less report', async () => {
