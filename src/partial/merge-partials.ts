@@ -134,7 +134,8 @@ export function mergePartials(
 
   // Each shard alone through the same computation, and through `check` (the caller's
   // rendering): a tensor report damaged by hand then fails naming its file, instead of as
-  // an internal error of the merged report. Partials are small; this costs no reading.
+  // an internal error of the merged report. This reads nothing again; it computes each
+  // shard's verdict and forensics once more (the merged report's cost, once over).
   for (const entry of ordered) {
     try {
       const alone = combined(entry.partial.report, entry.partial.report.tensors, command);
