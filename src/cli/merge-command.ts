@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { IoError, UsageError } from '../errors.js';
-import { mergePartials, parsePartial } from '../partial/merge-partials.js';
+import { IoError, MalformedInputError, UsageError } from '../errors.js';
+import { damagedShard, mergePartials, parsePartial } from '../partial/merge-partials.js';
 import { isOutputFormat, OUTPUT_FORMATS, REPORT_RENDERERS, type OutputFormat } from '../report/renderers.js';
 import { PLAIN_STYLE } from '../report/text-style.js';
 import type { Report } from '../report-schema.js';
@@ -44,15 +44,20 @@ export async function runMerge(
       return { file, partial: parsePartial(bytes, file) };
     }),
   );
-  // Each shard's report also rendered as this one will be (and dropped), so that a damaged
-  // one fails by name before anything is written. Not for JSON, which reads nothing of a
-  // tensor report but writes it as parsed (and 100,000 tensors are ~650 MB of it).
-  const style = { style: PLAIN_STYLE };
-  const format = options.format as OutputFormat;
-  const check = format === 'json' ? undefined : (alone: Report): void => {
-    for (const piece of REPORT_RENDERERS[format](alone, style)) void piece;
-  };
-  const report = mergePartials(partials, command, check);
-  await emitReport(report, { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color }, deps);
+  const report = mergePartials(partials, command);
+  const target = { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color };
+  try {
+    await emitReport(report, target, deps);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
+    // A renderer failed on a tensor report damaged by hand (text, Markdown and HTML are
+    // made whole before a byte is written; a file is written aside and renamed): name the
+    // shard it is in by rendering each one alone.
+    const style = { style: PLAIN_STYLE };
+    const format = options.format as OutputFormat;
+    throw damagedShard(partials, command, (alone) => {
+      for (const piece of REPORT_RENDERERS[format](alone, style)) void piece;
+    }) ?? error;
+  }
   return { report, failOn };
 }

@@ -93,11 +93,7 @@ function runIdentityOf(report: Report): string {
  * claims computed from them as the single run computes them. Only `createdAt` and the
  * command (here: the merge's) differ.
  */
-export function mergePartials(
-  partials: readonly { file: string; partial: PartialReport }[],
-  command: readonly string[],
-  check?: (report: Report) => void,
-): Report {
+export function mergePartials(partials: readonly { file: string; partial: PartialReport }[], command: readonly string[]): Report {
   if (partials.length === 0) throw new UsageError('merge: give the partial reports of every shard');
   const of = partials[0]!.partial.of;
   const byShard = new Map<number, { file: string; partial: PartialReport }>();
@@ -132,22 +128,37 @@ export function mergePartials(
     seen.add(tensor.name);
   }
 
-  // Each shard alone through the same computation, and through `check` (the caller's
-  // rendering): a tensor report damaged by hand then fails naming its file, instead of as
-  // an internal error of the merged report. This reads nothing again; it computes each
-  // shard's verdict and forensics once more (the merged report's cost, once over).
-  for (const entry of ordered) {
+  try {
+    return combined(first.partial.report, tensors, command);
+  } catch (error) {
+    // A tensor report damaged by hand fails the computation: name the shard it is in.
+    throw damagedShard(ordered, command) ?? error;
+  }
+}
+
+/**
+ * The first of `partials` whose report alone fails the merge's computation, or `render`
+ * (the caller's renderer), as a refusal naming its file and the --shard to make again;
+ * null when none does. Only asked for after the merged report failed: each shard's
+ * verdict and forensics computed once more, nothing read again.
+ */
+export function damagedShard(
+  partials: readonly { file: string; partial: PartialReport }[],
+  command: readonly string[],
+  render?: (report: Report) => void,
+): MalformedInputError | null {
+  for (const entry of partials) {
     try {
       const alone = combined(entry.partial.report, entry.partial.report.tensors, command);
-      check?.(alone);
+      render?.(alone);
     } catch (error) {
       if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
-      const { shard, of: total } = entry.partial;
+      const { shard, of } = entry.partial;
       const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
-      throw new MalformedInputError(entry.file, `a tensor report in it is damaged (${message}); was the file edited? Make it again with --shard ${shard}/${total}`);
+      return new MalformedInputError(entry.file, `a tensor report in it is damaged (${message}); was the file edited? Make it again with --shard ${shard}/${of}`);
     }
   }
-  return combined(first.partial.report, tensors, command);
+  return null;
 }
 
 /** The report of a run from its first shard's report (inputs, options, record) and every shard's tensors. */
