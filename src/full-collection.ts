@@ -23,7 +23,7 @@ export const COLLECT_ABOVE_BYTES = 64 * 1024 * 1024;
  * lets the old generation grow to several times what is live before it collects,
  * which the scan's own garbage then fills: on the 100,000-tensor bench trio one
  * collection of 84 ms (241 -> 129 MB of heap) took peak RSS from 513-523 to 397-405 MB
- * with two threads (c8129c1, docs/performance.md).
+ * with two threads (c8129c1; docs/performance.md gives the bench script's numbers).
  * Does nothing when collections cannot be asked for, or with less than `above` bytes
  * of heap in use; says whether one ran.
  */

@@ -46,18 +46,22 @@ export async function runMerge(
   );
   const report = mergePartials(partials, command);
   const target = { format: options.format, output, force: options.force === true, quiet: options.quiet === true, color: options.color };
+  const style = { style: PLAIN_STYLE };
+  const format = options.format as OutputFormat;
+  const render = (made: Report): void => {
+    for (const piece of REPORT_RENDERERS[format](made, style)) void piece;
+  };
   try {
+    // JSON goes to stdout a MiB at a time as it is made: rendered once first (and dropped),
+    // so that a renderer failing on a damaged tensor report leaves no output behind. Text,
+    // Markdown and HTML are made whole before a byte is written, and a file is written
+    // aside and renamed.
+    if (output === null && format === 'json') render(report);
     await emitReport(report, target, deps);
   } catch (error) {
     if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
-    // A renderer failed on a tensor report damaged by hand (text, Markdown and HTML are
-    // made whole before a byte is written; a file is written aside and renamed): name the
-    // shard it is in by rendering each one alone.
-    const style = { style: PLAIN_STYLE };
-    const format = options.format as OutputFormat;
-    throw damagedShard(partials, command, (alone) => {
-      for (const piece of REPORT_RENDERERS[format](alone, style)) void piece;
-    }) ?? error;
+    // A renderer failed on a tensor report damaged by hand: name the shard it is in by rendering each one alone.
+    throw damagedShard(partials, command, render) ?? error;
   }
   return { report, failOn };
 }

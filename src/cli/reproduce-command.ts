@@ -112,6 +112,10 @@ function recordOf(report: Report, path: string): ReproducibilityRecord {
     fail('`inputs` does not list the suspect and each parent');
   }
   for (const input of inputs as unknown[]) {
+    const files = typeof input === 'object' && input !== null ? (input as { files?: unknown }).files : undefined;
+    if (!Array.isArray(files) || !files.every((f) => typeof f === 'object' && f !== null && typeof (f as { path?: unknown }).path === 'string')) {
+      fail('an input\'s `files` is not a list of files with paths');
+    }
     const revision = typeof input === 'object' && input !== null ? (input as { revision?: unknown }).revision : undefined;
     if (revision !== null && !(typeof revision === 'string' && COMMIT_SHA.test(revision))) {
       fail('an input\'s `revision` is neither null nor a 40-hex commit sha');
@@ -136,6 +140,11 @@ function checkComparable(report: Report, path: string): void {
     throw new MalformedInputError(path, '`tensors` is not a list of named tensor reports');
   }
   if (!Array.isArray(fields.parents)) throw new MalformedInputError(path, '`parents` is not a list');
+  // The comparison's text names the command the report came from (the record's, else the report's).
+  const ran = (fields.reproducibility as { command?: unknown } | undefined)?.command ?? fields.command;
+  if (!Array.isArray(ran) || !ran.every((word) => typeof word === 'string')) {
+    throw new MalformedInputError(path, 'the command that made it is not a list of words (reproducibility.command)');
+  }
   // What the comparison reads (report/reproducibility-check.ts) and its text prints: kinds it
   // names by their words, numbers it formats.
   const fail = (what: string): never => {

@@ -65,6 +65,8 @@ export async function writeFileAtomically(path: string, contents: string | Itera
     }
   } catch (error) {
     if (error instanceof UsageError) throw error;
+    // The report could not be made (a renderer failed): not a failure to write the file.
+    if (error instanceof ContentFailure) throw error.cause;
     throw new IoError(path, `cannot write the report: ${messageOf(error)}`, { cause: error });
   } finally {
     await unlink(temporary).catch(() => undefined);
@@ -87,7 +89,16 @@ async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promis
     for (let done = 0; done < used; ) done += (await handle.write(buffer, done, used - done)).bytesWritten;
     used = 0;
   };
-  for (const piece of pieces) {
+  const iterator = pieces[Symbol.iterator]();
+  for (;;) {
+    let step: IteratorResult<string>;
+    try {
+      step = iterator.next();
+    } catch (error) {
+      throw new ContentFailure(error);
+    }
+    if (step.done === true) break;
+    const piece = step.value;
     // A UTF-16 code unit is at most 3 bytes of UTF-8.
     if (used + piece.length * 3 > buffer.length) {
       await flush();
@@ -100,6 +111,13 @@ async function writePieces(handle: FileHandle, pieces: Iterable<string>): Promis
     used += buffer.write(piece, used, 'utf8');
   }
   await flush();
+}
+
+/** An error thrown while the pieces were being made (by a renderer), told apart from the file system's. */
+class ContentFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the report could not be made');
+  }
 }
 
 async function placeWithoutOverwriting(temporary: string, path: string): Promise<void> {

@@ -50,6 +50,8 @@ export function parsePartial(bytes: Uint8Array, file: string, wholeBelow = WHOLE
   if (!head || head.format !== PARTIAL_FORMAT || !parsed.report || !Array.isArray(parsed.report.tensors)) {
     throw new MalformedInputError(file, `not a provcheck partial report of format ${PARTIAL_FORMAT} (write one with --shard i/N)`);
   }
+  const unnamed = parsed.report.tensors.findIndex((t: unknown) => typeof t !== 'object' || t === null || typeof (t as { name?: unknown }).name !== 'string');
+  if (unnamed >= 0) throw new MalformedInputError(file, `tensor report ${unnamed + 1} has no name: the partial report is damaged; make it again with --shard`);
   // Shards of one run must come from one version (mergePartials): a partial must say which.
   const tool = (parsed.report as { tool?: { version?: unknown } }).tool;
   if (typeof tool?.version !== 'string') {

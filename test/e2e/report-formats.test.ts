@@ -97,9 +97,21 @@ describe('provcheck reproduce', () => {
       ['no-verdict.json', (r: Record<string, unknown>) => delete r.verdict, 'no-verdict.json: has no model verdict (verdict.kind)'],
       ['bad-tensors.json', (r: Record<string, unknown>) => (r.tensors = [1, 2]), 'bad-tensors.json: `tensors` is not a list of named tensor reports'],
       ['no-parents.json', (r: Record<string, unknown>) => delete r.parents, 'no-parents.json: `parents` is not a list'],
+      [
+        'no-files.json',
+        (r: Record<string, unknown>) => delete (r.reproducibility as { inputs: Record<string, unknown>[] }).inputs[1]!.files,
+        'no-files.json: reproducibility record: an input\'s `files` is not a list of files with paths',
+      ],
+      [
+        'odd-command.json',
+        (r: Record<string, unknown>) => ((r.reproducibility as Record<string, unknown>).command = 'provcheck suspect'),
+        'odd-command.json: the command that made it is not a list of words (reproducibility.command)',
+      ],
     ] as const) {
       const report = structuredClone(whole);
       edit(report);
+      // A suspect that is not there: refused for the field above, so before any re-run.
+      (report.reproducibility as { analysis: { suspect: string } }).analysis.suspect = 'no-such-model';
       writeFileSync(join(scratch, file), JSON.stringify(report));
       const result = await run(['reproduce', file]);
       expect(result.code, file).toBe(2);
@@ -115,8 +127,9 @@ describe('provcheck reproduce', () => {
       ['odd-verdict.json', (r: Editable) => (r.verdict.kind = 'x'), 'verdict.kind "x" is not a verdict'],
       ['odd-alternatives.json', (r: Editable) => (r.verdict.alternatives = 'x'), 'verdict.alternatives is not a list of numbers'],
     ] as const) {
-      const report = structuredClone(whole) as unknown as Editable;
+      const report = structuredClone(whole) as unknown as Editable & { reproducibility: { analysis: { suspect: string } } };
       edit(report);
+      report.reproducibility.analysis.suspect = 'no-such-model';
       writeFileSync(join(scratch, file), JSON.stringify(report));
       const result = await run(['reproduce', file]);
       expect(result.code, file).toBe(2);

@@ -130,6 +130,26 @@ describe('scaling out', () => {
       expect(refused.stderr, format).toMatch(new RegExp(`^provcheck: ${damaged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: a tensor report in it is damaged \\(.+\\); was the file edited\\? Make it again with --shard 2/3\n$`));
       expect(existsSync(out), format).toBe(false);
     }
+    // Damage that only the JSON renderer meets (a tensor's freeFit): to a file, and to stdout, which gets nothing.
+    const renderDamaged = join(dir, 'part-2-render-damaged.json');
+    const again = JSON.parse(readFileSync(parts[1]!, 'utf8')) as { report: { tensors: Record<string, unknown>[] } };
+    delete again.report.tensors[0]!.freeFit;
+    writeFileSync(renderDamaged, JSON.stringify(again));
+    const jsonOut = join(dir, 'damaged-render.json');
+    for (const target of [['--output', jsonOut], []]) {
+      const refused = await runCli(['merge', parts[0]!, renderDamaged, parts[2]!, '--format', 'json', ...target]);
+      expect(refused.code, target.join(' ')).toBe(2);
+      expect(refused.stderr, target.join(' ')).toContain(`provcheck: ${renderDamaged}: a tensor report in it is damaged (`);
+      expect(refused.stdout, target.join(' ')).toBe('');
+    }
+    expect(existsSync(jsonOut)).toBe(false);
+    // A tensor report that is not even an object with a name.
+    const nullTensor = join(dir, 'part-2-null-tensor.json');
+    again.report.tensors.push(null as unknown as Record<string, unknown>);
+    writeFileSync(nullTensor, JSON.stringify(again));
+    const unnamed = await runCli(['merge', parts[0]!, nullTensor, parts[2]!]);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr.trim()).toBe(`provcheck: ${nullTensor}: tensor report ${again.report.tensors.length} has no name: the partial report is damaged; make it again with --shard`);
   });
 
   it('resumes after SIGKILL from the checkpoint to the identical report, and refuses a checkpoint of other inputs', async () => {
