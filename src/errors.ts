@@ -30,3 +30,8 @@ export class IoError extends Error {
     super(`${file}: ${message}`, options);
   }
 }
+
+/** One of the classes above: an error provcheck raised on purpose, with its own one-line message. */
+export function isProvcheckError(error: unknown): error is MalformedInputError | UsageError | IoError {
+  return error instanceof MalformedInputError || error instanceof UsageError || error instanceof IoError;
+}

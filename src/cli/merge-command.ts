@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { IoError, MalformedInputError, UsageError } from '../errors.js';
+import { IoError, isProvcheckError, UsageError } from '../errors.js';
 import { damagedShard, mergePartials, parsePartial } from '../partial/merge-partials.js';
 import { isOutputFormat, OUTPUT_FORMATS, REPORT_RENDERERS, type OutputFormat } from '../report/renderers.js';
 import { PLAIN_STYLE } from '../report/text-style.js';
@@ -59,7 +59,7 @@ export async function runMerge(
     if (output === null && format === 'json') render(report);
     await emitReport(report, target, deps);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
+    if (isProvcheckError(error)) throw error;
     // A renderer failed on a tensor report damaged by hand: name the shard it is in by rendering each one alone.
     throw damagedShard(partials, command, render) ?? error;
   }

@@ -1,4 +1,4 @@
-import { IoError, MalformedInputError, UsageError } from '../errors.js';
+import { isProvcheckError, MalformedInputError, UsageError } from '../errors.js';
 import { verdictSentence, type ReportWithoutSummary } from '../report/verdict-sentence.js';
 import { parseJsonBytes, WHOLE_PARSE_BYTES } from '../report/json-array-span.js';
 import type { Report, TensorReport } from '../report-schema.js';
@@ -154,7 +154,7 @@ export function damagedShard(
       const alone = combined(entry.partial.report, entry.partial.report.tensors, command);
       render?.(alone);
     } catch (error) {
-      if (error instanceof UsageError || error instanceof MalformedInputError || error instanceof IoError) throw error;
+      if (isProvcheckError(error)) throw error;
       const { shard, of } = entry.partial;
       const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
       return new MalformedInputError(entry.file, `a tensor report in it is damaged (${message}); was the file edited? Make it again with --shard ${shard}/${of}`);
