@@ -224,7 +224,8 @@ export function alignModels(suspect: LogicalModel, parents: readonly LogicalMode
 
   const parentOnly = ps.map((p, parent) => ({
     parent,
-    names: [...p.entries.keys()].filter((n) => selectedName(n, expertGroupName(n), filter) && !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied)),
+    // The matched names (nearly all) first: the filter's test reads each name's expert group (a regular expression).
+    names: [...p.entries.keys()].filter((n) => !matchedInParent[parent]!.has(n) && !(n === HEAD && p.tied) && selectedName(n, expertGroupName(n), filter)),
   }));
   const unsupported = (model: LogicalModel, input: string): ModelAlignment['mismatched'] =>
     model.unsupported.map((u) => ({ name: u.name, reason: 'unsupported-dtype' as const, detail: `${input}: ${u.reason}` }));
